@@ -1,0 +1,64 @@
+import { spawnSync } from "node:child_process";
+import { ConfigError, loadConfig } from "../../src/config";
+import { createStackContext } from "./context";
+import { StackError } from "./errors";
+import { seconds } from "./progress";
+import { createStack } from "./stack";
+
+const usage = `usage: npm run stack -- <command>
+  up       install what is missing, start the local stack, apply schemas, register the connector
+  down     stop the stack's own processes and drop its replication slot
+  status   show each component; exits 0 only when every one answers
+  logs     print the last lines of each log (logs <component> [lines] for one)
+  reset    down, then delete data, config and logs (jars are kept)
+  test     up (reusing what runs), bun test, then stop what it started`;
+
+async function main(argv: string[]) {
+  const [command, ...rest] = argv;
+  const ctx = createStackContext(loadConfig());
+  const stack = createStack(ctx);
+  const started = performance.now();
+  switch (command) {
+    case "up": {
+      const names = await stack.up();
+      console.log(`stack up in ${seconds(started)}${names.length ? ` (started ${names.join(", ")})` : " (nothing to start)"}`);
+      return 0;
+    }
+    case "down":
+      await stack.down();
+      return 0;
+    case "status": {
+      const { ok, rows } = await stack.status();
+      for (const r of rows) console.log(`${r.ok ? "✓" : "✗"} ${r.name.padEnd(10)} ${String(r.pid ?? "-").padEnd(8)} ${r.detail}`);
+      return ok ? 0 : 1;
+    }
+    case "logs":
+      stack.logs(rest[0], rest[1] ? Number(rest[1]) : undefined);
+      return 0;
+    case "reset":
+      await stack.reset();
+      return 0;
+    case "test": {
+      const names = await stack.up();
+      console.log(`stack ready in ${seconds(started)}; running bun test`);
+      const res = spawnSync(process.execPath, ["test", "--timeout", "120000", ...rest], { stdio: "inherit", env: process.env });
+      if (names.length > 0) {
+        console.log(`stopping what this run started: ${names.join(", ")}`);
+        await stack.down(names);
+      }
+      return res.status ?? 1;
+    }
+    default:
+      console.error(usage);
+      return command ? 2 : 0;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    if (err instanceof StackError || err instanceof ConfigError) console.error(`\nerror: ${err.message}`);
+    else console.error(err);
+    process.exit(1);
+  },
+);

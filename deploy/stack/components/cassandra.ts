@@ -1,0 +1,127 @@
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { probes } from "../../../src/health";
+import { createCassandra } from "../../../src/store/cassandra";
+import type { StackContext } from "../context";
+import { StackError } from "../errors";
+import { waitReady } from "../proc";
+import { type Component, daemon, jvmBase, withClient } from "./component";
+
+/** The JPMS flags of Cassandra's own conf/jvm17-server.options: without them it cannot start on JDK 17. */
+const jdk17Flags = [
+  "-Djdk.attach.allowAttachSelf=true",
+  ...[
+    "java.base/jdk.internal.misc", "java.management.rmi/com.sun.jmx.remote.internal.rmi", "java.rmi/sun.rmi.registry",
+    "java.rmi/sun.rmi.server", "java.sql/java.sql", "java.base/java.lang.ref", "jdk.unsupported/sun.misc",
+    "jdk.compiler/com.sun.tools.javac.file", "jdk.attach/sun.tools.attach",
+  ].flatMap((p) => ["--add-exports", `${p}=ALL-UNNAMED`]),
+  ...[
+    "java.base/java.lang.module", "java.base/jdk.internal.loader", "java.base/jdk.internal.ref",
+    "java.base/jdk.internal.reflect", "java.base/jdk.internal.math", "java.base/jdk.internal.module",
+    "java.base/jdk.internal.util.jar", "jdk.management/com.sun.management.internal", "java.base/sun.nio.ch",
+    "java.base/java.io", "java.base/java.lang.reflect", "jdk.compiler/com.sun.tools.javac", "java.base/java.lang",
+    "java.base/java.util",
+  ].flatMap((p) => ["--add-opens", `${p}=ALL-UNNAMED`]),
+  "-Dio.netty.tryReflectionSetAccessible=true",
+];
+
+/** A single Cassandra 5.0 node run from the cassandra-all jars, as Cassandra's own launcher would. */
+export function cassandraComponent(ctx: StackContext): Component {
+  const cfg = ctx.config.cassandra;
+  const d = daemon(ctx, "cassandra");
+  const yaml = ctx.conf("cassandra", "cassandra.yaml");
+  const logback = ctx.conf("cassandra", "logback.xml");
+  const data = ctx.data("cassandra");
+  const probe = () =>
+    withClient(
+      () => createCassandra(cfg, { keyspace: false }),
+      (c) => c.shutdown(),
+      async (c) => {
+        await c.connect();
+        await probes.cassandra(c);
+      },
+    );
+
+  function writeConfig() {
+    mkdirSync(ctx.conf("cassandra"), { recursive: true });
+    writeFileSync(
+      yaml,
+      [
+        "cluster_name: feedline",
+        "num_tokens: 1",
+        "partitioner: org.apache.cassandra.dht.Murmur3Partitioner",
+        `data_file_directories: [${data}/data]`,
+        `commitlog_directory: ${data}/commitlog`,
+        `saved_caches_directory: ${data}/saved_caches`,
+        `hints_directory: ${data}/hints`,
+        `cdc_raw_directory: ${data}/cdc_raw`,
+        // Periodic fsync of the commit log, as in Cassandra's default config: writes are acknowledged
+        // once in the commit log buffer; the cluster's replicas are what make them durable.
+        "commitlog_sync: periodic",
+        "commitlog_sync_period: 10000ms",
+        "seed_provider:",
+        "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider",
+        "    parameters:",
+        `      - seeds: "127.0.0.1:${cfg.storagePort}"`,
+        "listen_address: 127.0.0.1",
+        "rpc_address: 127.0.0.1",
+        `storage_port: ${cfg.storagePort}`,
+        `native_transport_port: ${cfg.port}`,
+        "start_native_transport: true",
+        "endpoint_snitch: SimpleSnitch",
+        "",
+      ].join("\n"),
+    );
+    writeFileSync(
+      logback,
+      `<configuration>
+  <appender name="STDOUT" class="ch.qos.logback.core.ConsoleAppender">
+    <encoder><pattern>%-5level [%thread] %date{ISO8601} %F:%L - %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="STDOUT"/></root>
+</configuration>
+`,
+    );
+  }
+
+  function jammJar() {
+    const jar = readdirSync(ctx.jars("cassandra")).find((f) => /^jamm-.*\.jar$/.test(f));
+    if (!jar) throw new StackError(`jamm jar missing from ${ctx.jars("cassandra")}: run \`npm run stack -- reset\` and up again`);
+    return ctx.jars("cassandra", jar);
+  }
+
+  return {
+    name: "cassandra",
+    ports: [
+      { port: cfg.port, variable: "FEEDLINE_CASSANDRA_PORT" },
+      { port: cfg.storagePort, variable: "FEEDLINE_CASSANDRA_STORAGE_PORT" },
+      { port: cfg.jmxPort, variable: "FEEDLINE_CASSANDRA_JMX_PORT" },
+    ],
+    pid: d.pid,
+    probe,
+    stop: d.stop,
+    async start() {
+      writeConfig();
+      mkdirSync(data, { recursive: true });
+      mkdirSync(ctx.run("cassandra-tmp"), { recursive: true });
+      d.spawn(ctx.java, [
+        ...jvmBase(ctx, ctx.config.stack.cassandraHeap),
+        "-Xss256k",
+        ...jdk17Flags,
+        `-javaagent:${jammJar()}`,
+        `-Dcassandra.config=file://${yaml}`,
+        `-Dcassandra.storagedir=${data}`,
+        `-Dcassandra.logdir=${ctx.root}/logs`,
+        `-Dlogback.configurationFile=${logback}`,
+        "-Dcassandra-foreground=yes",
+        `-Dcassandra.jmx.local.port=${cfg.jmxPort}`,
+        // Single node: no need to wait for gossip to settle or to pick tokens (start-up ~1 min → ~15 s).
+        "-Dcassandra.skip_wait_for_gossip_to_settle=0",
+        "-Dcassandra.initial_token=0",
+        `-Djava.io.tmpdir=${ctx.run("cassandra-tmp")}`,
+        "-cp", `${ctx.jars("cassandra")}/*`,
+        "org.apache.cassandra.service.CassandraDaemon",
+      ]);
+      await waitReady({ name: "cassandra", check: probe, alive: d.alive, log: d.log, timeoutMs: 240_000, intervalMs: 2000 });
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { probes } from "../../../src/health";
+import { createPostgres } from "../../../src/store/postgres";
+import type { StackContext } from "../context";
+import { StackError } from "../errors";
+import { pgBin } from "../install";
+import { note } from "../progress";
+import { isOurs, removeFile, run, waitReady } from "../proc";
+import { type Component, withClient } from "./component";
+
+/**
+ * The project's own PostgreSQL cluster: own data dir and port, wal_level=logical, replication
+ * allowed from 127.0.0.1. PostgreSQL refuses to run as root, so as root it runs as `postgres`.
+ */
+export function postgresComponent(ctx: StackContext): Component {
+  const cfg = ctx.config.postgres;
+  const dataDir = ctx.data("postgres");
+  const socketDir = ctx.run("postgres");
+  const log = ctx.log("postgres");
+  const asRoot = process.getuid?.() === 0;
+  const pg = (tool: string, args: string[]) =>
+    asRoot ? run("runuser", ["-u", "postgres", "--", `${pgBin}/${tool}`, ...args]) : run(`${pgBin}/${tool}`, args);
+
+  const pid = () => {
+    const pidFile = `${dataDir}/postmaster.pid`;
+    if (!existsSync(pidFile)) return undefined;
+    const p = Number.parseInt(readFileSync(pidFile, "utf8").split("\n")[0]!, 10);
+    return isOurs(p, ctx.root) ? p : undefined;
+  };
+
+  const probeDb = (database: string) =>
+    withClient(
+      () => createPostgres({ ...cfg, database }, { max: 1 }),
+      (sql) => sql.end({ timeout: 1 }),
+      (sql) => probes.postgres(sql),
+    );
+
+  function ownedByPostgres(path: string, isDir: boolean) {
+    if (isDir) mkdirSync(path, { recursive: true });
+    else if (!existsSync(path)) {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, "");
+    }
+    if (asRoot) {
+      const uid = Number(run("id", ["-u", "postgres"]).trim());
+      const gid = Number(run("id", ["-g", "postgres"]).trim());
+      chownSync(path, uid, gid);
+    }
+  }
+
+  function initCluster() {
+    note(`initdb ${dataDir}`);
+    mkdirSync(ctx.data(), { recursive: true });
+    ownedByPostgres(dataDir, true);
+    pg("initdb", ["-D", dataDir, "-U", cfg.user, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"]);
+    // initdb's pg_hba.conf already allows `host replication all 127.0.0.1/32` with trust.
+    const conf = `${dataDir}/postgresql.conf`;
+    writeFileSync(conf, `${readFileSync(conf, "utf8")}\n# feedline\ninclude_if_exists = 'feedline.conf'\n`);
+  }
+
+  return {
+    name: "postgres",
+    ports: [{ port: cfg.port, variable: "FEEDLINE_PG_PORT" }],
+    pid,
+    probe: () => probeDb(cfg.database),
+    async start() {
+      if (!existsSync(`${dataDir}/PG_VERSION`)) initCluster();
+      // Written on every start so a changed port takes effect; the rest is the CDC set-up.
+      writeFileSync(
+        `${dataDir}/feedline.conf`,
+        [
+          `port = ${cfg.port}`,
+          `listen_addresses = '127.0.0.1'`,
+          `unix_socket_directories = '${socketDir}'`,
+          `wal_level = logical`,
+          `max_wal_senders = 10`,
+          `max_replication_slots = 10`,
+          // Flush WAL every 10 ms instead of 200 ms: Debezium sees commits sooner.
+          `wal_writer_delay = 10ms`,
+          // A slot nobody reads must not fill the disk: cap what it may pin.
+          `max_slot_wal_keep_size = 4GB`,
+          `log_min_messages = warning`,
+          "",
+        ].join("\n"),
+      );
+      ownedByPostgres(socketDir, true);
+      ownedByPostgres(log, false);
+      try {
+        pg("pg_ctl", ["-D", dataDir, "-l", log, "-w", "-t", "60", "start"]);
+      } catch (err) {
+        throw new StackError(`${(err as Error).message}\nLast lines of ${log}:\n${readFileSync(log, "utf8").split("\n").slice(-20).join("\n")}`);
+      }
+      await waitReady({ name: "postgres", check: () => probeDb("postgres"), alive: () => pid() !== undefined, log, timeoutMs: 30_000 });
+      await withClient(
+        () => createPostgres({ ...cfg, database: "postgres" }, { max: 1 }),
+        (sql) => sql.end({ timeout: 1 }),
+        async (sql) => {
+          const [exists] = await sql`select 1 from pg_database where datname = ${cfg.database}`;
+          if (!exists) await sql`create database ${sql(cfg.database)}`;
+        },
+      );
+    },
+    async stop() {
+      if (pid() === undefined) return false;
+      pg("pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "-t", "60", "stop"]);
+      removeFile(ctx.pidFile("postgres"));
+      return true;
+    },
+  };
+}

@@ -1,0 +1,44 @@
+import { mkdirSync } from "node:fs";
+import { probes } from "../../../src/health";
+import { createRedis } from "../../../src/store/redis";
+import type { StackContext } from "../context";
+import { waitReady } from "../proc";
+import { type Component, daemon, withClient } from "./component";
+
+/** The project's own Redis: loopback only, no persistence (it is a cache; losing it loses no data). */
+export function redisComponent(ctx: StackContext): Component {
+  const { port } = ctx.config.redis;
+  const d = daemon(ctx, "redis");
+  const probe = () =>
+    withClient(
+      () => createRedis(ctx.config.redis, { lazyConnect: true }),
+      (r) => r.quit(),
+      async (r) => {
+        r.on("error", () => {});
+        await r.connect();
+        await probes.redis(r);
+      },
+    );
+  return {
+    name: "redis",
+    ports: [{ port, variable: "FEEDLINE_REDIS_PORT" }],
+    pid: d.pid,
+    probe,
+    stop: d.stop,
+    async start() {
+      mkdirSync(ctx.data("redis"), { recursive: true });
+      d.spawn("redis-server", [
+        "--port", String(port),
+        "--bind", "127.0.0.1",
+        "--daemonize", "no",
+        "--dir", ctx.data("redis"),
+        "--save", "",
+        "--appendonly", "no",
+        "--maxmemory-policy", "volatile-lru",
+        // Keep argv as given, so the process stays recognisable as ours by its state dir.
+        "--set-proc-title", "no",
+      ]);
+      await waitReady({ name: "redis", check: probe, alive: d.alive, log: d.log, timeoutMs: 20_000, intervalMs: 200 });
+    },
+  };
+}

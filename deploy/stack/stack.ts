@@ -1,0 +1,105 @@
+import { rmSync } from "node:fs";
+import { cassandraComponent } from "./components/cassandra";
+import type { Component } from "./components/component";
+import { connectComponent } from "./components/connect";
+import { kafkaComponent } from "./components/kafka";
+import { postgresComponent } from "./components/postgres";
+import { redisComponent } from "./components/redis";
+import type { StackContext } from "./context";
+import { ensureJars, ensureJava, ensurePackages } from "./install";
+import { note, step } from "./progress";
+import { ensurePortFree, logTail } from "./proc";
+import { dropReplicationSlot, ensureTopics, migrateCassandra, migratePostgres, registerConnector } from "./schema";
+
+/** The components in start order, each followed by the set-up that needs it. JVMs start one at a time. */
+export function createStack(ctx: StackContext) {
+  const postgres = postgresComponent(ctx);
+  const redis = redisComponent(ctx);
+  const kafka = kafkaComponent(ctx);
+  const connect = connectComponent(ctx);
+  const cassandra = cassandraComponent(ctx);
+  const components = [postgres, redis, kafka, connect, cassandra];
+  const setUp: Record<string, { label: string; run: () => Promise<unknown> }> = {
+    postgres: { label: "PostgreSQL migrations", run: () => migratePostgres(ctx) },
+    kafka: { label: "Kafka topics", run: () => ensureTopics(ctx) },
+    connect: { label: "Debezium connector", run: () => registerConnector(ctx) },
+    cassandra: { label: "Cassandra keyspace and tables", run: () => migrateCassandra(ctx) },
+  };
+
+  /** Starts whatever is not running (checking its ports first), applies schemas; returns the names it started. */
+  async function up() {
+    ensureJava(ctx);
+    await ensurePackages(ctx);
+    await ensureJars(ctx);
+    const started: string[] = [];
+    for (const c of components) {
+      const pid = c.pid();
+      if (pid !== undefined) {
+        await step(`${c.name} already running (pid ${pid}): checking it answers`, c.probe);
+      } else {
+        for (const p of c.ports) await ensurePortFree(p.port, p.variable, c.name);
+        await step(`starting ${c.name} on port ${c.ports[0]!.port}`, c.start);
+        started.push(c.name);
+      }
+      const s = setUp[c.name];
+      if (s) await step(s.label, s.run);
+    }
+    return started;
+  }
+
+  /** Stops our processes (all, or the named ones) in reverse order, dropping the slot before PostgreSQL goes. */
+  async function down(only?: string[]) {
+    const chosen = (c: Component) => !only || only.includes(c.name);
+    for (const c of [...components].reverse()) {
+      if (!chosen(c)) continue;
+      if (c.name === "postgres" && c.pid() !== undefined) {
+        await step("dropping the Debezium replication slot", () => dropReplicationSlot(ctx)).catch((err) => note(String(err.message ?? err)));
+      }
+      const pid = c.pid();
+      if (pid === undefined) {
+        note(`${c.name} is not running`);
+        continue;
+      }
+      await step(`stopping ${c.name} (pid ${pid})`, c.stop);
+    }
+  }
+
+  /** Each component's state; `ok` only when every one answers and the connector is RUNNING. */
+  async function status() {
+    const rows = await Promise.all(
+      components.map(async (c) => {
+        const pid = c.pid();
+        if (pid === undefined) return { name: c.name, pid, ok: false, detail: "not running" };
+        try {
+          await c.probe();
+          if (c.name === "connect") await connectorProbe();
+          return { name: c.name, pid, ok: true, detail: "ready" };
+        } catch (err) {
+          return { name: c.name, pid, ok: false, detail: (err as Error).message };
+        }
+      }),
+    );
+    return { ok: rows.every((r) => r.ok), rows };
+  }
+
+  const connectorProbe = async () => {
+    const { probes } = await import("../../src/health");
+    await probes.connect(ctx.config.connect.url, ctx.config.connect.connector);
+  };
+
+  function logs(name?: string, lines = 40) {
+    for (const c of components) {
+      if (name && c.name !== name) continue;
+      console.log(`==> ${ctx.log(c.name)} <==\n${logTail(ctx.log(c.name), lines)}\n`);
+    }
+  }
+
+  /** Stops everything and deletes data, config and logs (keeps the fetched jars). */
+  async function reset() {
+    await down();
+    for (const dir of ["data", "conf", "logs", "run"]) rmSync(`${ctx.root}/${dir}`, { recursive: true, force: true });
+    note(`removed data, config and logs under ${ctx.root} (jars kept)`);
+  }
+
+  return { components, up, down, status, logs, reset };
+}

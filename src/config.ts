@@ -1,0 +1,119 @@
+import { z } from "zod";
+
+/**
+ * The one reader of the environment. Every setting has a default that runs the
+ * local stack on ports that do not clash with a machine's own PostgreSQL (5432),
+ * Redis (6379) or Kafka (9092). A bad value stops start-up naming the variable.
+ */
+
+const port = z.coerce.number().int().min(1).max(65535);
+const host = z.string().min(1);
+const positiveInt = z.coerce.number().int().min(1);
+
+/** Each entry: environment variable → [schema with default]. Names are the documented surface. */
+const variables = {
+  FEEDLINE_API_HOST: host.default("127.0.0.1"),
+  FEEDLINE_API_PORT: port.default(3100),
+
+  FEEDLINE_PG_HOST: host.default("127.0.0.1"),
+  FEEDLINE_PG_PORT: port.default(55432),
+  FEEDLINE_PG_USER: z.string().min(1).default("feedline"),
+  FEEDLINE_PG_PASSWORD: z.string().default("feedline"),
+  FEEDLINE_PG_DATABASE: z.string().min(1).default("feedline"),
+
+  FEEDLINE_REDIS_HOST: host.default("127.0.0.1"),
+  FEEDLINE_REDIS_PORT: port.default(56379),
+
+  FEEDLINE_KAFKA_HOST: host.default("127.0.0.1"),
+  FEEDLINE_KAFKA_PORT: port.default(59092),
+  FEEDLINE_KAFKA_CONTROLLER_PORT: port.default(59093),
+  FEEDLINE_TOPIC_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("feedline"),
+  FEEDLINE_TOPIC_PARTITIONS: positiveInt.default(6),
+  FEEDLINE_TOPIC_REPLICATION: positiveInt.default(1),
+
+  FEEDLINE_CONNECT_HOST: host.default("127.0.0.1"),
+  FEEDLINE_CONNECT_PORT: port.default(58083),
+
+  FEEDLINE_CASSANDRA_HOST: host.default("127.0.0.1"),
+  FEEDLINE_CASSANDRA_PORT: port.default(59042),
+  FEEDLINE_CASSANDRA_STORAGE_PORT: port.default(57000),
+  FEEDLINE_CASSANDRA_JMX_PORT: port.default(57199),
+  FEEDLINE_CASSANDRA_DC: z.string().min(1).default("datacenter1"),
+  FEEDLINE_CASSANDRA_KEYSPACE: z.string().regex(/^[a-z][a-z0-9_]*$/).default("feedline"),
+  FEEDLINE_CASSANDRA_REPLICATION: positiveInt.default(1),
+
+  FEEDLINE_STACK_DIR: z.string().min(1).default(".stack"),
+  FEEDLINE_JAVA_HOME: z.string().optional(),
+  FEEDLINE_KAFKA_HEAP: z.string().regex(/^\d+[mg]$/).default("512m"),
+  FEEDLINE_CONNECT_HEAP: z.string().regex(/^\d+[mg]$/).default("512m"),
+  FEEDLINE_CASSANDRA_HEAP: z.string().regex(/^\d+[mg]$/).default("1g"),
+} as const;
+
+export type EnvName = keyof typeof variables;
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`invalid configuration: ${variable} ${detail}`);
+    this.name = "ConfigError";
+  }
+}
+
+const envSchema = z.object(variables);
+
+/** Parses the environment once; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env) {
+  const picked = Object.fromEntries(
+    Object.keys(variables).map((name) => [name, env[name] === "" ? undefined : env[name]]),
+  );
+  const parsed = envSchema.safeParse(picked);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0]);
+    throw new ConfigError(variable, `(got ${JSON.stringify(env[variable])}): ${issue.message}`);
+  }
+  const e = parsed.data;
+  return {
+    api: { host: e.FEEDLINE_API_HOST, port: e.FEEDLINE_API_PORT },
+    postgres: {
+      host: e.FEEDLINE_PG_HOST,
+      port: e.FEEDLINE_PG_PORT,
+      user: e.FEEDLINE_PG_USER,
+      password: e.FEEDLINE_PG_PASSWORD,
+      database: e.FEEDLINE_PG_DATABASE,
+    },
+    redis: { host: e.FEEDLINE_REDIS_HOST, port: e.FEEDLINE_REDIS_PORT },
+    kafka: {
+      brokers: [`${e.FEEDLINE_KAFKA_HOST}:${e.FEEDLINE_KAFKA_PORT}`],
+      host: e.FEEDLINE_KAFKA_HOST,
+      port: e.FEEDLINE_KAFKA_PORT,
+      controllerPort: e.FEEDLINE_KAFKA_CONTROLLER_PORT,
+      topicPrefix: e.FEEDLINE_TOPIC_PREFIX,
+      partitions: e.FEEDLINE_TOPIC_PARTITIONS,
+      replicationFactor: e.FEEDLINE_TOPIC_REPLICATION,
+    },
+    connect: {
+      url: `http://${e.FEEDLINE_CONNECT_HOST}:${e.FEEDLINE_CONNECT_PORT}`,
+      host: e.FEEDLINE_CONNECT_HOST,
+      port: e.FEEDLINE_CONNECT_PORT,
+      connector: "feedline-postgres",
+    },
+    cassandra: {
+      host: e.FEEDLINE_CASSANDRA_HOST,
+      port: e.FEEDLINE_CASSANDRA_PORT,
+      storagePort: e.FEEDLINE_CASSANDRA_STORAGE_PORT,
+      jmxPort: e.FEEDLINE_CASSANDRA_JMX_PORT,
+      localDataCenter: e.FEEDLINE_CASSANDRA_DC,
+      keyspace: e.FEEDLINE_CASSANDRA_KEYSPACE,
+      replicationFactor: e.FEEDLINE_CASSANDRA_REPLICATION,
+    },
+    stack: {
+      dir: e.FEEDLINE_STACK_DIR,
+      javaHome: e.FEEDLINE_JAVA_HOME,
+      kafkaHeap: e.FEEDLINE_KAFKA_HEAP,
+      connectHeap: e.FEEDLINE_CONNECT_HEAP,
+      cassandraHeap: e.FEEDLINE_CASSANDRA_HEAP,
+    },
+  };
+}
+
+export type Config = ReturnType<typeof loadConfig>;

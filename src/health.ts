@@ -1,0 +1,70 @@
+import type { Admin } from "kafkajs";
+import type { CassandraClient } from "./store/cassandra";
+import type { Sql } from "./store/postgres";
+import type { RedisClient } from "./store/redis";
+
+/** One readiness probe per component: resolves when the component really answers, throws otherwise. */
+export const probes = {
+  postgres: async (sql: Sql) => {
+    await sql`select 1`;
+  },
+  redis: async (redis: RedisClient) => {
+    const pong = await redis.ping();
+    if (pong !== "PONG") throw new Error(`unexpected PING reply ${pong}`);
+  },
+  kafka: async (admin: Admin) => {
+    const cluster = await admin.describeCluster();
+    if (cluster.brokers.length === 0) throw new Error("no broker in cluster metadata");
+  },
+  connect: async (url: string, connector?: string) => {
+    const path = connector ? `/connectors/${connector}/status` : "/connectors";
+    const res = await fetch(url + path, { signal: AbortSignal.timeout(3000) });
+    if (!res.ok) throw new Error(`GET ${path} answered ${res.status}`);
+    if (!connector) return;
+    const status = (await res.json()) as ConnectorStatus;
+    const states = [status.connector.state, ...status.tasks.map((t) => t.state)];
+    if (status.tasks.length === 0 || states.some((s) => s !== "RUNNING")) {
+      const trace = status.tasks.find((t) => t.trace)?.trace?.split("\n")[0];
+      throw new Error(`connector ${connector} is ${states.join("/") || "without tasks"}${trace ? `: ${trace}` : ""}`);
+    }
+  },
+  cassandra: async (client: CassandraClient) => {
+    await client.execute("SELECT release_version FROM system.local");
+  },
+};
+
+export interface ConnectorStatus {
+  connector: { state: string };
+  tasks: { id: number; state: string; trace?: string }[];
+}
+
+export type ComponentName = keyof typeof probes;
+export type ComponentHealth = { ok: true; ms: number } | { ok: false; ms: number; error: string };
+
+/** Runs named checks concurrently, each bounded by a timeout, and reports every component's state. */
+export async function checkHealth(checks: Record<string, () => Promise<void>>, timeoutMs = 3000) {
+  const entries = await Promise.all(
+    Object.entries(checks).map(async ([name, check]): Promise<[string, ComponentHealth]> => {
+      const started = performance.now();
+      try {
+        await withTimeout(check(), timeoutMs);
+        return [name, { ok: true, ms: Math.round(performance.now() - started) }];
+      } catch (err) {
+        const ms = Math.round(performance.now() - started);
+        return [name, { ok: false, ms, error: err instanceof Error ? err.message : String(err) }];
+      }
+    }),
+  );
+  const components = Object.fromEntries(entries);
+  return { ok: entries.every(([, h]) => h.ok), components };
+}
+
+export type HealthReport = Awaited<ReturnType<typeof checkHealth>>;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,17 @@
+import postgres from "postgres";
+import type { Config } from "../config";
+
+/** The PostgreSQL client: a small pool, all SQL through tagged templates. */
+export function createPostgres(config: Config["postgres"], options: { max?: number } = {}) {
+  return postgres({
+    host: config.host,
+    port: config.port,
+    user: config.user,
+    password: config.password,
+    database: config.database,
+    max: options.max ?? 10,
+    onnotice: () => {},
+  });
+}
+
+export type Sql = ReturnType<typeof createPostgres>;
