@@ -13,6 +13,7 @@ export const probes = {
     if (pong !== "PONG") throw new Error(`unexpected PING reply ${pong}`);
   },
   kafka: async (admin: Admin) => {
+    await admin.connect(); // a no-op when already connected
     const cluster = await admin.describeCluster();
     if (cluster.brokers.length === 0) throw new Error("no broker in cluster metadata");
   },

@@ -28,6 +28,10 @@ export function createStack(ctx: StackContext) {
 
   /** Starts whatever is not running (checking its ports first), applies schemas; returns the names it started. */
   async function up() {
+    // Port clashes are found before anything is installed or started.
+    for (const c of components) {
+      if (c.pid() === undefined) for (const p of c.ports) await ensurePortFree(p.port, p.variable, c.name);
+    }
     ensureJava(ctx);
     await ensurePackages(ctx);
     await ensureJars(ctx);
@@ -37,7 +41,6 @@ export function createStack(ctx: StackContext) {
       if (pid !== undefined) {
         await step(`${c.name} already running (pid ${pid}): checking it answers`, c.probe);
       } else {
-        for (const p of c.ports) await ensurePortFree(p.port, p.variable, c.name);
         await step(`starting ${c.name} on port ${c.ports[0]!.port}`, c.start);
         started.push(c.name);
       }

@@ -1,6 +1,7 @@
 -- The source of truth: every user action is a row here; Debezium streams these tables.
 -- Ids are bigint identities (strings on the wire). Every table has a primary key, and
--- REPLICA IDENTITY FULL where a delete must carry the whole row for the fan-out to undo it.
+-- REPLICA IDENTITY FULL on every captured table: an update carries the old row as `before` and a
+-- delete carries the whole row, which the fan-out needs to undo an activity (who unliked what).
 
 create table users (
   id           bigint generated always as identity primary key,
@@ -10,6 +11,7 @@ create table users (
   constraint users_handle_format check (handle ~ '^[a-z0-9_]{3,30}$')
 );
 create unique index users_handle_key on users (handle);
+alter table users replica identity full;
 
 create table follows (
   follower_id bigint not null references users (id) on delete cascade,

@@ -35,10 +35,7 @@ export function kafkaComponent(ctx: StackContext): Component {
     withClient(
       () => createKafka(cfg, "feedline-stack", { quiet: true }).admin(),
       (admin) => admin.disconnect(),
-      async (admin) => {
-        await admin.connect();
-        await probes.kafka(admin);
-      },
+      (admin) => probes.kafka(admin),
     );
 
   function writeConfig() {

@@ -1,0 +1,112 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Consumer, KafkaMessage } from "kafkajs";
+import type { Config } from "../../src/config";
+import type { Services } from "../../src/services";
+import { changeTopic, createKafka } from "../../src/store/kafka";
+import { eventually, openServices, stackConfig, uniqueHandle } from "../support/stack";
+
+// A row written to PostgreSQL arrives as a Debezium change event on its Kafka topic, read with a
+// kafkajs consumer group that commits by hand, exactly as the stream workers will.
+
+type Envelope = {
+  op: "c" | "u" | "d" | "r";
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  source: { ts_ms: number; lsn: number; table: string; db: string };
+};
+
+let config: Config;
+let services: Services;
+let consumer: Consumer;
+const received: { key: string; value: Envelope | null; offset: string; partition: number }[] = [];
+
+beforeAll(async () => {
+  config = await stackConfig();
+  services = await openServices();
+  consumer = createKafka(config.kafka, "feedline-test").consumer({ groupId: `test-cdc-${crypto.randomUUID()}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: changeTopic(config.kafka, "users"), fromBeginning: true });
+  await consumer.run({
+    autoCommit: false,
+    eachMessage: async ({ topic, partition, message }) => {
+      received.push(decode(message, partition));
+      await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
+    },
+  });
+});
+
+afterAll(async () => {
+  await consumer?.disconnect();
+  await services?.close();
+});
+
+function decode(message: KafkaMessage, partition: number) {
+  return {
+    key: message.key?.toString() ?? "",
+    value: message.value ? (JSON.parse(message.value.toString()) as Envelope) : null,
+    offset: message.offset,
+    partition,
+  };
+}
+
+const eventsFor = (id: string) => received.filter((m) => m.key === JSON.stringify({ id: Number(id) }));
+
+describe("Debezium change events", () => {
+  test("an insert, an update and a delete of a row arrive in order with before/after, op and source time", async () => {
+    const handle = uniqueHandle("cdc");
+    const writeStarted = Date.now();
+    const [user] = await services.sql`insert into users (handle, display_name) values (${handle}, 'First') returning id, created_at`;
+    const id = String(user!.id);
+    await services.sql`update users set display_name = 'Second' where id = ${id}`;
+    await services.sql`delete from users where id = ${id}`;
+
+    // Delete is followed by a tombstone (null value) so compaction can drop the key.
+    const events = await eventually("four events for the user", () => {
+      const e = eventsFor(id);
+      return e.length >= 4 ? e : undefined;
+    });
+    const [created, updated, deleted, tombstone] = events;
+
+    expect(created!.value).toMatchObject({ op: "c", before: null, after: { id: Number(id), handle, display_name: "First" } });
+    expect(created!.value!.source).toMatchObject({ table: "users", db: config.postgres.database });
+    expect(created!.value!.source.ts_ms).toBeGreaterThanOrEqual(writeStarted - 1000);
+    expect(created!.value!.source.lsn).toBeGreaterThan(0);
+    expect(typeof created!.value!.after!.created_at).toBe("string");
+
+    expect(updated!.value).toMatchObject({ op: "u", before: { display_name: "First" }, after: { display_name: "Second" } });
+
+    // REPLICA IDENTITY FULL: the delete carries the whole old row, not only the key.
+    expect(deleted!.value).toMatchObject({ op: "d", after: null, before: { id: Number(id), handle, display_name: "Second" } });
+    expect(deleted!.value!.before!.created_at).toBe(created!.value!.after!.created_at);
+
+    expect(tombstone!.value).toBeNull();
+    // All events of one row share a key, hence a partition, hence their order.
+    expect(new Set(events.map((e) => e.partition)).size).toBe(1);
+  });
+
+  test("a delete of a follow edge carries both ends of the edge", async () => {
+    const [a] = await services.sql`insert into users (handle) values (${uniqueHandle("fa")}) returning id`;
+    const [b] = await services.sql`insert into users (handle) values (${uniqueHandle("fb")}) returning id`;
+    await services.sql`insert into follows (follower_id, followee_id) values (${a!.id}, ${b!.id})`;
+    await services.sql`delete from follows where follower_id = ${a!.id} and followee_id = ${b!.id}`;
+
+    const followEvents: Envelope[] = [];
+    const c = createKafka(config.kafka, "feedline-test").consumer({ groupId: `test-follows-${crypto.randomUUID()}`, maxWaitTimeInMs: 100 });
+    await c.connect();
+    await c.subscribe({ topic: changeTopic(config.kafka, "follows"), fromBeginning: true });
+    const key = JSON.stringify({ follower_id: Number(a!.id), followee_id: Number(b!.id) });
+    await c.run({
+      eachMessage: async ({ message }) => {
+        if (message.key?.toString() === key && message.value) followEvents.push(JSON.parse(message.value.toString()));
+      },
+    });
+    try {
+      const events = await eventually("follow and unfollow events", () => (followEvents.length >= 2 ? followEvents : undefined));
+      expect(events.map((e) => e.op)).toEqual(["c", "d"]);
+      expect(events[1]!.before).toMatchObject({ follower_id: Number(a!.id), followee_id: Number(b!.id) });
+      expect(typeof events[1]!.before!.created_at).toBe("string");
+    } finally {
+      await c.disconnect();
+    }
+  });
+});

@@ -1,0 +1,68 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { type Config, loadConfig } from "../../src/config";
+import { createServices, type Services } from "../../src/services";
+
+/**
+ * How tests reach the stack, in one place. Every path ends with the same FEEDLINE_* addresses:
+ *  1. a stack already answering at the configured addresses: the local one that `npm test`
+ *     brings up (default ports), or any other whose addresses are given in the environment;
+ *  2. otherwise, when a Docker engine answers, docker-compose.yml started through testcontainers
+ *     (it publishes the same default ports). This path cannot run on the project's own machines,
+ *     which have no Docker engine;
+ *  3. otherwise a clear error saying how to start the local stack.
+ */
+let ready: Promise<Config> | undefined;
+
+export function stackConfig(): Promise<Config> {
+  ready ??= locateStack();
+  return ready;
+}
+
+async function locateStack() {
+  const config = loadConfig();
+  if (await answers(config)) return config;
+  if (dockerAnswers()) {
+    const { DockerComposeEnvironment } = await import("testcontainers");
+    await new DockerComposeEnvironment(resolve(import.meta.dir, "../.."), "docker-compose.yml").up();
+    if (await answers(config)) return config;
+  }
+  throw new Error(
+    "the stack is not running at the configured addresses: run `npm test` (which starts it), " +
+      "or `npm run stack -- up` before `bun test`, or set the FEEDLINE_* addresses of a running stack",
+  );
+}
+
+async function answers(config: Config) {
+  const services = await createServices(config);
+  try {
+    return (await services.health()).ok;
+  } finally {
+    await services.close();
+  }
+}
+
+function dockerAnswers() {
+  return Boolean(process.env.DOCKER_HOST) || existsSync("/var/run/docker.sock");
+}
+
+/** Clients for one test file, closed by the caller's afterAll. */
+export async function openServices(): Promise<Services> {
+  return createServices(await stackConfig());
+}
+
+/** A handle no other test (or earlier run) uses: tests never depend on each other's rows. */
+export function uniqueHandle(prefix = "t") {
+  return `${prefix}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`.slice(0, 30);
+}
+
+/** Polls until `fn` returns a value that is not undefined, or fails at the deadline with `what`. */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await fn();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
