@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname } from "node:path";
 import { StackError } from "./errors";
@@ -9,12 +9,19 @@ import { note } from "./progress";
 export function spawnDaemon(cmd: string, args: string[], opts: { log: string; pidFile: string; env?: NodeJS.ProcessEnv; cwd?: string }) {
   mkdirSync(dirname(opts.log), { recursive: true });
   mkdirSync(dirname(opts.pidFile), { recursive: true });
+  appendFileSync(opts.log, `${startMarker} ${new Date().toISOString()} ${cmd}\n`);
   const fd = openSync(opts.log, "a");
   const child = spawn(cmd, args, { detached: true, stdio: ["ignore", fd, fd], env: opts.env ?? process.env, cwd: opts.cwd });
   if (child.pid === undefined) throw new StackError(`could not start ${cmd}`);
+  let exited = false;
+  child.once("exit", () => {
+    exited = true;
+  });
   child.unref();
   writeFileSync(opts.pidFile, `${child.pid}\n`);
-  return child.pid;
+  // Right after spawn the child may not have exec'd yet (its command line is still ours), so
+  // liveness during start-up comes from the child handle, not from /proc.
+  return { pid: child.pid, running: () => !exited };
 }
 
 /** Runs a command to completion; throws with its output when it fails. */
@@ -68,10 +75,14 @@ export function removeFile(path: string) {
   rmSync(path, { force: true });
 }
 
-/** The last lines of a log, for error messages that say why rather than "timeout". */
+/** Written to a log before each start, so error messages show only the latest run's lines. */
+const startMarker = "=== feedline stack: started";
+
+/** The last lines of a log since the latest start, for error messages that say why rather than "timeout". */
 export function logTail(log: string, lines = 25) {
   if (!existsSync(log)) return "(no log written)";
-  const all = readFileSync(log, "utf8").trimEnd().split("\n");
+  const text = readFileSync(log, "utf8");
+  const all = text.slice(Math.max(0, text.lastIndexOf(startMarker))).trimEnd().split("\n");
   return all.slice(-lines).join("\n");
 }
 

@@ -8,7 +8,7 @@ import { redisComponent } from "./components/redis";
 import type { StackContext } from "./context";
 import { ensureJars, ensureJava, ensurePackages } from "./install";
 import { note, step } from "./progress";
-import { ensurePortFree, logTail } from "./proc";
+import { ensurePortFree, logTail, waitReady } from "./proc";
 import { dropReplicationSlot, ensureTopics, migrateCassandra, migratePostgres, registerConnector } from "./schema";
 
 /** The components in start order, each followed by the set-up that needs it. JVMs start one at a time. */
@@ -39,7 +39,10 @@ export function createStack(ctx: StackContext) {
     for (const c of components) {
       const pid = c.pid();
       if (pid !== undefined) {
-        await step(`${c.name} already running (pid ${pid}): checking it answers`, c.probe);
+        // It may still be starting (an interrupted `up`): wait for it as a fresh start would.
+        const ready = () =>
+          waitReady({ name: c.name, check: c.probe, alive: () => c.pid() !== undefined, log: ctx.log(c.name), timeoutMs: c.readyTimeoutMs });
+        await step(`${c.name} already running (pid ${pid}): checking it answers`, ready);
       } else {
         await step(`starting ${c.name} on port ${c.ports[0]!.port}`, c.start);
         started.push(c.name);

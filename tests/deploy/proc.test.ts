@@ -35,14 +35,14 @@ describe("stack process handling", () => {
     writeFileSync(script, `#!/bin/sh\necho "starting ${dir}"\necho "FATAL: cannot bind" >&2\nexit 3\n`, { mode: 0o755 });
     const log = join(dir, "dies.log");
     const pidFile = join(dir, "dies.pid");
-    const pid = spawnDaemon(script, [dir], { log, pidFile });
+    const child = spawnDaemon(script, [dir], { log, pidFile });
     const started = Date.now();
     const attempt = waitReady({
       name: "dying",
       check: async () => {
         throw new Error("refused");
       },
-      alive: () => isOurs(pid, dir),
+      alive: child.running,
       log,
       timeoutMs: 20_000,
       intervalMs: 50,

@@ -3,7 +3,6 @@ import { probes } from "../../../src/health";
 import { createCassandra } from "../../../src/store/cassandra";
 import type { StackContext } from "../context";
 import { StackError } from "../errors";
-import { waitReady } from "../proc";
 import { type Component, daemon, jvmBase, withClient } from "./component";
 
 /** The JPMS flags of Cassandra's own conf/jvm17-server.options: without them it cannot start on JDK 17. */
@@ -98,12 +97,13 @@ export function cassandraComponent(ctx: StackContext): Component {
     ],
     pid: d.pid,
     probe,
+    readyTimeoutMs: 240_000,
     stop: d.stop,
     async start() {
       writeConfig();
       mkdirSync(data, { recursive: true });
       mkdirSync(ctx.run("cassandra-tmp"), { recursive: true });
-      d.spawn(ctx.java, [
+      await d.start(ctx.java, [
         ...jvmBase(ctx, ctx.config.stack.cassandraHeap),
         "-Xss256k",
         ...jdk17Flags,
@@ -120,8 +120,7 @@ export function cassandraComponent(ctx: StackContext): Component {
         `-Djava.io.tmpdir=${ctx.run("cassandra-tmp")}`,
         "-cp", `${ctx.jars("cassandra")}/*`,
         "org.apache.cassandra.service.CassandraDaemon",
-      ]);
-      await waitReady({ name: "cassandra", check: probe, alive: d.alive, log: d.log, timeoutMs: 240_000, intervalMs: 2000 });
+      ], probe, 240_000);
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { StackContext } from "../context";
-import { isOurs, readPid, removeFile, spawnDaemon, stopPid } from "../proc";
+import { isOurs, readPid, removeFile, spawnDaemon, stopPid, waitReady } from "../proc";
 
 /** One process of the local stack: how to start it, how to know it really answers, how to stop only it. */
 export interface Component {
@@ -12,6 +12,8 @@ export interface Component {
   start(): Promise<void>;
   /** One readiness check: resolves only when the component answers real requests. */
   probe(): Promise<void>;
+  /** How long start-up may take before the tool gives up. */
+  readyTimeoutMs: number;
   stop(): Promise<boolean>;
 }
 
@@ -26,8 +28,11 @@ export function daemon(ctx: StackContext, name: string) {
   return {
     log,
     pid,
-    alive: () => pid() !== undefined,
-    spawn: (cmd: string, args: string[], env?: NodeJS.ProcessEnv) => spawnDaemon(cmd, args, { log, pidFile, env }),
+    /** Spawns the process and waits until `probe` passes, failing early if it exits. */
+    async start(cmd: string, args: string[], probe: () => Promise<void>, timeoutMs: number, env?: NodeJS.ProcessEnv) {
+      const child = spawnDaemon(cmd, args, { log, pidFile, env });
+      await waitReady({ name, check: probe, alive: child.running, log, timeoutMs, intervalMs: 500 });
+    },
     async stop() {
       const p = pid();
       removeFile(pidFile);

@@ -1,7 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { probes } from "../../../src/health";
 import type { StackContext } from "../context";
-import { waitReady } from "../proc";
 import { type Component, daemon, jvmBase } from "./component";
 import { writeLog4j } from "./kafka";
 
@@ -55,10 +54,11 @@ export function connectComponent(ctx: StackContext): Component {
     ports: [{ port: cfg.port, variable: "FEEDLINE_CONNECT_PORT" }],
     pid: d.pid,
     probe,
+    readyTimeoutMs: 180_000,
     stop: d.stop,
     async start() {
       writeConfig();
-      d.spawn(
+      await d.start(
         ctx.java,
         [
           ...jvmBase(ctx, ctx.config.stack.connectHeap),
@@ -66,9 +66,10 @@ export function connectComponent(ctx: StackContext): Component {
           "-cp", `${ctx.jars("kafka")}/*`,
           "org.apache.kafka.connect.cli.ConnectDistributed", props,
         ],
+        probe,
+        180_000,
         ctx.childEnv(),
       );
-      await waitReady({ name: "connect", check: probe, alive: d.alive, log: d.log, timeoutMs: 180_000, intervalMs: 1000 });
     },
   };
 }

@@ -3,7 +3,7 @@ import { probes } from "../../../src/health";
 import { createKafka } from "../../../src/store/kafka";
 import type { StackContext } from "../context";
 import { note } from "../progress";
-import { run, waitReady } from "../proc";
+import { run } from "../proc";
 import { type Component, daemon, jvmBase, withClient } from "./component";
 
 /** log4j 1 (reload4j) settings shared by the broker and Connect: INFO to stdout, which goes to the log file. */
@@ -79,6 +79,7 @@ export function kafkaComponent(ctx: StackContext): Component {
     ],
     pid: d.pid,
     probe,
+    readyTimeoutMs: 120_000,
     stop: d.stop,
     async start() {
       writeConfig();
@@ -87,14 +88,13 @@ export function kafkaComponent(ctx: StackContext): Component {
         note(`formatting KRaft storage (cluster ${clusterId})`);
         java("kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", props, "--ignore-formatted"]);
       }
-      d.spawn(ctx.java, [
+      await d.start(ctx.java, [
         ...jvmBase(ctx, ctx.config.stack.kafkaHeap),
         `-Dlog4j.configuration=file:${log4j}`,
         `-Dkafka.logs.dir=${ctx.root}/logs`,
         "-cp", classpath,
         "kafka.Kafka", props,
-      ]);
-      await waitReady({ name: "kafka", check: probe, alive: d.alive, log: d.log, timeoutMs: 120_000, intervalMs: 1000 });
+      ], probe, 120_000);
     },
   };
 }

@@ -64,6 +64,7 @@ export function postgresComponent(ctx: StackContext): Component {
     ports: [{ port: cfg.port, variable: "FEEDLINE_PG_PORT" }],
     pid,
     probe: () => probeDb(cfg.database),
+    readyTimeoutMs: 60_000,
     async start() {
       if (!existsSync(`${dataDir}/PG_VERSION`)) initCluster();
       // Written on every start so a changed port takes effect; the rest is the CDC set-up.

@@ -2,7 +2,6 @@ import { mkdirSync } from "node:fs";
 import { probes } from "../../../src/health";
 import { createRedis } from "../../../src/store/redis";
 import type { StackContext } from "../context";
-import { waitReady } from "../proc";
 import { type Component, daemon, withClient } from "./component";
 
 /** The project's own Redis: loopback only, no persistence (it is a cache; losing it loses no data). */
@@ -24,10 +23,11 @@ export function redisComponent(ctx: StackContext): Component {
     ports: [{ port, variable: "FEEDLINE_REDIS_PORT" }],
     pid: d.pid,
     probe,
+    readyTimeoutMs: 20_000,
     stop: d.stop,
     async start() {
       mkdirSync(ctx.data("redis"), { recursive: true });
-      d.spawn("redis-server", [
+      await d.start("redis-server", [
         "--port", String(port),
         "--bind", "127.0.0.1",
         "--daemonize", "no",
@@ -37,8 +37,7 @@ export function redisComponent(ctx: StackContext): Component {
         "--maxmemory-policy", "volatile-lru",
         // Keep argv as given, so the process stays recognisable as ours by its state dir.
         "--set-proc-title", "no",
-      ]);
-      await waitReady({ name: "redis", check: probe, alive: d.alive, log: d.log, timeoutMs: 20_000, intervalMs: 200 });
+      ], probe, 20_000);
     },
   };
 }
