@@ -1,4 +1,4 @@
-import { rmSync } from "node:fs";
+import { existsSync, realpathSync, rmSync } from "node:fs";
 import { cassandraComponent } from "./components/cassandra";
 import type { Component } from "./components/component";
 import { connectComponent } from "./components/connect";
@@ -41,7 +41,7 @@ export function createStack(ctx: StackContext) {
       if (pid !== undefined) {
         // It may still be starting (an interrupted `up`): wait for it as a fresh start would.
         const ready = () =>
-          waitReady({ name: c.name, check: c.probe, alive: () => c.pid() !== undefined, log: ctx.log(c.name), timeoutMs: c.readyTimeoutMs });
+          waitReady({ name: c.name, check: c.probe, alive: () => c.pid() !== undefined, log: c.log, timeoutMs: c.readyTimeoutMs });
         await step(`${c.name} already running (pid ${pid}): checking it answers`, ready);
       } else {
         await step(`starting ${c.name} on port ${c.ports[0]!.port}`, c.start);
@@ -96,14 +96,16 @@ export function createStack(ctx: StackContext) {
   function logs(name?: string, lines = 40) {
     for (const c of components) {
       if (name && c.name !== name) continue;
-      console.log(`==> ${ctx.log(c.name)} <==\n${logTail(ctx.log(c.name), lines)}\n`);
+      console.log(`==> ${c.log} <==\n${logTail(c.log, lines)}\n`);
     }
   }
 
   /** Stops everything and deletes data, config and logs (keeps the fetched jars). */
   async function reset() {
     await down();
-    for (const dir of ["data", "conf", "logs", "run"]) rmSync(`${ctx.root}/${dir}`, { recursive: true, force: true });
+    const pgHome = `${ctx.root}/postgres`;
+    if (existsSync(pgHome)) rmSync(realpathSync(pgHome), { recursive: true, force: true });
+    for (const dir of ["postgres", "data", "conf", "logs", "run"]) rmSync(`${ctx.root}/${dir}`, { recursive: true, force: true });
     note(`removed data, config and logs under ${ctx.root} (jars kept)`);
   }
 

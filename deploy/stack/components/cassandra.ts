@@ -97,6 +97,7 @@ export function cassandraComponent(ctx: StackContext): Component {
     ],
     pid: d.pid,
     probe,
+    log: d.log,
     readyTimeoutMs: 240_000,
     stop: d.stop,
     async start() {

@@ -12,6 +12,8 @@ export interface Component {
   start(): Promise<void>;
   /** One readiness check: resolves only when the component answers real requests. */
   probe(): Promise<void>;
+  /** Its log file. */
+  log: string;
   /** How long start-up may take before the tool gives up. */
   readyTimeoutMs: number;
   stop(): Promise<boolean>;

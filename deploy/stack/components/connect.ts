@@ -54,6 +54,7 @@ export function connectComponent(ctx: StackContext): Component {
     ports: [{ port: cfg.port, variable: "FEEDLINE_CONNECT_PORT" }],
     pid: d.pid,
     probe,
+    log: d.log,
     readyTimeoutMs: 180_000,
     stop: d.stop,
     async start() {

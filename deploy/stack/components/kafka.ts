@@ -79,6 +79,7 @@ export function kafkaComponent(ctx: StackContext): Component {
     ],
     pid: d.pid,
     probe,
+    log: d.log,
     readyTimeoutMs: 120_000,
     stop: d.stop,
     async start() {

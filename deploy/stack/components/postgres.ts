@@ -1,5 +1,7 @@
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { chownSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { probes } from "../../../src/health";
 import { createPostgres } from "../../../src/store/postgres";
 import type { StackContext } from "../context";
@@ -15,10 +17,11 @@ import { type Component, withClient } from "./component";
  */
 export function postgresComponent(ctx: StackContext): Component {
   const cfg = ctx.config.postgres;
-  const dataDir = ctx.data("postgres");
-  const socketDir = ctx.run("postgres");
-  const log = ctx.log("postgres");
   const asRoot = process.getuid?.() === 0;
+  const home = postgresHome(ctx, asRoot);
+  const dataDir = `${home}/data`;
+  const socketDir = `${home}/run`;
+  const log = `${home}/postgres.log`;
   const pg = (tool: string, args: string[]) =>
     asRoot ? run("runuser", ["-u", "postgres", "--", `${pgBin}/${tool}`, ...args]) : run(`${pgBin}/${tool}`, args);
 
@@ -26,7 +29,7 @@ export function postgresComponent(ctx: StackContext): Component {
     const pidFile = `${dataDir}/postmaster.pid`;
     if (!existsSync(pidFile)) return undefined;
     const p = Number.parseInt(readFileSync(pidFile, "utf8").split("\n")[0]!, 10);
-    return isOurs(p, ctx.root) ? p : undefined;
+    return isOurs(p, dataDir) ? p : undefined;
   };
 
   const probeDb = (database: string) =>
@@ -51,7 +54,7 @@ export function postgresComponent(ctx: StackContext): Component {
 
   function initCluster() {
     note(`initdb ${dataDir}`);
-    mkdirSync(ctx.data(), { recursive: true });
+    ownedByPostgres(home, true);
     ownedByPostgres(dataDir, true);
     pg("initdb", ["-D", dataDir, "-U", cfg.user, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"]);
     // initdb's pg_hba.conf already allows `host replication all 127.0.0.1/32` with trust.
@@ -64,6 +67,7 @@ export function postgresComponent(ctx: StackContext): Component {
     ports: [{ port: cfg.port, variable: "FEEDLINE_PG_PORT" }],
     pid,
     probe: () => probeDb(cfg.database),
+    log,
     readyTimeoutMs: 60_000,
     async start() {
       if (!existsSync(`${dataDir}/PG_VERSION`)) initCluster();
@@ -109,4 +113,22 @@ export function postgresComponent(ctx: StackContext): Component {
       return true;
     },
   };
+}
+
+/**
+ * Where the cluster lives: `<state>/postgres`. As root the server runs as `postgres`, which must
+ * be able to reach that path; when a parent directory is closed to it (a checkout under /root,
+ * say), the cluster lives in /var/tmp instead and `<state>/postgres` is a symlink to it.
+ */
+function postgresHome(ctx: StackContext, asRoot: boolean) {
+  const inState = join(ctx.root, "postgres");
+  if (existsSync(inState)) return realpathSync(inState);
+  const reachable = !asRoot || spawnSync("runuser", ["-u", "postgres", "--", "test", "-x", ctx.root]).status === 0;
+  if (reachable) return inState;
+  const outside = `/var/tmp/feedline-postgres-${createHash("sha256").update(ctx.root).digest("hex").slice(0, 12)}`;
+  mkdirSync(ctx.root, { recursive: true });
+  mkdirSync(outside, { recursive: true });
+  symlinkSync(outside, inState);
+  note(`the postgres user cannot reach ${ctx.root}: the cluster lives in ${outside} (linked from ${inState})`);
+  return outside;
 }

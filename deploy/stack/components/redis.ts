@@ -23,6 +23,7 @@ export function redisComponent(ctx: StackContext): Component {
     ports: [{ port, variable: "FEEDLINE_REDIS_PORT" }],
     pid: d.pid,
     probe,
+    log: d.log,
     readyTimeoutMs: 20_000,
     stop: d.stop,
     async start() {
