@@ -1,22 +1,38 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
+import { authenticate } from "./auth";
 import { appRouter } from "./router";
 import type { Context } from "./trpc";
 
+/** What the app is built from: everything in the context but the per-request parts. */
+export type AppDeps = Omit<Context, "auth" | "idempotencyKey">;
+
 /** The HTTP surface: tRPC at /trpc and a plain /healthz for load balancers. Nothing else. */
-export function createApp(context: Context) {
+export function createApp(deps: AppDeps) {
   const app = new Hono();
   app.all("/trpc/*", (c) =>
     fetchRequestHandler({
       endpoint: "/trpc",
       req: c.req.raw,
       router: appRouter,
-      createContext: () => context,
+      createContext: ({ req }) => requestContext(deps, req.headers),
+      onError: ({ error, path }) => {
+        if (error.code === "INTERNAL_SERVER_ERROR") console.error(`[trpc] ${path ?? "?"} failed:`, error.cause ?? error);
+      },
     }),
   );
   app.get("/healthz", async (c) => {
-    const report = await context.health();
+    const report = await deps.health();
     return c.json(report, report.ok ? 200 : 503);
   });
   return app;
+}
+
+/** The context of one request: the caller from its bearer token, its idempotency key. */
+export function requestContext(deps: AppDeps, headers: Headers): Context {
+  return {
+    ...deps,
+    auth: authenticate(headers.get("authorization"), deps.tokens),
+    idempotencyKey: headers.get("idempotency-key") ?? undefined,
+  };
 }

@@ -10,6 +10,9 @@ const port = z.coerce.number().int().min(1).max(65535);
 const host = z.string().min(1);
 const positiveInt = z.coerce.number().int().min(1);
 
+/** Signs tokens on development machines only: main.ts warns when it is in use. */
+export const devTokenSecret = "feedline-development-secret-do-not-use-in-production";
+
 /** Each entry: environment variable → [schema with default]. Names are the documented surface. */
 const variables = {
   FEEDLINE_API_HOST: host.default("127.0.0.1"),
@@ -41,6 +44,9 @@ const variables = {
   FEEDLINE_CASSANDRA_DC: z.string().min(1).default("datacenter1"),
   FEEDLINE_CASSANDRA_KEYSPACE: z.string().regex(/^[a-z][a-z0-9_]*$/).default("feedline"),
   FEEDLINE_CASSANDRA_REPLICATION: positiveInt.default(1),
+
+  FEEDLINE_TOKEN_SECRET: z.string().min(32, "must be at least 32 characters").default(devTokenSecret),
+  FEEDLINE_TOKEN_TTL_HOURS: positiveInt.default(24 * 30),
 
   FEEDLINE_STACK_DIR: z.string().min(1).default(".stack"),
   FEEDLINE_JAVA_HOME: z.string().optional(),
@@ -74,6 +80,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   return {
     api: { host: e.FEEDLINE_API_HOST, port: e.FEEDLINE_API_PORT },
+    auth: { secret: e.FEEDLINE_TOKEN_SECRET, ttlSeconds: e.FEEDLINE_TOKEN_TTL_HOURS * 3600 },
     postgres: {
       host: e.FEEDLINE_PG_HOST,
       port: e.FEEDLINE_PG_PORT,

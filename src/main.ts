@@ -1,12 +1,15 @@
 import { createApp } from "./app";
-import { ConfigError, loadConfig } from "./config";
+import { ConfigError, devTokenSecret, loadConfig } from "./config";
 import { createServices } from "./services";
 
 /** Wires config → clients → app and serves it; stops cleanly on SIGINT/SIGTERM. */
 async function main() {
   const config = loadConfig();
   const services = await createServices(config);
-  const app = createApp({ health: services.health });
+  if (config.auth.secret === devTokenSecret) {
+    console.warn("warning: FEEDLINE_TOKEN_SECRET is not set; tokens are signed with the public development secret");
+  }
+  const app = createApp(services);
   const server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch });
   console.log(`feedline api listening on http://${server.hostname}:${server.port} (tRPC at /trpc, health at /healthz)`);
 

@@ -1,5 +1,7 @@
+import { createTokens } from "./auth";
 import type { Config } from "./config";
 import { checkHealth, probes } from "./health";
+import { createActivityStore } from "./store/activities";
 import { createCassandra } from "./store/cassandra";
 import { createKafka } from "./store/kafka";
 import { createPostgres } from "./store/postgres";
@@ -11,6 +13,8 @@ export async function createServices(config: Config) {
   const redis = createRedis(config.redis);
   const cassandra = createCassandra(config.cassandra);
   const kafkaAdmin = createKafka(config.kafka, "feedline-health").admin();
+  const activities = createActivityStore({ sql });
+  const tokens = createTokens(config.auth);
 
   const health = () =>
     checkHealth({
@@ -25,7 +29,7 @@ export async function createServices(config: Config) {
     await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
   }
 
-  return { sql, redis, cassandra, kafkaAdmin, health, close };
+  return { sql, redis, cassandra, kafkaAdmin, activities, tokens, health, close };
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

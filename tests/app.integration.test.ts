@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { createApp } from "../src/app";
+import { createApp, requestContext } from "../src/app";
 import { createCaller } from "../src/router";
 import type { Services } from "../src/services";
 import { openServices } from "./support/stack";
@@ -16,7 +16,7 @@ const components = ["postgres", "redis", "kafka", "connect", "cassandra"];
 
 describe("health", () => {
   test("GET /healthz reports every component green with 200", async () => {
-    const res = await createApp({ health: services.health }).request("/healthz");
+    const res = await createApp(services).request("/healthz");
     expect(res.status).toBe(200);
     const body = (await res.json()) as { ok: boolean; components: Record<string, { ok: boolean }> };
     expect(body.ok).toBe(true);
@@ -29,16 +29,16 @@ describe("health", () => {
       ok: false,
       components: { postgres: { ok: true as const, ms: 1 }, kafka: { ok: false as const, ms: 3000, error: "no answer within 3000 ms" } },
     });
-    const res = await createApp({ health: failing }).request("/healthz");
+    const res = await createApp({ ...services, health: failing }).request("/healthz");
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ ok: false, components: { kafka: { ok: false, error: "no answer within 3000 ms" } } });
   });
 
   test("the tRPC health query answers through createCaller and over HTTP at /trpc", async () => {
-    const report = await createCaller({ health: services.health }).health();
+    const report = await createCaller(requestContext(services, new Headers())).health();
     expect(report.ok).toBe(true);
 
-    const res = await createApp({ health: services.health }).request("/trpc/health");
+    const res = await createApp(services).request("/trpc/health");
     expect(res.status).toBe(200);
     const body = (await res.json()) as { result: { data: { ok: boolean } } };
     expect(body.result.data.ok).toBe(true);

@@ -15,3 +15,4 @@ export function createPostgres(config: Config["postgres"], options: { max?: numb
 }
 
 export type Sql = ReturnType<typeof createPostgres>;
+export type Tx = postgres.TransactionSql<Record<string, never>>;

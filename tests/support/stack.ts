@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "bun:test";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Config, loadConfig } from "../../src/config";
@@ -49,6 +50,21 @@ function dockerAnswers() {
 /** Clients for one test file, closed by the caller's afterAll. */
 export async function openServices(): Promise<Services> {
   return createServices(await stackConfig());
+}
+
+/** Opens the clients before the file's tests and closes them after; call the result inside tests. */
+export function useServices(): () => Services {
+  let services: Services | undefined;
+  beforeAll(async () => {
+    services = await openServices();
+  });
+  afterAll(async () => {
+    await services?.close();
+  });
+  return () => {
+    if (!services) throw new Error("useServices(): the clients are opened in beforeAll; call this inside a test");
+    return services;
+  };
 }
 
 /** A handle no other test (or earlier run) uses: tests never depend on each other's rows. */

@@ -1,0 +1,43 @@
+import { expect } from "bun:test";
+import { TRPCError } from "@trpc/server";
+import { requestContext } from "../../src/app";
+import type { ErrorCode } from "../../src/errors";
+import { createCaller } from "../../src/router";
+import type { Services } from "../../src/services";
+import { uniqueHandle } from "./stack";
+
+/** A tRPC caller as a client with `token` (or none) would be, through the same context as HTTP. */
+export function callerFor(services: Services, token?: string, headers: Record<string, string> = {}) {
+  const h = new Headers(headers);
+  if (token) h.set("authorization", `Bearer ${token}`);
+  return createCaller(requestContext(services, h));
+}
+
+/** Signs a fresh user up and returns them with a caller acting as them. */
+export async function signUp(services: Services, prefix = "u") {
+  const { user, token } = await callerFor(services).users.create({ handle: uniqueHandle(prefix) });
+  return { user, token, as: callerFor(services, token) };
+}
+
+/** Expects the promise to fail with this app error code (and, if given, this tRPC code). */
+export async function expectAppError(promise: Promise<unknown>, appCode: ErrorCode, trpcCode?: TRPCError["code"]) {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(TRPCError);
+  const trpc = err as TRPCError;
+  expect((trpc.cause as { code?: string } | undefined)?.code ?? (trpc.cause?.name === "ZodError" ? "INVALID_INPUT" : trpc.code)).toBe(appCode);
+  if (trpcCode) expect(trpc.code).toBe(trpcCode);
+  expect(trpc.message.length).toBeGreaterThan(0);
+  return trpc;
+}
+
+/** Row counts of every table a mutation may write: compared before and after to prove nothing partial was written. */
+export async function rowCounts(services: Services) {
+  const [row] = await services.sql`
+    select (select count(*) from users)::int as users, (select count(*) from follows)::int as follows,
+           (select count(*) from posts)::int as posts, (select count(*) from comments)::int as comments,
+           (select count(*) from likes)::int as likes, (select count(*) from idempotency_keys)::int as idempotency_keys`;
+  return row!;
+}
