@@ -43,6 +43,13 @@ export function createActivityStore({ sql }: { sql: Sql }) {
         return toUser(row);
       }),
 
+    getUserByHandle: (handle: string) =>
+      read(async () => {
+        const [row] = await sql`select id, handle, display_name, created_at from users where handle = ${handle}`;
+        if (!row) throw new AppError("USER_NOT_FOUND", `no user has the handle ${handle}`);
+        return toUser(row);
+      }),
+
     follow: async (actorId: string, userId: string, idem?: Idem) => {
       if (actorId === userId) throw new AppError("CANNOT_FOLLOW_SELF", "you cannot follow yourself");
       return mutate((tx) =>

@@ -1,0 +1,46 @@
+/**
+ * A typed tRPC client against a running feedline: two users sign up, one follows the other,
+ * posts, likes and comments. Run: `npm run example -- [http://127.0.0.1:3100]`.
+ * Types come from the server's AppRouter: a renamed procedure or a wrong input fails to compile.
+ */
+import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
+import type { AppRouter } from "../src/router";
+
+const url = `${process.argv[2] ?? "http://127.0.0.1:3100"}/trpc`;
+
+/** A client acting as whoever holds `token` (none for sign-up). */
+function clientFor(token?: string) {
+  return createTRPCClient<AppRouter>({
+    links: [httpBatchLink({ url, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })],
+  });
+}
+
+const suffix = Math.random().toString(36).slice(2, 8);
+const anonymous = clientFor();
+
+const alice = await anonymous.users.create.mutate({ handle: `alice_${suffix}`, displayName: "Alice" });
+const bob = await anonymous.users.create.mutate({ handle: `bob_${suffix}`, displayName: "Bob" });
+console.log(`signed up ${alice.user.handle} (${alice.user.id}) and ${bob.user.handle} (${bob.user.id})`);
+
+const asAlice = clientFor(alice.token);
+const asBob = clientFor(bob.token);
+
+await asAlice.follows.follow.mutate({ userId: bob.user.id });
+console.log(`${alice.user.handle} follows ${bob.user.handle}`);
+
+// The idempotency key makes a retry after a timeout safe: the same key returns the same post.
+const idempotencyKey = `example-${crypto.randomUUID()}`;
+const post = await asBob.posts.create.mutate({ body: "Hello from the typed client!", idempotencyKey });
+const retried = await asBob.posts.create.mutate({ body: "Hello from the typed client!", idempotencyKey });
+console.log(`${bob.user.handle} posted ${post.id} (retry returned ${retried.id})`);
+
+await asAlice.likes.like.mutate({ postId: post.id });
+const comment = await asAlice.comments.create.mutate({ postId: post.id, body: "Welcome!" });
+console.log(`${alice.user.handle} liked post ${post.id} and commented ${comment.id}`);
+
+try {
+  await asAlice.likes.like.mutate({ postId: post.id });
+} catch (err) {
+  if (!(err instanceof TRPCClientError)) throw err;
+  console.log(`liking twice: ${err.data?.appCode} (${err.data?.httpStatus}): ${err.message}`);
+}

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { eventually, stackConfig } from "./support/stack";
+
+// The single binary made by `npm run build` serves the same API, and the typed client example
+// runs against it.
+
+const repo = resolve(import.meta.dir, "..");
+const dir = mkdtempSync(join(tmpdir(), "feedline-bin-"));
+const binary = join(dir, "feedline");
+let server: ChildProcess | undefined;
+let port: number;
+let output = "";
+
+async function freePort() {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const p = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+beforeAll(async () => {
+  await stackConfig();
+  const build = spawnSync(process.execPath, ["build", "--compile", "src/main.ts", "--outfile", binary], { cwd: repo, encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`bun build --compile failed:\n${build.stderr}`);
+  port = await freePort();
+  server = spawn(binary, ["serve"], { env: { ...process.env, FEEDLINE_API_PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
+  server.stdout!.on("data", (d) => (output += d));
+  server.stderr!.on("data", (d) => (output += d));
+});
+
+afterAll(() => {
+  server?.kill("SIGTERM");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("the compiled binary", () => {
+  test("starts and answers the health query with every component green", async () => {
+    const report = await eventually("the binary to answer", async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/trpc/health`).catch(() => undefined);
+      return res?.ok ? ((await res.json()) as { result: { data: { ok: boolean } } }) : undefined;
+    }, 20_000);
+    expect(report.result.data.ok).toBe(true);
+    expect(output).toContain(`listening on http://127.0.0.1:${port}`);
+  });
+
+  test("serves the write API to the typed client example", () => {
+    const run = spawnSync(process.execPath, ["examples/client.ts", `http://127.0.0.1:${port}`], { cwd: repo, encoding: "utf8" });
+    expect(run.stderr).toBe("");
+    expect(run.status).toBe(0);
+    expect(run.stdout).toMatch(/posted (\d+) \(retry returned \1\)/);
+    expect(run.stdout).toContain("liking twice: ALREADY_LIKED (409)");
+  });
+
+  test("mints a token for an existing user by handle, and names a missing one", async () => {
+    const handle = `bin_${crypto.randomUUID().slice(0, 8)}`;
+    const signUp = await fetch(`http://127.0.0.1:${port}/trpc/users.create`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ handle }),
+    });
+    const { result } = (await signUp.json()) as { result: { data: { user: { id: string } } } };
+
+    const minted = spawnSync(binary, ["token", handle], { encoding: "utf8", env: process.env });
+    expect(minted.status).toBe(0);
+    const post = await fetch(`http://127.0.0.1:${port}/trpc/posts.create`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${minted.stdout.trim()}` },
+      body: JSON.stringify({ body: "posted with a minted token" }),
+    });
+    expect(((await post.json()) as { result: { data: { authorId: string } } }).result.data.authorId).toBe(result.data.user.id);
+
+    const missing = spawnSync(binary, ["token", "definitely_not_a_user"], { encoding: "utf8", env: process.env });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("no user has the handle definitely_not_a_user");
+  });
+});
