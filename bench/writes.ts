@@ -1,0 +1,87 @@
+/**
+ * Write latency from a client: sequential mutations (p50/p99), then mutations/s with concurrency.
+ * One command: `npm run bench:writes -- [--sequential N] [--concurrent N] [--concurrency a,b,c]`.
+ * Starts the API as its own process (so client and server do not share an event loop) against
+ * the running stack (`npm run stack -- up` first), and appends the results to docs/benchmarks.md.
+ */
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { createTRPCClient, httpLink } from "@trpc/client";
+import type { AppRouter } from "../src/router";
+import { freePort, markdownTable, record, summarize } from "./support";
+
+const { values } = parseArgs({
+  options: {
+    sequential: { type: "string", default: "3000" },
+    concurrent: { type: "string", default: "6000" },
+    concurrency: { type: "string", default: "1,8,32,64" },
+  },
+});
+const sequential = Number(values.sequential);
+const concurrent = Number(values.concurrent);
+const levels = values.concurrency.split(",").map(Number);
+
+const port = await freePort();
+const server = spawn(process.execPath, [resolve(import.meta.dir, "../src/main.ts"), "serve"], {
+  env: { ...process.env, FEEDLINE_API_PORT: String(port) },
+  stdio: ["ignore", "ignore", "inherit"],
+});
+process.on("exit", () => server.kill());
+const url = `http://127.0.0.1:${port}/trpc`;
+for (let i = 0; ; i++) {
+  if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
+  if (i > 100) throw new Error("the API did not start");
+  await Bun.sleep(100);
+}
+
+const client = (token?: string) =>
+  createTRPCClient<AppRouter>({ links: [httpLink({ url, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })] });
+const suffix = Math.random().toString(36).slice(2, 8);
+const { token } = await client().users.create.mutate({ handle: `bench_${suffix}` });
+const me = client(token);
+
+/** Runs `total` posts.create with `concurrency` in flight; returns per-call latencies and wall time. */
+async function run(total: number, concurrency: number, label: string) {
+  const latencies: number[] = [];
+  let next = 0;
+  const started = performance.now();
+  const worker = async () => {
+    while (next < total) {
+      const i = next++;
+      const t0 = performance.now();
+      await me.posts.create.mutate({ body: `bench post ${i}` });
+      latencies.push(performance.now() - t0);
+      if (latencies.length % 1000 === 0) process.stdout.write(`\r  ${label}: ${latencies.length}/${total}`);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(`\r  ${label}: ${total}/${total} in ${seconds.toFixed(1)}s\n`);
+  return { latencies, seconds };
+}
+
+console.log("warming up…");
+await run(300, 4, "warm-up");
+
+console.log(`sequential: ${sequential} posts.create, one at a time`);
+const seq = await run(sequential, 1, "sequential");
+const rows = [{ mode: "sequential", concurrency: 1, ...summarize(seq.latencies), "mutations/s": (sequential / seq.seconds).toFixed(0) }];
+
+for (const c of levels.filter((l) => l > 1)) {
+  console.log(`concurrency ${c}: ${concurrent} posts.create`);
+  const r = await run(concurrent, c, `concurrency ${c}`);
+  rows.push({ mode: "concurrent", concurrency: c, ...summarize(r.latencies), "mutations/s": (concurrent / r.seconds).toFixed(0) });
+}
+
+const table = markdownTable(rows);
+console.log(`\n${table}`);
+record(
+  "Write latency (posts.create over HTTP)",
+  `npm run bench:writes -- --sequential ${sequential} --concurrent ${concurrent} --concurrency ${levels.join(",")}`,
+  table,
+  "Client: @trpc/client httpLink (no batching) in its own Bun process; server: `bun src/main.ts serve` in another; " +
+    "each mutation is one PostgreSQL transaction on the local stack, with Kafka Connect/Debezium streaming the WAL and every other stack component running on the same 2 cores.",
+);
+server.kill();
+process.exit(0);
