@@ -1,15 +1,28 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
 import { authenticate } from "./auth";
+import type { Metrics } from "./metrics";
 import { appRouter } from "./router";
 import type { Context } from "./trpc";
 
 /** What the app is built from: everything in the context but the per-request parts. */
-export type AppDeps = Omit<Context, "auth" | "idempotencyKey">;
+export type AppDeps = Omit<Context, "auth" | "idempotencyKey"> & { metrics?: Metrics };
 
-/** The HTTP surface: tRPC at /trpc and a plain /healthz for load balancers. Nothing else. */
-export function createApp(deps: AppDeps) {
+/**
+ * The HTTP surface: /healthz for load balancers, /metrics for Prometheus, and tRPC at /trpc
+ * unless this process only runs stream workers. Nothing else.
+ */
+export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
   const app = new Hono();
+  app.get("/healthz", async (c) => {
+    const report = await deps.health();
+    return c.json(report, report.ok ? 200 : 503);
+  });
+  const { metrics } = deps;
+  if (metrics) {
+    app.get("/metrics", async (c) => c.text(await metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
+  }
+  if (options.api === false) return app;
   app.all("/trpc/*", (c) =>
     fetchRequestHandler({
       endpoint: "/trpc",
@@ -21,10 +34,6 @@ export function createApp(deps: AppDeps) {
       },
     }),
   );
-  app.get("/healthz", async (c) => {
-    const report = await deps.health();
-    return c.json(report, report.ok ? 200 : 503);
-  });
   return app;
 }
 

@@ -48,6 +48,11 @@ const variables = {
   FEEDLINE_TOKEN_SECRET: z.string().min(32, "must be at least 32 characters").default(devTokenSecret),
   FEEDLINE_TOKEN_TTL_HOURS: positiveInt.default(24 * 30),
 
+  FEEDLINE_FEED_LENGTH: z.coerce.number().int().min(500).default(500),
+  FEEDLINE_FEED_TTL_DAYS: positiveInt.default(30),
+  FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),
+  FEEDLINE_STREAM_MAX_WAIT_MS: positiveInt.default(50),
+
   FEEDLINE_STACK_DIR: z.string().min(1).default(".stack"),
   FEEDLINE_JAVA_HOME: z.string().optional(),
   FEEDLINE_KAFKA_HEAP: z.string().regex(/^\d+[mg]$/).default("512m"),
@@ -112,6 +117,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       localDataCenter: e.FEEDLINE_CASSANDRA_DC,
       keyspace: e.FEEDLINE_CASSANDRA_KEYSPACE,
       replicationFactor: e.FEEDLINE_CASSANDRA_REPLICATION,
+    },
+    feed: { length: e.FEEDLINE_FEED_LENGTH, ttlSeconds: e.FEEDLINE_FEED_TTL_DAYS * 86400 },
+    stream: {
+      concurrency: e.FEEDLINE_WORKER_CONCURRENCY,
+      maxWaitMs: e.FEEDLINE_STREAM_MAX_WAIT_MS,
+      eventsTopic: `${e.FEEDLINE_TOPIC_PREFIX}.events`,
+      dlqTopic: `${e.FEEDLINE_TOPIC_PREFIX}.dlq`,
+      routerGroup: `${e.FEEDLINE_TOPIC_PREFIX}-router`,
+      feedsGroup: `${e.FEEDLINE_TOPIC_PREFIX}-feeds`,
     },
     stack: {
       dir: e.FEEDLINE_STACK_DIR,

@@ -20,6 +20,7 @@ export const errorCodes = {
   CANNOT_FOLLOW_SELF: { trpc: "BAD_REQUEST", canRetry: false },
   IDEMPOTENCY_KEY_REUSED: { trpc: "UNPROCESSABLE_CONTENT", canRetry: false },
   UNAVAILABLE: { trpc: "SERVICE_UNAVAILABLE", canRetry: true },
+  STORE_REJECTED: { trpc: "INTERNAL_SERVER_ERROR", canRetry: false },
 } as const satisfies Record<string, { trpc: TRPCError["code"]; canRetry: boolean }>;
 
 export type ErrorCode = keyof typeof errorCodes;

@@ -1,29 +1,41 @@
+import { parseArgs } from "node:util";
 import { createApp } from "./app";
 import { type Config, ConfigError, devTokenSecret, loadConfig } from "./config";
 import { AppError } from "./errors";
 import { createServices } from "./services";
+import { startStream } from "./stream";
 
 const usage = `usage: feedline [command]
-  serve            run the API (default)
-  token <user>     print a bearer token for an existing user (id or handle)`;
+  serve [--role api|worker|all]   run the API, the stream workers, or both (default: all)
+  token <user>                    print a bearer token for an existing user (id or handle)`;
 
-/** Wires config → clients → app and serves it; stops cleanly on SIGINT/SIGTERM. */
-async function serve(config: Config) {
-  if (config.auth.secret === devTokenSecret) {
+const roles = ["api", "worker", "all"] as const;
+type Role = (typeof roles)[number];
+
+/** Wires config → clients → app (and the stream workers) and serves; stops cleanly on SIGINT/SIGTERM. */
+async function serve(config: Config, role: Role) {
+  if (config.auth.secret === devTokenSecret && role !== "worker") {
     console.warn("warning: FEEDLINE_TOKEN_SECRET is not set; tokens are signed with the public development secret");
   }
   const services = await createServices(config);
-  const app = createApp(services);
+  const stream =
+    role === "api" ? undefined : await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds });
+  if (stream) services.watch("stream", stream.check);
+  const app = createApp(services, { api: role !== "worker" });
   const server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch });
-  console.log(`feedline api listening on http://${server.hostname}:${server.port} (tRPC at /trpc, health at /healthz)`);
+  console.log(`feedline ${role} listening on http://${server.hostname}:${server.port} (${role === "worker" ? "" : "tRPC at /trpc, "}/healthz, /metrics)`);
 
   const report = await services.health();
   for (const [name, h] of Object.entries(report.components)) {
     console.log(`  ${name.padEnd(10)} ${h.ok ? "ok" : `DOWN: ${h.error}`}`);
   }
 
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
     server.stop();
+    await stream?.stop();
     await services.close();
     process.exit(0);
   };
@@ -45,7 +57,12 @@ async function token(config: Config, who: string | undefined) {
 
 async function main([command = "serve", ...args]: string[]) {
   const config = loadConfig();
-  if (command === "serve") return serve(config);
+  if (command === "serve") {
+    const { values } = parseArgs({ args, options: { role: { type: "string", default: "all" } } });
+    const role = values.role as Role;
+    if (!roles.includes(role)) throw new AppError("INVALID_INPUT", `--role must be one of ${roles.join(", ")} (got ${values.role})`);
+    return serve(config, role);
+  }
   if (command === "token") return token(config, args[0]);
   console.error(usage);
   process.exit(2);

@@ -1,8 +1,11 @@
 import { createTokens } from "./auth";
 import type { Config } from "./config";
 import { checkHealth, probes } from "./health";
+import { createMetrics } from "./metrics";
 import { createActivityStore } from "./store/activities";
 import { createCassandra } from "./store/cassandra";
+import { createFeedCache } from "./store/feed-cache";
+import { createFeedStore } from "./store/feeds";
 import { createKafka } from "./store/kafka";
 import { createPostgres } from "./store/postgres";
 import { createRedis } from "./store/redis";
@@ -12,10 +15,15 @@ export async function createServices(config: Config) {
   const sql = createPostgres(config.postgres);
   const redis = createRedis(config.redis);
   const cassandra = createCassandra(config.cassandra);
-  const kafkaAdmin = createKafka(config.kafka, "feedline-health").admin();
+  const kafka = createKafka(config.kafka);
+  const kafkaAdmin = kafka.admin();
   const activities = createActivityStore({ sql });
   const tokens = createTokens(config.auth);
+  const feedCache = createFeedCache({ redis, length: config.feed.length });
+  const feeds = createFeedStore({ cassandra, cache: feedCache, ttlSeconds: config.feed.ttlSeconds });
+  const metrics = createMetrics();
 
+  const extraChecks: Record<string, () => Promise<void>> = {};
   const health = () =>
     checkHealth({
       postgres: () => probes.postgres(sql),
@@ -23,13 +31,18 @@ export async function createServices(config: Config) {
       kafka: () => probes.kafka(kafkaAdmin),
       connect: () => probes.connect(config.connect.url, config.connect.connector),
       cassandra: () => probes.cassandra(cassandra),
+      ...extraChecks,
     });
+  /** Adds a component to the health report (the stream, when this process runs it). */
+  const watch = (name: string, check: () => Promise<void>) => {
+    extraChecks[name] = check;
+  };
 
   async function close() {
     await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
   }
 
-  return { sql, redis, cassandra, kafkaAdmin, activities, tokens, health, close };
+  return { config, sql, redis, cassandra, kafka, kafkaAdmin, activities, tokens, feedCache, feeds, metrics, health, watch, close };
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

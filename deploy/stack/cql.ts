@@ -10,7 +10,9 @@ if (!query) {
 const client = createCassandra(loadConfig().cassandra);
 try {
   const result = await client.execute(query, [], { prepare: false });
-  if (result.rows?.length) console.table(result.rows.map((r) => Object.fromEntries(result.columns.map((c) => [c.name, r[c.name]]))));
+  // Longs, UUIDs and the like print as their text.
+  const show = (v: unknown) => (v !== null && typeof v === "object" && !(v instanceof Date) ? String(v) : v);
+  if (result.rows?.length) console.table(result.rows.map((r) => Object.fromEntries(result.columns.map((c) => [c.name, show(r[c.name])]))));
   else console.log(result.rows ? "(no rows)" : "ok");
 } catch (err) {
   console.error(`error: ${(err as Error).message}`);

@@ -89,6 +89,16 @@ export function plannedTopics(ctx: StackContext): ITopicConfig[] {
   return [
     ...capturedTables.map((t) => change(changeTopic(k, t))),
     {
+      // The router re-keys every change by user onto this topic; the feed worker consumes it.
+      topic: `${k.topicPrefix}.events`,
+      numPartitions: k.partitions,
+      replicationFactor: k.replicationFactor,
+      configEntries: [
+        { name: "cleanup.policy", value: "delete" },
+        { name: "retention.ms", value: String(7 * day) },
+      ],
+    },
+    {
       topic: `${k.topicPrefix}.dlq`,
       numPartitions: 1,
       replicationFactor: k.replicationFactor,

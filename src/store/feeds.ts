@@ -1,0 +1,136 @@
+import cassandra from "cassandra-driver";
+import type { Activity } from "../stream/activities";
+import type { CassandraClient } from "./cassandra";
+import type { FeedCache } from "./feed-cache";
+
+const { executeConcurrent } = cassandra.concurrent;
+
+/** An activity as a feed shows it: with its actor's handle. */
+export type FeedItem = Activity & { actorHandle: string };
+
+/** Where an item sits in a feed: its clustering key. */
+export type FeedKey = { createdAt: Date; id: string };
+
+/**
+ * The stream workers' store: the state they derive from the change stream (users, followers,
+ * each user's activities) and the feeds they write, in Cassandra with the Redis cache in front.
+ * Every write is an upsert or a delete by a deterministic key, so replaying is harmless.
+ */
+export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedCache; ttlSeconds: number; fanoutConcurrency?: number }) {
+  const { cassandra: db, cache, ttlSeconds } = deps;
+  const concurrencyLevel = deps.fanoutConcurrency ?? 64;
+  const q = {
+    getUser: "SELECT handle, display_name FROM users WHERE user_id = ?",
+    putUser: "INSERT INTO users (user_id, handle, display_name) VALUES (?, ?, ?)",
+    deleteUser: "DELETE FROM users WHERE user_id = ?",
+    addFollower: "INSERT INTO followers (user_id, follower_id) VALUES (?, ?)",
+    removeFollower: "DELETE FROM followers WHERE user_id = ? AND follower_id = ?",
+    followers: "SELECT follower_id FROM followers WHERE user_id = ?",
+    putActivity:
+      "INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, post_id, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    deleteActivity: "DELETE FROM activities_by_actor WHERE actor_id = ? AND created_at = ? AND activity_id = ?",
+    activitiesOf:
+      "SELECT created_at, activity_id, verb, object_type, object_id, post_id, excerpt FROM activities_by_actor WHERE actor_id = ? AND created_at > ? LIMIT ?",
+    writeItem: `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ${ttlSeconds}`,
+    removeItem: "DELETE FROM home_feed WHERE user_id = ? AND created_at = ? AND activity_id = ?",
+    feed: "SELECT created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt FROM home_feed WHERE user_id = ? LIMIT ?",
+  };
+  const itemParams = (userId: string, i: FeedItem) => [
+    userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.postId, i.excerpt,
+  ];
+  const prepare = { prepare: true };
+  /** Only activities young enough to still be in a feed matter for backfill and removal. */
+  const horizon = () => new Date(Date.now() - ttlSeconds * 1000);
+
+  return {
+    async getUser(userId: string) {
+      const row = (await db.execute(q.getUser, [userId], prepare)).first();
+      return row ? { handle: row.handle as string, displayName: row.display_name as string | null } : null;
+    },
+    putUser: (u: { id: string; handle: string; displayName: string | null }) => db.execute(q.putUser, [u.id, u.handle, u.displayName], prepare),
+    deleteUser: (userId: string) => db.execute(q.deleteUser, [userId], prepare),
+
+    addFollower: (userId: string, followerId: string) => db.execute(q.addFollower, [userId, followerId], prepare),
+    removeFollower: (userId: string, followerId: string) => db.execute(q.removeFollower, [userId, followerId], prepare),
+    /** Everyone following the user now, read page by page. */
+    async followers(userId: string) {
+      const ids: string[] = [];
+      let pageState: string | undefined;
+      do {
+        const rs = await db.execute(q.followers, [userId], { prepare: true, fetchSize: 5000, pageState });
+        for (const row of rs.rows) ids.push(row.follower_id as string);
+        pageState = rs.pageState ?? undefined;
+      } while (pageState);
+      return ids;
+    },
+
+    putActivity: (a: Activity) =>
+      db.execute(q.putActivity, [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.postId, a.excerpt], prepare),
+    deleteActivity: (a: FeedKey & { actorId: string }) => db.execute(q.deleteActivity, [a.actorId, a.createdAt, a.id], prepare),
+    /** A user's activities, newest first, within the feed horizon. */
+    async activitiesOf(actorId: string, limit: number): Promise<Activity[]> {
+      const rs = await db.execute(q.activitiesOf, [actorId, horizon(), limit], { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
+      return rs.rows.map((r) => ({
+        id: r.activity_id,
+        verb: r.verb,
+        actorId,
+        createdAt: r.created_at,
+        object: { type: r.object_type, id: r.object_id },
+        postId: r.post_id,
+        excerpt: r.excerpt,
+      }));
+    },
+
+    /** Fan-out: one item into many feeds (Cassandra first, then the caches that exist). */
+    async writeItem(userIds: string[], item: FeedItem) {
+      if (userIds.length === 0) return 0;
+      await executeConcurrent(db, q.writeItem, userIds.map((u) => itemParams(u, item)), { concurrencyLevel });
+      await cache.add(userIds, item);
+      return userIds.length;
+    },
+
+    async removeItem(userIds: string[], key: FeedKey) {
+      if (userIds.length === 0) return 0;
+      await executeConcurrent(db, q.removeItem, userIds.map((u) => [u, key.createdAt, key.id]), { concurrencyLevel });
+      await cache.remove(userIds, key.id);
+      return userIds.length;
+    },
+
+    /** Backfill: many items into one feed, as unlogged single-partition batches. */
+    async writeItems(userId: string, items: FeedItem[]) {
+      for (let i = 0; i < items.length; i += 100) {
+        const chunk = items.slice(i, i + 100);
+        await db.batch(chunk.map((item) => ({ query: q.writeItem, params: itemParams(userId, item) })), { prepare: true, logged: false });
+      }
+      await cache.addMany(userId, items);
+      return items.length;
+    },
+
+    async removeItems(userId: string, keys: FeedKey[]) {
+      for (let i = 0; i < keys.length; i += 100) {
+        const chunk = keys.slice(i, i + 100);
+        await db.batch(chunk.map((k) => ({ query: q.removeItem, params: [userId, k.createdAt, k.id] })), { prepare: true, logged: false });
+      }
+      await cache.removeMany(userId, keys.map((k) => k.id));
+      return keys.length;
+    },
+
+    /** A user's home feed from Cassandra, newest first (the oracle tests and the cache rebuild read this). */
+    async feed(userId: string, limit: number): Promise<FeedItem[]> {
+      const rs = await db.execute(q.feed, [userId, limit], { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
+      return rs.rows.map((r) => ({
+        id: r.activity_id,
+        verb: r.verb,
+        actorId: r.actor_id,
+        actorHandle: r.actor_handle,
+        createdAt: r.created_at,
+        object: { type: r.object_type, id: r.object_id },
+        postId: r.post_id,
+        excerpt: r.excerpt,
+      }));
+    },
+  };
+}
+
+export type FeedStore = ReturnType<typeof createFeedStore>;

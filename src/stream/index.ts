@@ -1,0 +1,54 @@
+import type { Admin, Kafka } from "kafkajs";
+import type { Config } from "../config";
+import type { Metrics } from "../metrics";
+import type { FeedStore } from "../store/feeds";
+import { capturedTables, changeTopic } from "../store/kafka";
+import { createRouter } from "./router";
+import { createFeedWorker } from "./worker";
+
+/** The stream role: the router and the feed worker in this process, joined to their consumer groups. */
+export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Config; metrics: Metrics; feeds: FeedStore }) {
+  const { kafka, admin, config, metrics, feeds } = deps;
+  const router = createRouter({ kafka, config, metrics });
+  const worker = createFeedWorker({ kafka, config, metrics, feeds });
+  let failure: string | undefined;
+  for (const [name, consumer] of [["router", router.consumer], ["feed worker", worker.consumer]] as const) {
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      failure = `${name} stopped: ${payload.error.message}`;
+      console.error(`[stream] ${failure}`);
+    });
+  }
+  await router.start();
+  await worker.start();
+
+  const lag = metrics.gauge("feedline_consumer_lag", "Messages not yet consumed and committed, per group, topic and partition.");
+  const groups = [
+    { groupId: config.stream.routerGroup, topics: capturedTables.map((t) => changeTopic(config.kafka, t)) },
+    { groupId: config.stream.feedsGroup, topics: [config.stream.eventsTopic] },
+  ];
+  metrics.collect(async () => {
+    await admin.connect();
+    for (const g of groups) {
+      const committed = await admin.fetchOffsets({ groupId: g.groupId, topics: g.topics });
+      for (const t of committed) {
+        const ends = await admin.fetchTopicOffsets(t.topic);
+        for (const p of t.partitions) {
+          const end = Number(ends.find((e) => e.partition === p.partition)?.high ?? 0);
+          const done = Number(p.offset) < 0 ? Number(ends.find((e) => e.partition === p.partition)?.low ?? 0) : Number(p.offset);
+          lag.set({ group: g.groupId, topic: t.topic, partition: String(p.partition) }, Math.max(0, end - done));
+        }
+      }
+    }
+  });
+
+  return {
+    /** For /healthz: the stream is healthy while its consumers run. */
+    check: async () => {
+      if (failure) throw new Error(failure);
+    },
+    async stop() {
+      await router.stop();
+      await worker.stop();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import cassandra from "cassandra-driver";
+import type { IHeaders, KafkaMessage, Message } from "kafkajs";
+import { AppError } from "../errors";
+import { DecodeError } from "./envelope";
+
+/**
+ * What the consume loops share: how an error is classified (retry, dead-letter or stop, from the
+ * error itself), the retry loop that never lets an offset move past a failed write, and the
+ * dead-letter message format.
+ */
+
+/** Cassandra errors that say "try again": the node is unavailable, overloaded, starting, or timed out. */
+const retryableCassandraCodes = new Set([0x1000, 0x1001, 0x1002, 0x1100, 0x1200, 0x1300]);
+
+/** Turns any error from a store or Kafka into a DecodeError (dead-letter) or an AppError whose canRetry decides. */
+export function classify(err: unknown): DecodeError | AppError {
+  if (err instanceof DecodeError || err instanceof AppError) return err;
+  const e = err as { name?: string; code?: number | string; retriable?: boolean; message?: string };
+  const message = e.message ?? String(err);
+  const { errors } = cassandra;
+  if (err instanceof errors.NoHostAvailableError || err instanceof errors.OperationTimedOutError || err instanceof errors.BusyConnectionError) {
+    return new AppError("UNAVAILABLE", `Cassandra: ${message}`, { cause: err });
+  }
+  if (err instanceof errors.ResponseError) {
+    return retryableCassandraCodes.has(Number(e.code))
+      ? new AppError("UNAVAILABLE", `Cassandra: ${message}`, { cause: err })
+      : new AppError("STORE_REJECTED", `Cassandra rejected a statement: ${message}`, { cause: err });
+  }
+  if (e.name?.startsWith("KafkaJS")) {
+    return new AppError(e.retriable === false ? "STORE_REJECTED" : "UNAVAILABLE", `Kafka: ${message}`, { cause: err });
+  }
+  // ioredis: connection trouble surfaces as these; a Lua or command error is a bug, not a blip.
+  if (e.name === "MaxRetriesPerRequestError" || /ECONNREFUSED|ECONNRESET|Connection is closed|ETIMEDOUT|EPIPE/.test(message)) {
+    return new AppError("UNAVAILABLE", `Redis: ${message}`, { cause: err });
+  }
+  return new AppError("STORE_REJECTED", message, { cause: err });
+}
+
+/**
+ * Runs `fn` until it succeeds, backing off (0.2 s doubling to 10 s) on retryable errors and
+ * heart-beating so the group keeps the partition; throws the classified error otherwise.
+ */
+export async function retrying<T>(fn: () => Promise<T>, opts: { label: string; heartbeat: () => Promise<void>; isRunning: () => boolean; onRetry?: () => void }) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = classify(err);
+      if (!(e instanceof AppError) || !e.canRetry || !opts.isRunning()) throw e;
+      const delay = Math.min(10_000, 200 * 2 ** attempt);
+      console.warn(`[stream] ${opts.label}: ${e.message}; retrying in ${delay} ms (attempt ${attempt + 1})`);
+      opts.onRetry?.();
+      await Bun.sleep(delay);
+      await opts.heartbeat().catch(() => {});
+    }
+  }
+}
+
+/** A dead-letter message: the original key and value untouched, where it came from and why in headers. */
+export function deadLetter(topic: string, partition: number, message: KafkaMessage, reason: string): Message {
+  const headers: IHeaders = {
+    "dlq.reason": reason,
+    "dlq.topic": topic,
+    "dlq.partition": String(partition),
+    "dlq.offset": message.offset,
+    "dlq.at": new Date().toISOString(),
+  };
+  return { key: message.key, value: message.value, headers };
+}
+
+/** The offset to commit after a message: the next one. */
+export const after = (offset: string) => (BigInt(offset) + 1n).toString();
+
+/** Runs async jobs with at most `limit` in flight; rejects with the first failure after all settle. */
+export async function inParallel<T>(items: T[], limit: number, job: (item: T) => Promise<void>) {
+  let next = 0;
+  let failure: unknown;
+  const lane = async () => {
+    while (next < items.length && failure === undefined) {
+      const item = items[next++]!;
+      try {
+        await job(item);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  if (failure !== undefined) throw failure;
+}

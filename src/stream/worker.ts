@@ -1,0 +1,106 @@
+import { type Kafka, type KafkaMessage, type Message, Partitioners } from "kafkajs";
+import type { Config } from "../config";
+import type { Metrics } from "../metrics";
+import type { FeedStore } from "../store/feeds";
+import { DecodeError } from "./envelope";
+import { applyEvent, type HandlerContext } from "./handlers";
+import { decodeRouted, type Routed } from "./routing";
+import { after, deadLetter, inParallel, retrying } from "./transport";
+
+/**
+ * Stage 2: consumes the events topic and applies each event to Cassandra and Redis. Events of
+ * one user (one key) are applied one after another in offset order; different users of a
+ * batch run concurrently. The batch's offset is committed only after every write of the batch
+ * succeeded; a retryable store error is retried with back-off (the partition waits), a
+ * non-retryable one stops the consumer rather than skip a write.
+ */
+export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: Metrics; feeds: FeedStore }) {
+  const { kafka, config, metrics, feeds } = deps;
+  const consumer = kafka.consumer({
+    groupId: config.stream.feedsGroup,
+    maxWaitTimeInMs: config.stream.maxWaitMs,
+    allowAutoTopicCreation: false,
+    retry: { retries: 5, restartOnFailure: async () => false },
+  });
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+  const events = metrics.counter("feedline_events_total", "Change events consumed, by stage and topic.");
+  const writes = metrics.counter("feedline_fanout_writes_total", "Feed entries written (fan-out and backfill).");
+  const retries = metrics.counter("feedline_store_retries_total", "Store operations retried after a retryable error.");
+  const dead = metrics.counter("feedline_dead_letters_total", "Events sent to the dead-letter topic, by source topic.");
+  const freshness = metrics.histogram(
+    "feedline_freshness_seconds",
+    "Source commit to feed write, per activity fanned out.",
+    [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  );
+  const watermark = metrics.gauge("feedline_watermark_seconds", "Per partition of the events topic: source commit time of the last event whose writes are all done (Unix seconds).");
+
+  const ctx: HandlerContext = {
+    feeds,
+    feedLength: config.feed.length,
+    onFanout(n, sourceTs) {
+      writes.inc({}, n);
+      if (sourceTs !== null && n > 0) freshness.observe(Math.max(0, (Date.now() - sourceTs) / 1000));
+    },
+  };
+
+  async function start() {
+    await producer.connect();
+    await consumer.connect();
+    await consumer.subscribe({ topics: [config.stream.eventsTopic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: config.kafka.partitions,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const last = batch.messages.at(-1);
+        if (!last) return;
+        const byUser = new Map<string, { event: Routed }[]>();
+        const dlq: Message[] = [];
+        for (const m of batch.messages) {
+          try {
+            const event = decodeRouted(m.value);
+            const key = m.key?.toString() ?? "";
+            const list = byUser.get(key);
+            if (list) list.push({ event });
+            else byUser.set(key, [{ event }]);
+          } catch (err) {
+            if (!(err instanceof DecodeError)) throw err;
+            dlq.push(deadLetter(batch.topic, batch.partition, m as KafkaMessage, err.message));
+          }
+        }
+        await inParallel([...byUser.values()], config.stream.concurrency, async (userEvents) => {
+          for (const { event } of userEvents) {
+            await retrying(() => applyEvent(ctx, event), {
+              label: `applying ${event.kind} ${event.op}`,
+              heartbeat,
+              isRunning,
+              onRetry: () => retries.inc(),
+            });
+          }
+          await heartbeat();
+        });
+        if (dlq.length) {
+          await retrying(() => producer.send({ topic: config.stream.dlqTopic, acks: -1, messages: dlq }), { label: "dead-lettering", heartbeat, isRunning });
+          dead.inc({ topic: batch.topic }, dlq.length);
+        }
+        events.inc({ stage: "feeds", topic: batch.topic }, batch.messages.length);
+        // Resolving moves this session's fetch position; committing makes it survive a restart.
+        resolveOffset(last.offset);
+        if (isRunning() && !isStale()) {
+          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: after(last.offset) }]);
+          const ts = Number(last.headers?.["source.ts"]?.toString());
+          if (ts) watermark.set({ partition: String(batch.partition) }, ts / 1000);
+        }
+      },
+    });
+  }
+
+  return {
+    consumer,
+    start,
+    async stop() {
+      await consumer.disconnect();
+      await producer.disconnect();
+    },
+  };
+}

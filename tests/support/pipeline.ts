@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import { resolve } from "node:path";
+import type { Services } from "../../src/services";
+import { eventually, stackConfig } from "./stack";
+
+/**
+ * The whole pipeline for tests: a real worker process (`feedline serve --role worker`) consuming
+ * the real topics, the SQL oracle of FEED-SPEC, and waits on convergence with a deadline.
+ */
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  port: number;
+  output: () => string;
+  /** Stops it: SIGTERM for a clean shutdown, SIGKILL for a crash. */
+  kill(signal: "SIGTERM" | "SIGKILL"): Promise<void>;
+}
+
+async function freePort() {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+/** Starts a worker process and waits until its /healthz is green (consumers joined). */
+export async function startWorker(): Promise<WorkerProcess> {
+  await stackConfig();
+  const port = await freePort();
+  let output = "";
+  const child = spawn(process.execPath, [resolve(import.meta.dir, "../../src/main.ts"), "serve", "--role", "worker"], {
+    env: { ...process.env, FEEDLINE_API_PORT: String(port), KAFKAJS_NO_PARTITIONER_WARNING: "1" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  const exited = new Promise<void>((r) => child.once("exit", () => r()));
+  await eventually(
+    "the worker to report healthy",
+    async () => {
+      if (child.exitCode !== null) throw new Error(`worker exited (${child.exitCode}):\n${output}`);
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+      return res?.ok ? true : undefined;
+    },
+    60_000,
+  );
+  return {
+    child,
+    port,
+    output: () => output,
+    async kill(signal) {
+      if (child.exitCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+let shared: Promise<WorkerProcess> | undefined;
+process.on("exit", () => void shared?.then((w) => w.child.kill("SIGKILL")));
+
+/** One worker for the whole test run, started on first use. */
+export function sharedWorker() {
+  shared ??= startWorker();
+  return shared;
+}
+
+/** Replaces the shared worker (after a test killed it). */
+export function setSharedWorker(worker: Promise<WorkerProcess>) {
+  shared = worker;
+}
+
+/**
+ * FEED-SPEC's home feed of a user, computed from PostgreSQL: every existing activity whose actor
+ * is the user or someone the user follows now, newest first by event time (to the millisecond,
+ * as Cassandra stores it), ties by activity id.
+ */
+export async function oracle(services: Services, userId: string) {
+  const rows = await services.sql`
+    with actors as (
+      select ${userId}::bigint as id
+      union select followee_id from follows where follower_id = ${userId}
+    ), activities as (
+      select 'shard:' || id as id, author_id as actor, created_at from posts
+      union all select 'comment:' || id, author_id, created_at from comments
+      union all select 'like:' || user_id || ':' || post_id, user_id, created_at from likes
+      union all select 'follow:' || follower_id || ':' || followee_id, follower_id, created_at from follows
+    )
+    select id from activities where actor in (select id from actors)
+    order by date_trunc('milliseconds', created_at) desc, id collate "C" desc`;
+  return rows.map((r) => r.id as string);
+}
+
+/** The user's home feed as Cassandra holds it, ids newest first. */
+export async function feedIds(services: Services, userId: string) {
+  return (await services.feeds.feed(userId, 10_000)).map((i) => i.id);
+}
+
+/** Waits until every user's feed equals the oracle; on timeout, fails showing the first difference. */
+export async function expectConverged(services: Services, userIds: string[], timeoutMs = 60_000) {
+  let last = "";
+  try {
+    await eventually(
+      "every feed to equal the oracle",
+      async () => {
+        for (const u of userIds) {
+          const [want, got] = await Promise.all([oracle(services, u), feedIds(services, u)]);
+          if (JSON.stringify(want) !== JSON.stringify(got)) {
+            last = `user ${u}:\n  oracle: ${JSON.stringify(want)}\n  feed:   ${JSON.stringify(got)}`;
+            return undefined;
+          }
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${last}`);
+  }
+}
