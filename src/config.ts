@@ -52,6 +52,7 @@ const variables = {
   FEEDLINE_FEED_TTL_DAYS: positiveInt.default(30),
   FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),
   FEEDLINE_STREAM_MAX_WAIT_MS: positiveInt.default(50),
+  FEEDLINE_STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(10_000),
 
   FEEDLINE_STACK_DIR: z.string().min(1).default(".stack"),
   FEEDLINE_JAVA_HOME: z.string().optional(),
@@ -122,6 +123,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stream: {
       concurrency: e.FEEDLINE_WORKER_CONCURRENCY,
       maxWaitMs: e.FEEDLINE_STREAM_MAX_WAIT_MS,
+      sessionTimeoutMs: e.FEEDLINE_STREAM_SESSION_TIMEOUT_MS,
       eventsTopic: `${e.FEEDLINE_TOPIC_PREFIX}.events`,
       dlqTopic: `${e.FEEDLINE_TOPIC_PREFIX}.dlq`,
       routerGroup: `${e.FEEDLINE_TOPIC_PREFIX}-router`,

@@ -41,7 +41,7 @@ async function main(argv: string[]) {
     case "test": {
       const names = await stack.up();
       console.log(`stack ready in ${seconds(started)}; running bun test`);
-      const res = spawnSync(process.execPath, ["test", "--timeout", "120000", ...rest], { stdio: "inherit", env: process.env });
+      const res = spawnSync(process.execPath, ["test", "--timeout", "300000", ...rest], { stdio: "inherit", env: process.env });
       if (names.length > 0) {
         console.log(`stopping what this run started: ${names.join(", ")}`);
         await stack.down(names);

@@ -18,6 +18,9 @@ export function createRouter(deps: { kafka: Kafka; config: Config; metrics: Metr
   const consumer = kafka.consumer({
     groupId: config.stream.routerGroup,
     maxWaitTimeInMs: config.stream.maxWaitMs,
+    // A crashed member's partitions move to the others after this long without heartbeats.
+    sessionTimeout: config.stream.sessionTimeoutMs,
+    rebalanceTimeout: config.stream.sessionTimeoutMs * 2,
     allowAutoTopicCreation: false,
     retry: { retries: 5, restartOnFailure: async () => false },
   });

@@ -19,6 +19,9 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
   const consumer = kafka.consumer({
     groupId: config.stream.feedsGroup,
     maxWaitTimeInMs: config.stream.maxWaitMs,
+    // A crashed member's partitions move to the others after this long without heartbeats.
+    sessionTimeout: config.stream.sessionTimeoutMs,
+    rebalanceTimeout: config.stream.sessionTimeoutMs * 2,
     allowAutoTopicCreation: false,
     retry: { retries: 5, restartOnFailure: async () => false },
   });

@@ -16,10 +16,10 @@ afterAll(async () => {
 
 describe("Cassandra under Bun", () => {
   test("a prepared, unlogged single-partition batch round-trips newest first, and a replayed write is an upsert", async () => {
-    const insert = "INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_id, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+    const insert = "INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
     const items = [1, 2, 3].map((n) => ({
       query: insert,
-      params: [userId, new Date(Date.UTC(2026, 0, 1, 0, 0, n)), `shard:${n}`, "SHARD", "42", "alice", String(n), `post ${n}`],
+      params: [userId, new Date(Date.UTC(2026, 0, 1, 0, 0, n)), `shard:${n}`, "SHARD", "42", "alice", "post", String(n), `post ${n}`],
     }));
     await services.cassandra.batch(items, { prepare: true, logged: false });
     await services.cassandra.batch(items.slice(1), { prepare: true, logged: false }); // replay

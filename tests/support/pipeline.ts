@@ -34,6 +34,8 @@ export async function startWorker(): Promise<WorkerProcess> {
     env: { ...process.env, FEEDLINE_API_PORT: String(port), KAFKAJS_NO_PARTITIONER_WARNING: "1" },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(child);
+  child.once("exit", () => running.delete(child));
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
@@ -57,8 +59,15 @@ export async function startWorker(): Promise<WorkerProcess> {
   };
 }
 
+/** Every worker still running: stopped after the last test file (tests/support/teardown.ts). */
+const running = new Set<ChildProcess>();
+
+export function killAllWorkers() {
+  for (const child of running) child.kill("SIGKILL");
+}
+process.on("exit", killAllWorkers);
+
 let shared: Promise<WorkerProcess> | undefined;
-process.on("exit", () => void shared?.then((w) => w.child.kill("SIGKILL")));
 
 /** One worker for the whole test run, started on first use. */
 export function sharedWorker() {

@@ -1,0 +1,99 @@
+import { describe, expect, test } from "bun:test";
+import type { Admin } from "kafkajs";
+import { capturedTables, changeTopic } from "../../src/store/kafka";
+import { expectConverged, feedIds, setSharedWorker, sharedWorker, startWorker } from "../support/pipeline";
+import { eventually, useServices } from "../support/stack";
+import { randomWorkload } from "../support/workload";
+
+// The oracle (FEED-SPEC's home feed computed from PostgreSQL by SQL) against every user's feed in
+// Cassandra, after a randomised workload, a worker killed with SIGKILL mid-stream, and a replay of
+// every topic from the beginning.
+
+const services = useServices();
+
+describe("convergence", () => {
+  test("after a randomised workload across many users, every feed equals the oracle", async () => {
+    await sharedWorker();
+    const users = await randomWorkload(services(), { users: 16, operations: 400, seed: 42 });
+    await expectConverged(services(), users, 90_000);
+  });
+
+  test("a worker killed with SIGKILL mid-stream and restarted leaves nothing missing and nothing doubled", async () => {
+    const worker = await sharedWorker();
+    let killed = false;
+    const restarted = (async () => {
+      await eventually("the workload to get going", () => (killed ? true : undefined), 60_000);
+      await worker.kill("SIGKILL");
+      const next = startWorker();
+      setSharedWorker(next);
+      return next;
+    })();
+    const users = await randomWorkload(services(), {
+      users: 16,
+      operations: 600,
+      seed: 7,
+      onProgress: (done) => {
+        if (done === 200) killed = true;
+      },
+    });
+    await restarted;
+    await expectConverged(services(), users, 120_000);
+    for (const u of users) {
+      const ids = await feedIds(services(), u);
+      expect(new Set(ids).size).toBe(ids.length);
+    }
+  });
+
+  test("resetting both consumer groups to the beginning and re-consuming everything leaves every feed unchanged", async () => {
+    const users = await randomWorkload(services(), { users: 8, operations: 150, seed: 99 });
+    await sharedWorker();
+    await expectConverged(services(), users, 90_000);
+    const before = await Promise.all(users.map((u) => feedIds(services(), u)));
+
+    const worker = await sharedWorker();
+    await worker.kill("SIGTERM");
+    const { config } = services();
+    const admin = services().kafka.admin();
+    await admin.connect();
+    try {
+      await resetToEarliest(admin, config.stream.routerGroup, capturedTables.map((t) => changeTopic(config.kafka, t)));
+      await resetToEarliest(admin, config.stream.feedsGroup, [config.stream.eventsTopic]);
+      const next = startWorker();
+      setSharedWorker(next);
+      await next;
+      await eventually("both groups to catch up", () => caughtUp(admin, config), 180_000);
+    } finally {
+      await admin.disconnect();
+    }
+    const after = await Promise.all(users.map((u) => feedIds(services(), u)));
+    expect(after).toEqual(before);
+    await expectConverged(services(), users, 10_000);
+  });
+});
+
+/** Resets a stopped group's committed offsets to the start of each topic (the group must have no live members). */
+async function resetToEarliest(admin: Admin, groupId: string, topics: string[]) {
+  await eventually(`group ${groupId} to be empty`, async () => {
+    const [group] = (await admin.describeGroups([groupId])).groups;
+    return !group || group.members.length === 0 ? true : undefined;
+  }, 60_000);
+  for (const topic of topics) await admin.resetOffsets({ groupId, topic, earliest: true });
+}
+
+/** True once both groups have committed up to the end of every partition they read. */
+async function caughtUp(admin: Admin, config: ReturnType<typeof services>["config"]) {
+  const groups = [
+    { groupId: config.stream.routerGroup, topics: capturedTables.map((t) => changeTopic(config.kafka, t)) },
+    { groupId: config.stream.feedsGroup, topics: [config.stream.eventsTopic] },
+  ];
+  for (const g of groups) {
+    for (const t of await admin.fetchOffsets({ groupId: g.groupId, topics: g.topics })) {
+      const ends = await admin.fetchTopicOffsets(t.topic);
+      for (const p of t.partitions) {
+        const end = ends.find((e) => e.partition === p.partition)!;
+        if (end.high !== end.low && Number(p.offset) < Number(end.high)) return undefined;
+      }
+    }
+  }
+  return true;
+}

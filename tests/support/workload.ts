@@ -1,0 +1,81 @@
+import type { Services } from "../../src/services";
+import { AppError } from "../../src/errors";
+import { uniqueHandle } from "./stack";
+
+/**
+ * A randomised workload of follows, unfollows, posts, deletes, likes, unlikes and comments among
+ * `users` fresh users, written through the activity store (the write API's own code). Seeded, so
+ * a failure can be replayed; typed refusals (ALREADY_LIKED and the like) are part of the game.
+ */
+export async function randomWorkload(services: Services, opts: { users: number; operations: number; seed: number; onProgress?: (done: number) => void }) {
+  const random = mulberry32(opts.seed);
+  const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
+  const store = services.activities;
+  const users: string[] = [];
+  for (let i = 0; i < opts.users; i++) users.push((await store.createUser({ handle: uniqueHandle("w") })).id);
+  const posts: { id: string; author: string }[] = [];
+  const comments: { id: string; author: string }[] = [];
+  const likes: { user: string; post: string }[] = [];
+  const follows: { follower: string; followee: string }[] = [];
+
+  const operations: (() => Promise<unknown>)[] = [
+    async () => {
+      const [a, b] = [pick(users), pick(users)];
+      if (a !== b) follows.push({ follower: a, followee: b }), await store.follow(a, b);
+    },
+    async () => {
+      const f = follows.splice(Math.floor(random() * follows.length), 1)[0];
+      if (f) await store.unfollow(f.follower, f.followee);
+    },
+    async () => {
+      const author = pick(users);
+      posts.push({ id: (await store.createPost(author, { body: `post ${random().toString(36).slice(2)}` })).id, author });
+    },
+    async () => {
+      const p = posts.length > 3 ? posts.splice(Math.floor(random() * posts.length), 1)[0] : undefined;
+      if (p) await store.deletePost(p.author, p.id);
+    },
+    async () => {
+      const [u, p] = [pick(users), posts.length ? pick(posts) : undefined];
+      if (p) likes.push({ user: u, post: p.id }), await store.like(u, p.id);
+    },
+    async () => {
+      const l = likes.splice(Math.floor(random() * likes.length), 1)[0];
+      if (l) await store.unlike(l.user, l.post);
+    },
+    async () => {
+      const [u, p] = [pick(users), posts.length ? pick(posts) : undefined];
+      if (p) comments.push({ id: (await store.createComment(u, { postId: p.id, body: "a comment" })).id, author: u });
+    },
+    async () => {
+      const c = comments.length > 2 ? comments.splice(Math.floor(random() * comments.length), 1)[0] : undefined;
+      if (c) await store.deleteComment(c.author, c.id);
+    },
+  ];
+  // Posts and follows more often than deletes, so feeds grow.
+  const weights = [4, 1, 4, 1, 3, 1, 3, 1];
+  const table = weights.flatMap((w, i) => Array.from({ length: w }, () => operations[i]!));
+
+  for (let done = 0; done < opts.operations; done++) {
+    try {
+      await pick(table)();
+    } catch (err) {
+      // The workload's own bookkeeping is approximate (a post deleted under a like, say): the
+      // database refuses with a typed error and the next operation goes on.
+      if (!(err instanceof AppError)) throw err;
+    }
+    opts.onProgress?.(done + 1);
+  }
+  return users;
+}
+
+function mulberry32(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
