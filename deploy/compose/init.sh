@@ -82,6 +82,7 @@ cmd_topics() {
     create_topic "$prefix.public.$table" "$change_partitions" \
       cleanup.policy=compact min.compaction.lag.ms=$DAY_MS delete.retention.ms=$DAY_MS segment.ms=$DAY_MS
   done
+  create_topic "$prefix.public.debezium_signal" 1 cleanup.policy=delete retention.ms=$DAY_MS
   # The router's re-keyed events, consumed by the feed worker (see docs/stream.md).
   create_topic "$prefix.events" "$change_partitions" cleanup.policy=delete retention.ms=$((7 * DAY_MS))
   create_topic "$prefix.dlq" 1 cleanup.policy=delete retention.ms=$((14 * DAY_MS))

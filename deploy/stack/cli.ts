@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from "../../src/config";
 import { createStackContext } from "./context";
 import { StackError } from "./errors";
 import { seconds } from "./progress";
+import { requestSnapshot } from "./schema";
 import { createStack } from "./stack";
 
 const usage = `usage: npm run stack -- <command>
@@ -11,6 +12,8 @@ const usage = `usage: npm run stack -- <command>
   status   show each component; exits 0 only when every one answers
   logs     print the last lines of each log (logs <component> [lines] for one)
   reset    down, then delete data, config and logs (jars are kept)
+  snapshot [table…]  ask Debezium for an incremental snapshot (all captured tables by default):
+           every row is re-emitted and the workers rebuild derived state
   test     up (reusing what runs), bun test, then stop what it started`;
 
 async function main(argv: string[]) {
@@ -35,6 +38,11 @@ async function main(argv: string[]) {
     case "logs":
       stack.logs(rest[0], rest[1] ? Number(rest[1]) : undefined);
       return 0;
+    case "snapshot": {
+      const id = await requestSnapshot(ctx, rest.length ? rest : undefined);
+      console.log(`snapshot requested (signal ${id}); follow it in the Connect log: npm run stack -- logs connect`);
+      return 0;
+    }
     case "reset":
       await stack.reset();
       return 0;

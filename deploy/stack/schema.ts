@@ -89,6 +89,16 @@ export function plannedTopics(ctx: StackContext): ITopicConfig[] {
   return [
     ...capturedTables.map((t) => change(changeTopic(k, t))),
     {
+      // Debezium emits the signalling table's own changes here; nothing consumes them.
+      topic: `${k.topicPrefix}.public.debezium_signal`,
+      numPartitions: 1,
+      replicationFactor: k.replicationFactor,
+      configEntries: [
+        { name: "cleanup.policy", value: "delete" },
+        { name: "retention.ms", value: String(day) },
+      ],
+    },
+    {
       // The router re-keys every change by user onto this topic; the feed worker consumes it.
       topic: `${k.topicPrefix}.events`,
       numPartitions: k.partitions,
@@ -207,6 +217,26 @@ export function dropReplicationSlot(ctx: StackContext) {
         await sleep(500);
       }
       throw new StackError(`replication slot ${slot} is still in use after Connect stopped; drop it with pg_drop_replication_slot`);
+    },
+  );
+}
+
+/**
+ * Asks Debezium for an incremental snapshot of the given tables (all captured ones by default)
+ * through its signalling table: every row is re-emitted as op=r while streaming goes on, and the
+ * workers rebuild whatever derived state was lost. Returns the signal's id.
+ */
+export function requestSnapshot(ctx: StackContext, tables: readonly string[] = capturedTables) {
+  const unknown = tables.filter((t) => !(capturedTables as readonly string[]).includes(t));
+  if (unknown.length) throw new StackError(`not a captured table: ${unknown.join(", ")} (captured: ${capturedTables.join(", ")})`);
+  const id = `snapshot-${crypto.randomUUID()}`;
+  const data = JSON.stringify({ "data-collections": tables.map((t) => `public.${t}`), type: "incremental" });
+  return withClient(
+    () => createPostgres(ctx.config.postgres, { max: 1 }),
+    (sql) => sql.end({ timeout: 1 }),
+    async (sql) => {
+      await sql`insert into debezium_signal (id, type, data) values (${id}, 'execute-snapshot', ${data})`;
+      return id;
     },
   );
 }
