@@ -50,6 +50,7 @@ const variables = {
 
   FEEDLINE_FEED_LENGTH: z.coerce.number().int().min(500).default(500),
   FEEDLINE_FEED_TTL_DAYS: positiveInt.default(30),
+  FEEDLINE_CACHE_TTL_SECONDS: positiveInt.default(86_400),
   FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),
   FEEDLINE_STREAM_MAX_WAIT_MS: positiveInt.default(50),
   FEEDLINE_STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(10_000),
@@ -119,7 +120,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keyspace: e.FEEDLINE_CASSANDRA_KEYSPACE,
       replicationFactor: e.FEEDLINE_CASSANDRA_REPLICATION,
     },
-    feed: { length: e.FEEDLINE_FEED_LENGTH, ttlSeconds: e.FEEDLINE_FEED_TTL_DAYS * 86400 },
+    feed: { length: e.FEEDLINE_FEED_LENGTH, ttlSeconds: e.FEEDLINE_FEED_TTL_DAYS * 86400, cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS },
     stream: {
       concurrency: e.FEEDLINE_WORKER_CONCURRENCY,
       maxWaitMs: e.FEEDLINE_STREAM_MAX_WAIT_MS,

@@ -19,7 +19,7 @@ export async function createServices(config: Config) {
   const kafkaAdmin = kafka.admin();
   const activities = createActivityStore({ sql });
   const tokens = createTokens(config.auth);
-  const feedCache = createFeedCache({ redis, length: config.feed.length });
+  const feedCache = createFeedCache({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
   const feeds = createFeedStore({ cassandra, cache: feedCache, ttlSeconds: config.feed.ttlSeconds });
   const metrics = createMetrics();
 

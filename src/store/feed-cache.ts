@@ -7,7 +7,7 @@ import type { RedisClient } from "./redis";
  * user whose cache exists (a reader built it); idle keys expire on the readers' sliding TTL.
  * Both keys share a hash tag, so the scripts work on a Redis Cluster.
  */
-export function createFeedCache({ redis, length }: { redis: RedisClient; length: number }) {
+export function createFeedCache({ redis, length, ttlSeconds }: { redis: RedisClient; length: number; ttlSeconds: number }) {
   redis.defineCommand("feedAdd", { numberOfKeys: 2, lua: addScript });
   redis.defineCommand("feedRemove", { numberOfKeys: 2, lua: removeScript });
   const r = redis as RedisClient & {
@@ -34,13 +34,17 @@ export function createFeedCache({ redis, length }: { redis: RedisClient; length:
       await r.feedAdd(...cacheKeys(userId), length, ...args);
     },
 
-    /** Creates a user's cache from items read from Cassandra (the read side's rebuild); replaces what was there. */
+    /**
+     * Creates a user's cache from items read from Cassandra (the read side's rebuild), replacing
+     * what was there, with the idle expiry that readers slide forward; writers never extend it.
+     */
     async warm(userId: string, items: FeedItem[]) {
       const [zset, hash] = cacheKeys(userId);
       const tx = r.multi().del(zset, hash);
       for (const i of items.slice(0, length)) {
         tx.zadd(zset, i.createdAt.getTime(), i.id).hset(hash, i.id, JSON.stringify(toCached(i)));
       }
+      tx.expire(zset, ttlSeconds).expire(hash, ttlSeconds);
       await execOrThrow(tx);
     },
 

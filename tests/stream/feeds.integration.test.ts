@@ -107,6 +107,10 @@ describe("home feeds", () => {
     const [uncachedZset, uncachedHash] = services().feedCache.keys(uncached!.user.id);
     await expectConverged(services(), [uncached!.user.id]);
     expect(await services().redis.exists(uncachedZset, uncachedHash)).toBe(0);
+    // The reader's idle expiry stays as the reader set it: writers do not keep idle keys alive.
+    const ttl = await services().redis.ttl(zset);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(services().config.feed.cacheTtlSeconds);
     const item = JSON.parse((await services().redis.hget(services().feedCache.keys(cached!.user.id)[1], `shard:${post.id}`))!);
     expect(item).toMatchObject({ id: `shard:${post.id}`, verb: "SHARD", actor: { id: author!.user.id, handle: author!.user.handle } });
   });
