@@ -19,6 +19,7 @@ export const errorCodes = {
   ALREADY_LIKED: { trpc: "CONFLICT", canRetry: false },
   CANNOT_FOLLOW_SELF: { trpc: "BAD_REQUEST", canRetry: false },
   IDEMPOTENCY_KEY_REUSED: { trpc: "UNPROCESSABLE_CONTENT", canRetry: false },
+  INVALID_CURSOR: { trpc: "BAD_REQUEST", canRetry: false },
   UNAVAILABLE: { trpc: "SERVICE_UNAVAILABLE", canRetry: true },
   STORE_REJECTED: { trpc: "INTERNAL_SERVER_ERROR", canRetry: false },
 } as const satisfies Record<string, { trpc: TRPCError["code"]; canRetry: boolean }>;
@@ -52,4 +53,10 @@ export function fromPostgresError(err: unknown, byConstraint: Record<string, [Er
     return new AppError("UNAVAILABLE", "the database cannot be reached; retry", { cause: err });
   }
   return undefined;
+}
+
+/** ioredis connection trouble (as opposed to a command or script error, which is a bug). */
+export function isRedisConnectionError(err: unknown) {
+  const e = err as { name?: string; message?: string };
+  return e.name === "MaxRetriesPerRequestError" || /ECONNREFUSED|ECONNRESET|Connection is closed|ETIMEDOUT|EPIPE/.test(e.message ?? "");
 }

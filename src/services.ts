@@ -2,9 +2,11 @@ import { createTokens } from "./auth";
 import type { Config } from "./config";
 import { checkHealth, probes } from "./health";
 import { createMetrics } from "./metrics";
+import { createCursors } from "./cursor";
 import { createActivityStore } from "./store/activities";
 import { createCassandra } from "./store/cassandra";
 import { createFeedCache } from "./store/feed-cache";
+import { createFeedReader } from "./store/feed-reader";
 import { createFeedStore } from "./store/feeds";
 import { createKafka } from "./store/kafka";
 import { createPostgres } from "./store/postgres";
@@ -22,6 +24,8 @@ export async function createServices(config: Config) {
   const feedCache = createFeedCache({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
   const feeds = createFeedStore({ cassandra, cache: feedCache, ttlSeconds: config.feed.ttlSeconds });
   const metrics = createMetrics();
+  const reader = createFeedReader({ feeds, cache: feedCache, length: config.feed.length, metrics });
+  const cursors = createCursors(config.auth.secret);
 
   const extraChecks: Record<string, () => Promise<void>> = {};
   const health = () =>
@@ -42,7 +46,7 @@ export async function createServices(config: Config) {
     await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
   }
 
-  return { config, sql, redis, cassandra, kafka, kafkaAdmin, activities, tokens, feedCache, feeds, metrics, health, watch, close };
+  return { config, sql, redis, cassandra, kafka, kafkaAdmin, activities, tokens, feedCache, feeds, reader, cursors, metrics, health, watch, close };
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

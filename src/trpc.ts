@@ -1,14 +1,18 @@
 import { initTRPC } from "@trpc/server";
 import { ZodError } from "zod";
 import type { Auth, Tokens } from "./auth";
+import type { Cursors } from "./cursor";
 import { AppError, type ErrorCode, toTRPCError } from "./errors";
 import type { HealthReport } from "./health";
 import type { ActivityStore } from "./store/activities";
+import type { FeedReader } from "./store/feed-reader";
 
 /** Everything a procedure may use reaches it through this context; the stores are built once in main.ts. */
 export interface Context {
   health: () => Promise<HealthReport>;
   activities: ActivityStore;
+  reader: FeedReader;
+  cursors: Cursors;
   tokens: Tokens;
   /** Who the caller is, from `Authorization: Bearer <token>`, or why not. */
   auth: Auth;

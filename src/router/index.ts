@@ -1,6 +1,7 @@
 import { createCallerFactory, router } from "../trpc";
 import { commentsRouter } from "./comments";
 import { followsRouter } from "./follows";
+import { feedRouter } from "./feed";
 import { healthRouter } from "./health";
 import { likesRouter } from "./likes";
 import { postsRouter } from "./posts";
@@ -13,6 +14,7 @@ export const appRouter = router({
   posts: postsRouter,
   comments: commentsRouter,
   likes: likesRouter,
+  feed: feedRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -1,65 +1,89 @@
-import type { FeedItem } from "./feeds";
+import type { FeedItem, FeedKey } from "./feeds";
 import type { RedisClient } from "./redis";
 
 /**
- * The Redis cache of home feeds: per user a sorted set of activity ids scored by event time
- * (ties ordered by id, as in Cassandra) and a hash of the rendered items. Writers only touch a
- * user whose cache exists (a reader built it); idle keys expire on the readers' sliding TTL.
- * Both keys share a hash tag, so the scripts work on a Redis Cluster.
+ * The Redis cache of home feeds. Per user:
+ * - `feed:{u}`, a sorted set of activity ids scored by event time in ms (equal scores order by
+ *   id, as Cassandra orders by activity id);
+ * - `feed:{u}:items`, a hash: activity id → rendered item JSON, plus `__state` (building|ready),
+ *   `__complete` (1 when the set holds the whole feed) and deletion markers.
+ * Both keys share a hash tag (one cluster slot). A cache exists only where a reader built it:
+ * writers touch users whose hash exists, never create one, never extend the idle expiry.
  */
 export function createFeedCache({ redis, length, ttlSeconds }: { redis: RedisClient; length: number; ttlSeconds: number }) {
-  redis.defineCommand("feedAdd", { numberOfKeys: 2, lua: addScript });
-  redis.defineCommand("feedRemove", { numberOfKeys: 2, lua: removeScript });
-  const r = redis as RedisClient & {
-    feedAdd(zset: string, hash: string, ...args: (string | number)[]): Promise<number>;
-    feedRemove(zset: string, hash: string, id: string): Promise<number>;
-  };
+  for (const [name, lua] of Object.entries(scripts)) redis.defineCommand(name, { numberOfKeys: 2, lua });
+  type Script = (zset: string, hash: string, ...args: (string | number)[]) => Promise<unknown>;
+  const run = (target: unknown, name: keyof typeof scripts, userId: string, ...args: (string | number)[]) =>
+    (target as Record<string, Script>)[name]!(...cacheKeys(userId), ...args);
+  const triples = (items: FeedItem[]) => items.flatMap((i) => [i.createdAt.getTime(), i.id, JSON.stringify(toCached(i))]);
 
   return {
     keys: cacheKeys,
 
-    /** Adds one item to each user's cache that exists; one round trip for all users. */
+    /** Worker: adds one item to each user's cache that exists; one round trip for all users. */
     async add(userIds: string[], item: FeedItem) {
       if (userIds.length === 0) return;
-      const args = [length, item.createdAt.getTime(), item.id, JSON.stringify(toCached(item))];
-      const pipeline = r.pipeline();
-      for (const u of userIds) (pipeline as unknown as typeof r).feedAdd(...cacheKeys(u), ...args);
+      const pipeline = redis.pipeline();
+      for (const u of userIds) run(pipeline, "feedAdd", u, length, ...triples([item]));
       await execOrThrow(pipeline);
     },
 
-    /** Adds several items to one user's cache, if it exists. */
+    /** Worker: adds several items to one user's cache, if it exists. */
     async addMany(userId: string, items: FeedItem[]) {
-      if (items.length === 0) return;
-      const args = items.flatMap((i) => [i.createdAt.getTime(), i.id, JSON.stringify(toCached(i))]);
-      await r.feedAdd(...cacheKeys(userId), length, ...args);
+      if (items.length > 0) await run(redis, "feedAdd", userId, length, ...triples(items));
     },
 
-    /**
-     * Creates a user's cache from items read from Cassandra (the read side's rebuild), replacing
-     * what was there, with the idle expiry that readers slide forward; writers never extend it.
-     */
-    async warm(userId: string, items: FeedItem[]) {
-      const [zset, hash] = cacheKeys(userId);
-      const tx = r.multi().del(zset, hash);
-      for (const i of items.slice(0, length)) {
-        tx.zadd(zset, i.createdAt.getTime(), i.id).hset(hash, i.id, JSON.stringify(toCached(i)));
-      }
-      tx.expire(zset, ttlSeconds).expire(hash, ttlSeconds);
-      await execOrThrow(tx);
-    },
-
+    /** Worker: removes an item from each cache that exists, leaving a marker so a rebuild in progress does not bring it back. */
     async remove(userIds: string[], activityId: string) {
       if (userIds.length === 0) return;
-      const pipeline = r.pipeline();
-      for (const u of userIds) (pipeline as unknown as typeof r).feedRemove(...cacheKeys(u), activityId);
+      const pipeline = redis.pipeline();
+      for (const u of userIds) run(pipeline, "feedRemove", u, activityId);
       await execOrThrow(pipeline);
     },
 
     async removeMany(userId: string, activityIds: string[]) {
       if (activityIds.length === 0) return;
-      const pipeline = r.pipeline();
-      for (const id of activityIds) (pipeline as unknown as typeof r).feedRemove(...cacheKeys(userId), id);
+      const pipeline = redis.pipeline();
+      for (const id of activityIds) run(pipeline, "feedRemove", userId, id);
       await execOrThrow(pipeline);
+    },
+
+    /**
+     * Reader: one page in one round trip, or null when the cache is missing or still being
+     * built. Slides the idle expiry. `complete` says whether the set holds the whole feed (so
+     * running out of items means the end, not a trip to Cassandra).
+     */
+    async page(userId: string, limit: number, after?: FeedKey) {
+      const reply = (await run(redis, "feedPage", userId, ttlSeconds, limit, after ? after.createdAt.getTime() : "", after?.id ?? "")) as
+        | null
+        | [complete: number, ...rest: string[]];
+      if (!reply) return null;
+      const [complete, ...rest] = reply;
+      const half = rest.length / 2;
+      const items = rest.slice(half).flatMap((json) => (json ? [JSON.parse(json) as CachedItem] : []));
+      return { items, complete: complete === 1 };
+    },
+
+    /**
+     * Reader, on a miss: marks the cache as being built (writers start landing in it at once),
+     * then `finishRebuild` merges what was read from Cassandra without undoing those writes.
+     */
+    startRebuild: (userId: string) => run(redis, "feedRebuildStart", userId, ttlSeconds),
+    finishRebuild: (userId: string, items: FeedItem[], complete: boolean) =>
+      run(redis, "feedRebuildFinish", userId, length, ttlSeconds, complete ? 1 : 0, ...triples(items)),
+
+    /** A short lock so that only one process rebuilds a user's cache at a time. */
+    async lock(userId: string, token: string, ms: number) {
+      return (await redis.set(`${cacheKeys(userId)[0]}:lock`, token, "PX", ms, "NX")) === "OK";
+    },
+    async unlock(userId: string, token: string) {
+      await redis.eval(unlockScript, 1, `${cacheKeys(userId)[0]}:lock`, token);
+    },
+
+    /** Builds a ready cache from the given items at once (tests; a rebuild without concurrency). */
+    async warm(userId: string, items: FeedItem[]) {
+      await run(redis, "feedRebuildStart", userId, ttlSeconds);
+      await run(redis, "feedRebuildFinish", userId, length, ttlSeconds, items.length < length ? 1 : 0, ...triples(items));
     },
   };
 }
@@ -83,31 +107,100 @@ export function toCached(item: FeedItem) {
   };
 }
 
+export type CachedItem = ReturnType<typeof toCached>;
+
 async function execOrThrow(pipeline: { exec(): Promise<[Error | null, unknown][] | null> }) {
   const results = await pipeline.exec();
   const failed = results?.find(([err]) => err);
   if (failed) throw failed[0];
 }
 
-/** ARGV: max length, then (score, id, json) triples. Does nothing where the cache does not exist. */
-const addScript = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local maxlen = tonumber(ARGV[1])
+/** Marks a deleted item in the hash while the cache lives, so a rebuild's merge skips it. */
+const deleted = "\u0000deleted";
+
+/** Shared Lua: trims the set to ARGV max length, dropping items from the hash and marking the cache incomplete. */
+const trim = `
+local function trim(maxlen)
+  local size = redis.call('ZCARD', KEYS[1])
+  if size > maxlen then
+    local drop = redis.call('ZRANGE', KEYS[1], 0, size - maxlen - 1)
+    redis.call('ZREMRANGEBYRANK', KEYS[1], 0, size - maxlen - 1)
+    for _, id in ipairs(drop) do redis.call('HDEL', KEYS[2], id) end
+    redis.call('HSET', KEYS[2], '__complete', '0')
+  end
+end
+`;
+
+const scripts = {
+  /** ARGV: max length, then (score, id, json) triples. Only where the cache exists. */
+  feedAdd: `${trim}
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 for i = 2, #ARGV, 3 do
   redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
   redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
 end
-local size = redis.call('ZCARD', KEYS[1])
-if size > maxlen then
-  local drop = redis.call('ZRANGE', KEYS[1], 0, size - maxlen - 1)
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, size - maxlen - 1)
-  redis.call('HDEL', KEYS[2], unpack(drop))
-end
+trim(tonumber(ARGV[1]))
 return 1
-`;
-
-const removeScript = `
+`,
+  /** ARGV: activity id. */
+  feedRemove: `
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], '${deleted}')
 return 1
-`;
+`,
+  /** ARGV: ttl. Empties the cache and marks it as being built. */
+  feedRebuildStart: `
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('HSET', KEYS[2], '__state', 'building')
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 1
+`,
+  /** ARGV: max length, ttl, complete (1|0), then triples. Adds what a writer has not already added or deleted. */
+  feedRebuildFinish: `${trim}
+if redis.call('HGET', KEYS[2], '__state') ~= 'building' then return 0 end
+for i = 4, #ARGV, 3 do
+  if redis.call('HEXISTS', KEYS[2], ARGV[i + 1]) == 0 then
+    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+    redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+  end
+end
+redis.call('HSET', KEYS[2], '__state', 'ready', '__complete', ARGV[3])
+trim(tonumber(ARGV[1]))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+`,
+  /**
+   * ARGV: ttl, n, cursor score ('' for the first page), cursor id. Returns nil on a miss, else
+   * { complete, id1..idk, json1..jsonk } for the k (≤ n) items after the cursor, newest first.
+   */
+  feedPage: `
+if redis.call('HGET', KEYS[2], '__state') ~= 'ready' then return nil end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+local n = tonumber(ARGV[2])
+local ids = {}
+if ARGV[3] == '' then
+  ids = redis.call('ZRANGE', KEYS[1], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, n)
+else
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], ARGV[3], ARGV[3], 'BYSCORE', 'REV')) do
+    if #ids < n and id < ARGV[4] then ids[#ids + 1] = id end
+  end
+  if #ids < n then
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '(' .. ARGV[3], '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, n - #ids)) do
+      ids[#ids + 1] = id
+    end
+  end
+end
+local complete = redis.call('HGET', KEYS[2], '__complete') == '1' and 1 or 0
+local out = { complete }
+for _, id in ipairs(ids) do out[#out + 1] = id end
+if #ids > 0 then
+  for _, json in ipairs(redis.call('HMGET', KEYS[2], unpack(ids))) do out[#out + 1] = json or '' end
+end
+return out
+`,
+};
+
+const unlockScript = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;

@@ -35,6 +35,11 @@ export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedC
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ${ttlSeconds}`,
     removeItem: "DELETE FROM home_feed WHERE user_id = ? AND created_at = ? AND activity_id = ?",
     feed: "SELECT created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt FROM home_feed WHERE user_id = ? LIMIT ?",
+    feedAfter:
+      "SELECT created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?",
+    activitiesAfter:
+      "SELECT created_at, activity_id, verb, object_type, object_id, post_id, excerpt FROM activities_by_actor WHERE actor_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?",
+    activitiesFirst: "SELECT created_at, activity_id, verb, object_type, object_id, post_id, excerpt FROM activities_by_actor WHERE actor_id = ? LIMIT ?",
   };
   const itemParams = (userId: string, i: FeedItem) => [
     userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.postId, i.excerpt,
@@ -71,15 +76,7 @@ export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedC
     /** A user's activities, newest first, within the feed horizon. */
     async activitiesOf(actorId: string, limit: number): Promise<Activity[]> {
       const rs = await db.execute(q.activitiesOf, [actorId, horizon(), limit], { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
-      return rs.rows.map((r) => ({
-        id: r.activity_id,
-        verb: r.verb,
-        actorId,
-        createdAt: r.created_at,
-        object: { type: r.object_type, id: r.object_id },
-        postId: r.post_id,
-        excerpt: r.excerpt,
-      }));
+      return rs.rows.map((r) => toActivityRow(r, actorId));
     },
 
     /** Fan-out: one item into many feeds (Cassandra first, then the caches that exist). */
@@ -116,21 +113,32 @@ export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedC
       return keys.length;
     },
 
-    /** A user's home feed from Cassandra, newest first (the oracle tests and the cache rebuild read this). */
-    async feed(userId: string, limit: number): Promise<FeedItem[]> {
-      const rs = await db.execute(q.feed, [userId, limit], { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
-      return rs.rows.map((r) => ({
-        id: r.activity_id,
-        verb: r.verb,
-        actorId: r.actor_id,
-        actorHandle: r.actor_handle,
-        createdAt: r.created_at,
-        object: { type: r.object_type, id: r.object_id },
-        postId: r.post_id,
-        excerpt: r.excerpt,
-      }));
+    /** A user's home feed from Cassandra, newest first, from the start or after a position. */
+    async feed(userId: string, limit: number, after?: FeedKey): Promise<FeedItem[]> {
+      const [query, params] = after ? [q.feedAfter, [userId, after.createdAt, after.id, limit]] : [q.feed, [userId, limit]];
+      const rs = await db.execute(query, params, { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
+      return rs.rows.map((r) => ({ ...toActivityRow(r, r.actor_id), actorHandle: r.actor_handle }));
+    },
+
+    /** A user's own activities (the profile feed), newest first, from the start or after a position. */
+    async activitiesPage(actorId: string, limit: number, after?: FeedKey): Promise<Activity[]> {
+      const [query, params] = after ? [q.activitiesAfter, [actorId, after.createdAt, after.id, limit]] : [q.activitiesFirst, [actorId, limit]];
+      const rs = await db.execute(query, params, { prepare: true, fetchSize: Math.min(limit, 5000) });
+      return rs.rows.map((r) => toActivityRow(r, actorId));
     },
   };
 }
 
 export type FeedStore = ReturnType<typeof createFeedStore>;
+
+function toActivityRow(r: cassandra.types.Row, actorId: string): Activity {
+  return {
+    id: r.activity_id,
+    verb: r.verb,
+    actorId,
+    createdAt: r.created_at,
+    object: { type: r.object_type, id: r.object_id },
+    postId: r.post_id,
+    excerpt: r.excerpt,
+  };
+}

@@ -1,6 +1,6 @@
 import cassandra from "cassandra-driver";
 import type { IHeaders, KafkaMessage, Message } from "kafkajs";
-import { AppError } from "../errors";
+import { AppError, isRedisConnectionError } from "../errors";
 import { DecodeError } from "./envelope";
 
 /**
@@ -29,8 +29,8 @@ export function classify(err: unknown): DecodeError | AppError {
   if (e.name?.startsWith("KafkaJS")) {
     return new AppError(e.retriable === false ? "STORE_REJECTED" : "UNAVAILABLE", `Kafka: ${message}`, { cause: err });
   }
-  // ioredis: connection trouble surfaces as these; a Lua or command error is a bug, not a blip.
-  if (e.name === "MaxRetriesPerRequestError" || /ECONNREFUSED|ECONNRESET|Connection is closed|ETIMEDOUT|EPIPE/.test(message)) {
+  // A Redis command or Lua error is a bug, not a blip: only connection trouble is retried.
+  if (isRedisConnectionError(err)) {
     return new AppError("UNAVAILABLE", `Redis: ${message}`, { cause: err });
   }
   return new AppError("STORE_REJECTED", message, { cause: err });

@@ -1,0 +1,33 @@
+import { z } from "zod";
+import type { CachedItem } from "../store/feed-cache";
+import { authedProcedure, publicProcedure, router } from "../trpc";
+import { id } from "./inputs";
+
+const page = { limit: z.number().int().min(1).max(100).default(20), cursor: z.string().max(512).nullish() };
+
+/** limit + 1 items in, a page and the cursor after its last item out (null on the last page). */
+function paginate(items: CachedItem[], limit: number, cursorFor: (item: CachedItem) => string) {
+  const shown = items.slice(0, limit);
+  const last = shown.at(-1);
+  return { items: shown, nextCursor: items.length > limit && last ? cursorFor(last) : null };
+}
+
+const position = (item: CachedItem) => ({ createdAt: new Date(item.createdAt), id: item.id });
+
+export const feedRouter = router({
+  /** The caller's home feed, newest first: from Redis, rebuilt from Cassandra when missing. */
+  home: authedProcedure.input(z.strictObject(page)).query(async ({ ctx, input }) => {
+    const feed = `home:${ctx.userId}`;
+    const after = input.cursor ? ctx.cursors.decode(feed, input.cursor) : undefined;
+    const items = await ctx.reader.home(ctx.userId, input.limit + 1, after);
+    return paginate(items, input.limit, (i) => ctx.cursors.encode(feed, position(i)));
+  }),
+
+  /** Anyone's own activities (their profile), newest first. */
+  user: publicProcedure.input(z.strictObject({ userId: id, ...page })).query(async ({ ctx, input }) => {
+    const feed = `user:${input.userId}`;
+    const after = input.cursor ? ctx.cursors.decode(feed, input.cursor) : undefined;
+    const items = await ctx.reader.profile(input.userId, input.limit + 1, after);
+    return paginate(items, input.limit, (i) => ctx.cursors.encode(feed, position(i)));
+  }),
+});

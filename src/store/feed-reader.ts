@@ -1,0 +1,81 @@
+import { isRedisConnectionError } from "../errors";
+import type { Metrics } from "../metrics";
+import type { CachedItem, FeedCache } from "./feed-cache";
+import { toCached } from "./feed-cache";
+import type { FeedKey, FeedStore } from "./feeds";
+
+/**
+ * The read side of home feeds: a page is one round trip to Redis; a missing or expired cache is
+ * rebuilt from Cassandra (one rebuild per user at a time: single-flight in the process, a short
+ * Redis lock across processes), and pages past the cached length, or any page while Redis is
+ * unreachable, come from Cassandra in the same order. Never PostgreSQL.
+ */
+export function createFeedReader(deps: { feeds: FeedStore; cache: FeedCache; length: number; metrics: Metrics }) {
+  const { feeds, cache, length, metrics } = deps;
+  const inflight = new Map<string, Promise<void>>();
+  const reads = metrics.counter("feedline_feed_reads_total", "Home feed pages served, by where they came from.");
+  const rebuilds = metrics.counter("feedline_cache_rebuilds_total", "Home feed caches rebuilt from Cassandra.");
+
+  async function rebuild(userId: string) {
+    const token = crypto.randomUUID();
+    if (!(await cache.lock(userId, token, 10_000))) return; // another process is on it
+    try {
+      await cache.startRebuild(userId);
+      const items = await feeds.feed(userId, length + 1);
+      await cache.finishRebuild(userId, items.slice(0, length), items.length <= length);
+      rebuilds.inc();
+    } finally {
+      await cache.unlock(userId, token);
+    }
+  }
+
+  /** Concurrent misses for one user share one rebuild. */
+  function rebuildOnce(userId: string) {
+    let running = inflight.get(userId);
+    if (!running) {
+      running = rebuild(userId).finally(() => inflight.delete(userId));
+      inflight.set(userId, running);
+    }
+    return running;
+  }
+
+  const fromCassandra = async (userId: string, n: number, after?: FeedKey) => (await feeds.feed(userId, n, after)).map(toCached);
+
+  return {
+    /** Up to `n` items of the user's home feed after `after` (newest first). */
+    async home(userId: string, n: number, after?: FeedKey): Promise<CachedItem[]> {
+      try {
+        let page = await cache.page(userId, n, after);
+        if (!page) {
+          await rebuildOnce(userId);
+          page = await cache.page(userId, n, after);
+        }
+        if (!page) {
+          reads.inc({ source: "cassandra" }); // still being built elsewhere
+          return fromCassandra(userId, n, after);
+        }
+        if (page.items.length < n && !page.complete) {
+          const last = page.items.at(-1);
+          const from = last ? { createdAt: new Date(last.createdAt), id: last.id } : after;
+          reads.inc({ source: "cache+cassandra" });
+          return [...page.items, ...(await fromCassandra(userId, n - page.items.length, from))];
+        }
+        reads.inc({ source: "cache" });
+        return page.items;
+      } catch (err) {
+        if (!isRedisConnectionError(err)) throw err;
+        reads.inc({ source: "cassandra" }); // losing Redis loses no data, only speed
+        return fromCassandra(userId, n, after);
+      }
+    },
+
+    /** Up to `n` of the user's own activities after `after`, from Cassandra. */
+    async profile(userId: string, n: number, after?: FeedKey): Promise<CachedItem[]> {
+      const [user, activities] = await Promise.all([feeds.getUser(userId), feeds.activitiesPage(userId, n, after)]);
+      if (!user) return [];
+      return activities.map((a) => toCached({ ...a, actorHandle: user.handle }));
+    },
+  };
+}
+
+export type FeedReader = ReturnType<typeof createFeedReader>;
