@@ -28,7 +28,8 @@ export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
       endpoint: "/trpc",
       req: c.req.raw,
       router: appRouter,
-      createContext: ({ req }) => requestContext(deps, req.headers),
+      // EventSource cannot send headers: a subscription may pass its token as a connection parameter.
+      createContext: ({ req, info }) => requestContext(deps, req.headers, info.connectionParams?.authorization),
       onError: ({ error, path }) => {
         if (error.code === "INTERNAL_SERVER_ERROR") console.error(`[trpc] ${path ?? "?"} failed:`, error.cause ?? error);
       },
@@ -38,10 +39,10 @@ export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
 }
 
 /** The context of one request: the caller from its bearer token, its idempotency key. */
-export function requestContext(deps: AppDeps, headers: Headers): Context {
+export function requestContext(deps: AppDeps, headers: Headers, authorization?: string): Context {
   return {
     ...deps,
-    auth: authenticate(headers.get("authorization"), deps.tokens),
+    auth: authenticate(headers.get("authorization") ?? authorization, deps.tokens),
     idempotencyKey: headers.get("idempotency-key") ?? undefined,
   };
 }

@@ -8,6 +8,7 @@ import { createCassandra } from "./store/cassandra";
 import { createFeedCache } from "./store/feed-cache";
 import { createFeedReader } from "./store/feed-reader";
 import { createFeedStore } from "./store/feeds";
+import { createLiveFeed } from "./store/live";
 import { createKafka } from "./store/kafka";
 import { createPostgres } from "./store/postgres";
 import { createRedis } from "./store/redis";
@@ -22,7 +23,8 @@ export async function createServices(config: Config) {
   const activities = createActivityStore({ sql });
   const tokens = createTokens(config.auth);
   const feedCache = createFeedCache({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
-  const feeds = createFeedStore({ cassandra, cache: feedCache, ttlSeconds: config.feed.ttlSeconds });
+  const live = createLiveFeed({ redis });
+  const feeds = createFeedStore({ cassandra, cache: feedCache, live, ttlSeconds: config.feed.ttlSeconds });
   const metrics = createMetrics();
   const reader = createFeedReader({ feeds, cache: feedCache, length: config.feed.length, metrics });
   const cursors = createCursors(config.auth.secret);
@@ -43,10 +45,10 @@ export async function createServices(config: Config) {
   };
 
   async function close() {
-    await Promise.allSettled([sql.end({ timeout: 5 }), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
+    await Promise.allSettled([sql.end({ timeout: 5 }), live.close(), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
   }
 
-  return { config, sql, redis, cassandra, kafka, kafkaAdmin, activities, tokens, feedCache, feeds, reader, cursors, metrics, health, watch, close };
+  return { config, sql, redis, cassandra, kafka, kafkaAdmin, activities, tokens, feedCache, feeds, reader, cursors, live, metrics, health, watch, close };
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

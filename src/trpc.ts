@@ -6,12 +6,14 @@ import { AppError, type ErrorCode, toTRPCError } from "./errors";
 import type { HealthReport } from "./health";
 import type { ActivityStore } from "./store/activities";
 import type { FeedReader } from "./store/feed-reader";
+import type { LiveFeed } from "./store/live";
 
 /** Everything a procedure may use reaches it through this context; the stores are built once in main.ts. */
 export interface Context {
   health: () => Promise<HealthReport>;
   activities: ActivityStore;
   reader: FeedReader;
+  live: LiveFeed;
   cursors: Cursors;
   tokens: Tokens;
   /** Who the caller is, from `Authorization: Bearer <token>`, or why not. */
@@ -21,6 +23,8 @@ export interface Context {
 }
 
 const t = initTRPC.context<Context>().create({
+  // Server-sent events for subscriptions: a ping keeps proxies from closing an idle stream.
+  sse: { ping: { enabled: true, intervalMs: 15_000 } },
   /** Error shape clients rely on: `data.appCode` from the fixed list, `data.canRetry`, and readable messages. */
   errorFormatter({ shape, error }) {
     const cause = error.cause;

@@ -1,3 +1,4 @@
+import { tracked } from "@trpc/server";
 import { z } from "zod";
 import type { CachedItem } from "../store/feed-cache";
 import { authedProcedure, publicProcedure, router } from "../trpc";
@@ -21,6 +22,11 @@ export const feedRouter = router({
     const after = input.cursor ? ctx.cursors.decode(feed, input.cursor) : undefined;
     const items = await ctx.reader.home(ctx.userId, input.limit + 1, after);
     return paginate(items, input.limit, (i) => ctx.cursors.encode(feed, position(i)));
+  }),
+
+  /** New items of the caller's home feed as the workers write them (server-sent events). */
+  onItem: authedProcedure.subscription(async function* ({ ctx, signal }) {
+    for await (const item of ctx.live.subscribe(ctx.userId, signal)) yield tracked(item.id, item);
   }),
 
   /** Anyone's own activities (their profile), newest first. */

@@ -1,7 +1,8 @@
 import cassandra from "cassandra-driver";
 import type { Activity } from "../stream/activities";
 import type { CassandraClient } from "./cassandra";
-import type { FeedCache } from "./feed-cache";
+import { type FeedCache, toCached } from "./feed-cache";
+import type { LiveFeed } from "./live";
 
 const { executeConcurrent } = cassandra.concurrent;
 
@@ -16,8 +17,8 @@ export type FeedKey = { createdAt: Date; id: string };
  * each user's activities) and the feeds they write, in Cassandra with the Redis cache in front.
  * Every write is an upsert or a delete by a deterministic key, so replaying is harmless.
  */
-export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedCache; ttlSeconds: number; fanoutConcurrency?: number }) {
-  const { cassandra: db, cache, ttlSeconds } = deps;
+export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedCache; live: LiveFeed; ttlSeconds: number; fanoutConcurrency?: number }) {
+  const { cassandra: db, cache, live, ttlSeconds } = deps;
   const concurrencyLevel = deps.fanoutConcurrency ?? 64;
   const q = {
     getUser: "SELECT handle, display_name FROM users WHERE user_id = ?",
@@ -84,6 +85,7 @@ export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedC
       if (userIds.length === 0) return 0;
       await executeConcurrent(db, q.writeItem, userIds.map((u) => itemParams(u, item)), { concurrencyLevel });
       await cache.add(userIds, item);
+      await live.publish(userIds, [toCached(item)]);
       return userIds.length;
     },
 
@@ -101,6 +103,7 @@ export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedC
         await db.batch(chunk.map((item) => ({ query: q.writeItem, params: itemParams(userId, item) })), { prepare: true, logged: false });
       }
       await cache.addMany(userId, items);
+      await live.publish([userId], items.map(toCached));
       return items.length;
     },
 

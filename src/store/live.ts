@@ -1,0 +1,87 @@
+import type { CachedItem } from "./feed-cache";
+import type { RedisClient } from "./redis";
+
+/**
+ * Live timelines over Redis pub/sub. A subscribed user is registered in `feed:live` (a sorted
+ * set scored by expiry, refreshed while the subscription is open); workers publish a new item
+ * on `feed:live:{user}` only for registered users (one ZMSCORE per fan-out tells which), so a
+ * celebrity's fan-out publishes to its live followers only.
+ */
+const registry = "feed:live";
+const registrationMs = 60_000;
+const channel = (userId: string) => `feed:live:{${userId}}`;
+
+export function createLiveFeed({ redis }: { redis: RedisClient }) {
+  let subscriber: RedisClient | undefined;
+  const listeners = new Map<string, Set<(item: CachedItem) => void>>();
+
+  function connectSubscriber() {
+    if (subscriber) return subscriber;
+    subscriber = redis.duplicate();
+    subscriber.on("error", () => {}); // reconnects by itself; ioredis restores the subscriptions
+    subscriber.on("message", (ch: string, message: string) => {
+      const userId = /^feed:live:\{(.+)\}$/.exec(ch)?.[1];
+      const item = JSON.parse(message) as CachedItem;
+      for (const listener of (userId && listeners.get(userId)) || []) listener(item);
+    });
+    return subscriber;
+  }
+
+  return {
+    /** Worker: tells every target with an open subscription about new items (one registry look-up per 10,000 targets). */
+    async publish(userIds: string[], items: CachedItem[]) {
+      if (userIds.length === 0 || items.length === 0) return;
+      const now = Date.now();
+      for (let i = 0; i < userIds.length; i += 10_000) {
+        const chunk = userIds.slice(i, i + 10_000);
+        const expiries = await redis.zmscore(registry, ...chunk);
+        const pipeline = redis.pipeline();
+        let n = 0;
+        chunk.forEach((u, j) => {
+          if (Number(expiries[j] ?? 0) <= now) return;
+          for (const item of items) pipeline.publish(channel(u), JSON.stringify(item)), n++;
+        });
+        if (n > 0) await pipeline.exec();
+      }
+    },
+
+    /** API: the user's new items as they are written, until `signal` aborts. */
+    async *subscribe(userId: string, signal?: AbortSignal): AsyncGenerator<CachedItem> {
+      const queue: CachedItem[] = [];
+      let wake: (() => void) | undefined;
+      const listener = (item: CachedItem) => {
+        queue.push(item);
+        wake?.();
+      };
+      const set = listeners.get(userId) ?? new Set();
+      listeners.set(userId, set);
+      set.add(listener);
+      const sub = connectSubscriber();
+      if (set.size === 1) await sub.subscribe(channel(userId));
+      const register = () => redis.zadd(registry, Date.now() + registrationMs, userId).catch(() => 0);
+      await register();
+      const keepAlive = setInterval(register, registrationMs / 3);
+      const aborted = new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve(), { once: true }));
+      try {
+        while (!signal?.aborted) {
+          while (queue.length) yield queue.shift()!;
+          await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
+          wake = undefined;
+        }
+      } finally {
+        clearInterval(keepAlive);
+        set.delete(listener);
+        if (set.size === 0) {
+          listeners.delete(userId);
+          await sub.unsubscribe(channel(userId)).catch(() => {});
+        }
+      }
+    },
+
+    async close() {
+      await subscriber?.quit().catch(() => {});
+    },
+  };
+}
+
+export type LiveFeed = ReturnType<typeof createLiveFeed>;
