@@ -19,7 +19,7 @@ export type FeedKey = { createdAt: Date; id: string };
  */
 export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedCache; live: LiveFeed; ttlSeconds: number; fanoutConcurrency?: number }) {
   const { cassandra: db, cache, live, ttlSeconds } = deps;
-  const concurrencyLevel = deps.fanoutConcurrency ?? 64;
+  const concurrencyLevel = deps.fanoutConcurrency ?? 32;
   const q = {
     getUser: "SELECT handle, display_name FROM users WHERE user_id = ?",
     putUser: "INSERT INTO users (user_id, handle, display_name) VALUES (?, ?, ?)",
