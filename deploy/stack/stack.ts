@@ -1,4 +1,5 @@
 import { existsSync, realpathSync, rmSync } from "node:fs";
+import { probes } from "../../src/health";
 import { cassandraComponent } from "./components/cassandra";
 import type { Component } from "./components/component";
 import { connectComponent } from "./components/connect";
@@ -78,7 +79,7 @@ export function createStack(ctx: StackContext) {
         if (pid === undefined) return { name: c.name, pid, ok: false, detail: "not running" };
         try {
           await c.probe();
-          if (c.name === "connect") await connectorProbe();
+          if (c.name === "connect") await probes.connect(ctx.config.connect.url, ctx.config.connect.connector);
           return { name: c.name, pid, ok: true, detail: "ready" };
         } catch (err) {
           return { name: c.name, pid, ok: false, detail: (err as Error).message };
@@ -87,11 +88,6 @@ export function createStack(ctx: StackContext) {
     );
     return { ok: rows.every((r) => r.ok), rows };
   }
-
-  const connectorProbe = async () => {
-    const { probes } = await import("../../src/health");
-    await probes.connect(ctx.config.connect.url, ctx.config.connect.connector);
-  };
 
   function logs(name?: string, lines = 40) {
     for (const c of components) {

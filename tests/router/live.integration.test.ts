@@ -4,7 +4,7 @@ import { EventSource } from "eventsource";
 import { isTrackedEnvelope } from "@trpc/server";
 import { createApp, requestContext } from "../../src/app";
 import { type AppRouter, createCaller } from "../../src/router";
-import { signUp } from "../support/api";
+import { callerFor, signUp } from "../support/api";
 import { sharedWorker } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
 
@@ -69,7 +69,6 @@ describe("feed.onItem", () => {
   });
 
   test("a subscription without a token is refused", async () => {
-    const caller = (await import("../support/api")).callerFor(services());
-    await expect(caller.feed.onItem()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+    await expect(callerFor(services()).feed.onItem()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
   });
 });
