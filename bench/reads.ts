@@ -11,7 +11,9 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config";
 import { createServices } from "../src/services";
-import { freePort, markdownTable, record, summarize } from "./support";
+import { consumerLag } from "../src/stream/lag";
+import { freePort } from "../deploy/stack/proc";
+import { markdownTable, record, summarize } from "./support";
 
 const { values } = parseArgs({
   options: {
@@ -82,22 +84,7 @@ if (present < users) {
 // ---- wait for the pipeline ----------------------------------------------------------------------
 const admin = services.kafka.admin();
 await admin.connect();
-async function lag() {
-  let total = 0;
-  for (const [groupId, topics] of [
-    [config.stream.routerGroup, ["users", "follows", "posts", "comments", "likes"].map((t) => `${config.kafka.topicPrefix}.public.${t}`)],
-    [config.stream.feedsGroup, [config.stream.eventsTopic]],
-  ] as const) {
-    for (const t of await admin.fetchOffsets({ groupId, topics: [...topics] })) {
-      const ends = await admin.fetchTopicOffsets(t.topic);
-      for (const p of t.partitions) {
-        const end = ends.find((e) => e.partition === p.partition)!;
-        total += Math.max(0, Number(end.high) - Math.max(Number(p.offset), Number(end.low)));
-      }
-    }
-  }
-  return total;
-}
+const lag = async () => (await consumerLag(admin, config)).reduce((sum, r) => sum + r.lag, 0);
 const port = await freePort();
 const server = spawn(process.execPath, [resolve(import.meta.dir, "../src/main.ts"), "serve"], {
   env: { ...process.env, FEEDLINE_API_PORT: String(port), KAFKAJS_NO_PARTITIONER_WARNING: "1" },

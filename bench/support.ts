@@ -1,5 +1,4 @@
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
 
@@ -26,14 +25,6 @@ export function summarize(latenciesMs: number[]) {
 export function machine() {
   const cpu = cpus();
   return `${cpu.length} cores (${cpu[0]?.model.trim() ?? "unknown CPU"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Bun ${Bun.version}`;
-}
-
-export async function freePort() {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** Appends a dated section to docs/benchmarks.md: what ran, where, how to repeat it, and the table. */

@@ -9,7 +9,8 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import type { AppRouter } from "../src/router";
-import { freePort, markdownTable, record, summarize } from "./support";
+import { freePort } from "../deploy/stack/proc";
+import { markdownTable, record, summarize } from "./support";
 
 const { values } = parseArgs({
   options: {

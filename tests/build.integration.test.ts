@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { freePort } from "../deploy/stack/proc";
 import { eventually, stackConfig } from "./support/stack";
 
 // The single binary made by `npm run build` serves the same API, and the typed client example
@@ -15,14 +15,6 @@ const binary = join(dir, "feedline");
 let server: ChildProcess | undefined;
 let port: number;
 let output = "";
-
-async function freePort() {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
-}
 
 beforeAll(async () => {
   await stackConfig();

@@ -132,6 +132,15 @@ export async function ensurePortFree(port: number, variable: string, owner: stri
   }
 }
 
+/** A port nothing listens on right now (for test servers and benchmarks). */
+export async function freePort() {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
 export function sleep(ms: number) {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -48,13 +48,7 @@ export type Change<T extends CapturedTable = CapturedTable> = {
 /** Decodes one message value; `null` for a tombstone (nothing to do). Throws DecodeError. */
 export function decodeChange(table: CapturedTable, value: Buffer | string | null): Change | null {
   if (value === null) return null;
-  let json: unknown;
-  try {
-    json = JSON.parse(value.toString());
-  } catch {
-    throw new DecodeError("value is not JSON");
-  }
-  const env = envelope.safeParse(json);
+  const env = envelope.safeParse(parseJson(value));
   if (!env.success) throw new DecodeError(`not a Debezium envelope: ${describe(env.error)}`);
   const { op, before, after, source } = env.data;
   if (source.table !== table) throw new DecodeError(`event of table ${source.table} on the topic of ${table}`);
@@ -65,6 +59,16 @@ export function decodeChange(table: CapturedTable, value: Buffer | string | null
   return { table, op: op === "d" ? "delete" : "upsert", row: row.data, sourceTs: source.ts_ms, lsn: source.lsn ?? 0 } as Change;
 }
 
-function describe(error: z.ZodError) {
+/** A message value as JSON, or a DecodeError saying it is not. */
+export function parseJson(value: Buffer | string): unknown {
+  try {
+    return JSON.parse(value.toString());
+  } catch {
+    throw new DecodeError("value is not JSON");
+  }
+}
+
+/** Zod issues as one line for a dead-letter reason. */
+export function describe(error: z.ZodError) {
   return error.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
 }

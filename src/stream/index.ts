@@ -2,7 +2,7 @@ import type { Admin, Kafka } from "kafkajs";
 import type { Config } from "../config";
 import type { Metrics } from "../metrics";
 import type { FeedStore } from "../store/feeds";
-import { capturedTables, changeTopic } from "../store/kafka";
+import { consumerLag } from "./lag";
 import { createRouter } from "./router";
 import { createFeedWorker } from "./worker";
 
@@ -22,23 +22,9 @@ export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Co
   await worker.start();
 
   const lag = metrics.gauge("feedline_consumer_lag", "Messages not yet consumed and committed, per group, topic and partition.");
-  const groups = [
-    { groupId: config.stream.routerGroup, topics: capturedTables.map((t) => changeTopic(config.kafka, t)) },
-    { groupId: config.stream.feedsGroup, topics: [config.stream.eventsTopic] },
-  ];
   metrics.collect(async () => {
     await admin.connect();
-    for (const g of groups) {
-      const committed = await admin.fetchOffsets({ groupId: g.groupId, topics: g.topics });
-      for (const t of committed) {
-        const ends = await admin.fetchTopicOffsets(t.topic);
-        for (const p of t.partitions) {
-          const end = Number(ends.find((e) => e.partition === p.partition)?.high ?? 0);
-          const done = Number(p.offset) < 0 ? Number(ends.find((e) => e.partition === p.partition)?.low ?? 0) : Number(p.offset);
-          lag.set({ group: g.groupId, topic: t.topic, partition: String(p.partition) }, Math.max(0, end - done));
-        }
-      }
-    }
+    for (const r of await consumerLag(admin, config)) lag.set({ group: r.group, topic: r.topic, partition: String(r.partition) }, r.lag);
   });
 
   return {

@@ -4,7 +4,7 @@ import type { Metrics } from "../metrics";
 import { type CapturedTable, capturedTables, changeTopic } from "../store/kafka";
 import { DecodeError, decodeChange } from "./envelope";
 import { encodeRouted, route } from "./routing";
-import { after, deadLetter, retrying } from "./transport";
+import { after, consumerOptions, deadLetter, retrying } from "./transport";
 
 /**
  * Stage 1: consumes the Debezium topics, decodes each change, and re-keys it onto the events
@@ -15,15 +15,7 @@ import { after, deadLetter, retrying } from "./transport";
 export function createRouter(deps: { kafka: Kafka; config: Config; metrics: Metrics }) {
   const { kafka, config, metrics } = deps;
   const topics = Object.fromEntries(capturedTables.map((t) => [changeTopic(config.kafka, t), t])) as Record<string, CapturedTable>;
-  const consumer = kafka.consumer({
-    groupId: config.stream.routerGroup,
-    maxWaitTimeInMs: config.stream.maxWaitMs,
-    // A crashed member's partitions move to the others after this long without heartbeats.
-    sessionTimeout: config.stream.sessionTimeoutMs,
-    rebalanceTimeout: config.stream.sessionTimeoutMs * 2,
-    allowAutoTopicCreation: false,
-    retry: { retries: 5, restartOnFailure: async () => false },
-  });
+  const consumer = kafka.consumer(consumerOptions(config, config.stream.routerGroup));
   // One request in flight per broker keeps the produced order equal to the consumed order on retries.
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 1 });
   const routed = metrics.counter("feedline_events_total", "Change events consumed, by stage and topic.");

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { type Change, DecodeError, rowSchemasWith } from "./envelope";
+import { type Change, DecodeError, describe, parseJson, rowSchemasWith } from "./envelope";
 
 /**
  * The router re-keys every change by the user whose serial stream must handle it, onto one
@@ -53,13 +53,7 @@ export function encodeRouted(event: Routed) {
 
 export function decodeRouted(value: Buffer | null): Routed {
   if (!value) throw new DecodeError("empty message on the events topic");
-  let json: unknown;
-  try {
-    json = JSON.parse(value.toString());
-  } catch {
-    throw new DecodeError("value is not JSON");
-  }
-  const parsed = routedSchema.safeParse(json);
-  if (!parsed.success) throw new DecodeError(`not a routed event: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  const parsed = routedSchema.safeParse(parseJson(value));
+  if (!parsed.success) throw new DecodeError(`not a routed event: ${describe(parsed.error)}`);
   return parsed.data as Routed;
 }

@@ -1,4 +1,6 @@
 import cassandra from "cassandra-driver";
+import type { ConsumerConfig } from "kafkajs";
+import type { Config } from "../config";
 import type { IHeaders, KafkaMessage, Message } from "kafkajs";
 import { AppError, isRedisConnectionError } from "../errors";
 import { DecodeError } from "./envelope";
@@ -66,6 +68,19 @@ export function deadLetter(topic: string, partition: number, message: KafkaMessa
     "dlq.at": new Date().toISOString(),
   };
   return { key: message.key, value: message.value, headers };
+}
+
+/** Consumer settings both stages share: short fetch waits, a short session, no auto-created topics, no restart after a fatal error. */
+export function consumerOptions(config: Config, groupId: string): ConsumerConfig {
+  return {
+    groupId,
+    maxWaitTimeInMs: config.stream.maxWaitMs,
+    // A crashed member's partitions move to the others after this long without heartbeats.
+    sessionTimeout: config.stream.sessionTimeoutMs,
+    rebalanceTimeout: config.stream.sessionTimeoutMs * 2,
+    allowAutoTopicCreation: false,
+    retry: { retries: 5, restartOnFailure: async () => false },
+  };
 }
 
 /** The offset to commit after a message: the next one. */

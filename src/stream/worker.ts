@@ -5,7 +5,7 @@ import type { FeedStore } from "../store/feeds";
 import { DecodeError } from "./envelope";
 import { applyEvent, type HandlerContext } from "./handlers";
 import { decodeRouted, type Routed } from "./routing";
-import { after, deadLetter, inParallel, retrying } from "./transport";
+import { after, consumerOptions, deadLetter, inParallel, retrying } from "./transport";
 
 /**
  * Stage 2: consumes the events topic and applies each event to Cassandra and Redis. Events of
@@ -16,15 +16,7 @@ import { after, deadLetter, inParallel, retrying } from "./transport";
  */
 export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: Metrics; feeds: FeedStore }) {
   const { kafka, config, metrics, feeds } = deps;
-  const consumer = kafka.consumer({
-    groupId: config.stream.feedsGroup,
-    maxWaitTimeInMs: config.stream.maxWaitMs,
-    // A crashed member's partitions move to the others after this long without heartbeats.
-    sessionTimeout: config.stream.sessionTimeoutMs,
-    rebalanceTimeout: config.stream.sessionTimeoutMs * 2,
-    allowAutoTopicCreation: false,
-    retry: { retries: 5, restartOnFailure: async () => false },
-  });
+  const consumer = kafka.consumer(consumerOptions(config, config.stream.feedsGroup));
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   const events = metrics.counter("feedline_events_total", "Change events consumed, by stage and topic.");
   const writes = metrics.counter("feedline_fanout_writes_total", "Feed entries written (fan-out and backfill).");

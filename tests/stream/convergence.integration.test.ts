@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import type { Admin } from "kafkajs";
-import { capturedTables, changeTopic } from "../../src/store/kafka";
+import { consumerLag, streamGroups } from "../../src/stream/lag";
 import { expectConverged, feedIds, setSharedWorker, sharedWorker, startWorker } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
 import { randomWorkload } from "../support/workload";
@@ -56,8 +56,7 @@ describe("convergence", () => {
     const admin = services().kafka.admin();
     await admin.connect();
     try {
-      await resetToEarliest(admin, config.stream.routerGroup, capturedTables.map((t) => changeTopic(config.kafka, t)));
-      await resetToEarliest(admin, config.stream.feedsGroup, [config.stream.eventsTopic]);
+      for (const g of streamGroups(config)) await resetToEarliest(admin, g.groupId, g.topics);
       const next = startWorker();
       setSharedWorker(next);
       await next;
@@ -82,18 +81,5 @@ async function resetToEarliest(admin: Admin, groupId: string, topics: string[]) 
 
 /** True once both groups have committed up to the end of every partition they read. */
 async function caughtUp(admin: Admin, config: ReturnType<typeof services>["config"]) {
-  const groups = [
-    { groupId: config.stream.routerGroup, topics: capturedTables.map((t) => changeTopic(config.kafka, t)) },
-    { groupId: config.stream.feedsGroup, topics: [config.stream.eventsTopic] },
-  ];
-  for (const g of groups) {
-    for (const t of await admin.fetchOffsets({ groupId: g.groupId, topics: g.topics })) {
-      const ends = await admin.fetchTopicOffsets(t.topic);
-      for (const p of t.partitions) {
-        const end = ends.find((e) => e.partition === p.partition)!;
-        if (end.high !== end.low && Number(p.offset) < Number(end.high)) return undefined;
-      }
-    }
-  }
-  return true;
+  return (await consumerLag(admin, config)).every((r) => r.lag === 0) ? true : undefined;
 }

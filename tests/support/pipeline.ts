@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { resolve } from "node:path";
+import { freePort } from "../../deploy/stack/proc";
 import type { Services } from "../../src/services";
 import { eventually, stackConfig } from "./stack";
 
@@ -15,14 +15,6 @@ export interface WorkerProcess {
   output: () => string;
   /** Stops it: SIGTERM for a clean shutdown, SIGKILL for a crash. */
   kill(signal: "SIGTERM" | "SIGKILL"): Promise<void>;
-}
-
-async function freePort() {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 /** Starts a worker process and waits until its /healthz is green (consumers joined). */
