@@ -41,3 +41,32 @@ export function markdownTable(rows: Record<string, string | number>[]) {
   const keys = Object.keys(rows[0] ?? {});
   return [`| ${keys.join(" | ")} |`, `|${keys.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${keys.map((k) => r[k]).join(" | ")} |`)].join("\n");
 }
+
+/** A one-line progress bar on stderr for long operations: done/total, rate and time left. */
+export function progressBar(label: string, total: number) {
+  const started = performance.now();
+  let done = 0;
+  let drawn = 0;
+  const draw = () => {
+    const elapsed = (performance.now() - started) / 1000;
+    const rate = done / Math.max(elapsed, 1e-3);
+    const width = 30;
+    const filled = Math.round((width * done) / Math.max(total, 1));
+    const left = rate > 0 ? `${Math.ceil((total - done) / rate)} s left` : "";
+    process.stderr.write(`\r  ${label} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total} ${Math.round(rate)}/s ${left}   `);
+  };
+  return {
+    tick(n: number) {
+      done += n;
+      if (performance.now() - drawn > 200 || done >= total) {
+        drawn = performance.now();
+        draw();
+      }
+    },
+    finish() {
+      draw();
+      process.stderr.write(`\n`);
+      return (performance.now() - started) / 1000;
+    },
+  };
+}

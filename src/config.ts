@@ -52,6 +52,8 @@ const variables = {
   FEEDLINE_FEED_TTL_DAYS: positiveInt.default(30),
   FEEDLINE_CACHE_TTL_SECONDS: positiveInt.default(86_400),
   FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),
+  FEEDLINE_FANOUT_BATCH: positiveInt.max(1000).default(32),
+  FEEDLINE_FANOUT_CONCURRENCY: positiveInt.default(4),
   FEEDLINE_STREAM_MAX_WAIT_MS: positiveInt.default(50),
   FEEDLINE_STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(10_000),
 
@@ -123,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     feed: { length: e.FEEDLINE_FEED_LENGTH, ttlSeconds: e.FEEDLINE_FEED_TTL_DAYS * 86400, cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS },
     stream: {
       concurrency: e.FEEDLINE_WORKER_CONCURRENCY,
+      fanout: { batch: e.FEEDLINE_FANOUT_BATCH, concurrency: e.FEEDLINE_FANOUT_CONCURRENCY },
       maxWaitMs: e.FEEDLINE_STREAM_MAX_WAIT_MS,
       sessionTimeoutMs: e.FEEDLINE_STREAM_SESSION_TIMEOUT_MS,
       eventsTopic: `${e.FEEDLINE_TOPIC_PREFIX}.events`,

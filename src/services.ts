@@ -24,7 +24,7 @@ export async function createServices(config: Config) {
   const tokens = createTokens(config.auth);
   const feedCache = createFeedCache({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
   const live = createLiveFeed({ redis });
-  const feeds = createFeedStore({ cassandra, cache: feedCache, live, ttlSeconds: config.feed.ttlSeconds });
+  const feeds = createFeedStore({ cassandra, cache: feedCache, live, ttlSeconds: config.feed.ttlSeconds, fanout: config.stream.fanout });
   const metrics = createMetrics();
   const reader = createFeedReader({ feeds, cache: feedCache, length: config.feed.length, metrics });
   const cursors = createCursors(config.auth.secret);

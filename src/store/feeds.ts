@@ -4,8 +4,6 @@ import type { CassandraClient } from "./cassandra";
 import { type FeedCache, toCached } from "./feed-cache";
 import type { LiveFeed } from "./live";
 
-const { executeConcurrent } = cassandra.concurrent;
-
 /** An activity as a feed shows it: with its actor's handle. */
 export type FeedItem = Activity & { actorHandle: string };
 
@@ -17,9 +15,17 @@ export type FeedKey = { createdAt: Date; id: string };
  * each user's activities) and the feeds they write, in Cassandra with the Redis cache in front.
  * Every write is an upsert or a delete by a deterministic key, so replaying is harmless.
  */
-export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedCache; live: LiveFeed; ttlSeconds: number; fanoutConcurrency?: number }) {
+export function createFeedStore(deps: {
+  cassandra: CassandraClient;
+  cache: FeedCache;
+  live: LiveFeed;
+  ttlSeconds: number;
+  /** Rows per fan-out batch and batches in flight per fan-out. */
+  fanout: { batch: number; concurrency: number };
+}) {
   const { cassandra: db, cache, live, ttlSeconds } = deps;
-  const concurrencyLevel = deps.fanoutConcurrency ?? 32;
+  const keyspace = db.keyspace;
+  const { fanout } = deps;
   const q = {
     getUser: "SELECT handle, display_name FROM users WHERE user_id = ?",
     putUser: "INSERT INTO users (user_id, handle, display_name) VALUES (?, ?, ?)",
@@ -48,6 +54,35 @@ export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedC
   const prepare = { prepare: true };
   /** Only activities young enough to still be in a feed matter for backfill and removal. */
   const horizon = () => new Date(Date.now() - ttlSeconds * 1000);
+
+  /**
+   * One statement per user, sent as unlogged batches of rows that share a replica (token-aware:
+   * each batch goes to a node that owns every partition in it, so the coordinator applies it
+   * locally instead of forwarding). A batch is not atomic here and need not be: every row is an
+   * idempotent upsert or delete, and the caller retries the whole fan-out on failure. Batching
+   * cuts the per-request cost on both sides, which is what bounds fan-out on a small machine.
+   */
+  async function fanOut(userIds: string[], statement: (userId: string) => { query: string; params: unknown[] }) {
+    const groups = new Map<string, { query: string; params: unknown[] }[][]>();
+    for (const u of userIds) {
+      const replica = db.getReplicas(keyspace, Buffer.from(u))?.[0]?.address ?? "";
+      let batches = groups.get(replica);
+      if (!batches) groups.set(replica, (batches = [[]]));
+      let last = batches.at(-1)!;
+      if (last.length >= fanout.batch) batches.push((last = []));
+      last.push(statement(u));
+    }
+    const all = [...groups.values()].flat();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(fanout.concurrency, all.length) }, async () => {
+        while (next < all.length) {
+          const batch = all[next++]!;
+          await (batch.length === 1 ? db.execute(batch[0]!.query, batch[0]!.params, prepare) : db.batch(batch, { prepare: true, logged: false }));
+        }
+      }),
+    );
+  }
 
   return {
     async getUser(userId: string) {
@@ -83,7 +118,7 @@ export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedC
     /** Fan-out: one item into many feeds (Cassandra first, then the caches that exist). */
     async writeItem(userIds: string[], item: FeedItem) {
       if (userIds.length === 0) return 0;
-      await executeConcurrent(db, q.writeItem, userIds.map((u) => itemParams(u, item)), { concurrencyLevel });
+      await fanOut(userIds, (u) => ({ query: q.writeItem, params: itemParams(u, item) }));
       await cache.add(userIds, item);
       await live.publish(userIds, [toCached(item)]);
       return userIds.length;
@@ -91,7 +126,7 @@ export function createFeedStore(deps: { cassandra: CassandraClient; cache: FeedC
 
     async removeItem(userIds: string[], key: FeedKey) {
       if (userIds.length === 0) return 0;
-      await executeConcurrent(db, q.removeItem, userIds.map((u) => [u, key.createdAt, key.id]), { concurrencyLevel });
+      await fanOut(userIds, (u) => ({ query: q.removeItem, params: [u, key.createdAt, key.id] }));
       await cache.remove(userIds, key.id);
       return userIds.length;
     },
@@ -143,5 +178,48 @@ function toActivityRow(r: cassandra.types.Row, actorId: string): Activity {
     object: { type: r.object_type, id: r.object_id },
     postId: r.post_id,
     excerpt: r.excerpt,
+  };
+}
+
+/**
+ * The store as one user's serial stream sees it while it applies a run of events: that user's
+ * row and follower list are read from Cassandra once and then kept in step with the run's own
+ * writes. This is exact, not a cache that can go stale: only this stream writes them (see
+ * docs/stream.md), and the view lives for one batch of one partition.
+ */
+export function streamView(store: FeedStore): FeedStore {
+  const users = new Map<string, Awaited<ReturnType<FeedStore["getUser"]>>>();
+  const followers = new Map<string, Set<string>>();
+  return {
+    ...store,
+    async getUser(userId) {
+      if (!users.has(userId)) users.set(userId, await store.getUser(userId));
+      return users.get(userId)!;
+    },
+    async putUser(u) {
+      const result = await store.putUser(u);
+      users.set(u.id, { handle: u.handle, displayName: u.displayName });
+      return result;
+    },
+    async deleteUser(userId) {
+      const result = await store.deleteUser(userId);
+      users.set(userId, null);
+      return result;
+    },
+    async followers(userId) {
+      let set = followers.get(userId);
+      if (!set) followers.set(userId, (set = new Set(await store.followers(userId))));
+      return [...set];
+    },
+    async addFollower(userId, followerId) {
+      const result = await store.addFollower(userId, followerId);
+      followers.get(userId)?.add(followerId);
+      return result;
+    },
+    async removeFollower(userId, followerId) {
+      const result = await store.removeFollower(userId, followerId);
+      followers.get(userId)?.delete(followerId);
+      return result;
+    },
   };
 }

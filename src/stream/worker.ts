@@ -1,7 +1,7 @@
 import { type Kafka, type KafkaMessage, type Message, Partitioners } from "kafkajs";
 import type { Config } from "../config";
 import type { Metrics } from "../metrics";
-import type { FeedStore } from "../store/feeds";
+import { type FeedStore, streamView } from "../store/feeds";
 import { DecodeError } from "./envelope";
 import { applyEvent, type HandlerContext } from "./handlers";
 import { decodeRouted, type Routed } from "./routing";
@@ -64,8 +64,10 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
           }
         }
         await inParallel([...byUser.values()], config.stream.concurrency, async (userEvents) => {
+          // The user's row and followers are read once per run rather than once per event.
+          const userCtx = { ...ctx, feeds: streamView(feeds) };
           for (const { event } of userEvents) {
-            await retrying(() => applyEvent(ctx, event), {
+            await retrying(() => applyEvent(userCtx, event), {
               label: `applying ${event.kind} ${event.op}`,
               heartbeat,
               isRunning,
