@@ -40,7 +40,7 @@ export function createRouter(deps: { kafka: Kafka; config: Config; metrics: Metr
           try {
             const change = decodeChange(table, m.value);
             if (!change) continue; // tombstone: the delete before it did the work
-            for (const r of route(change)) out.push({ key: r.key, value: encodeRouted(r.event), headers: { "source.ts": String(change.sourceTs) } });
+            for (const r of route(change)) out.push({ key: r.key, value: encodeRouted(r.event), headers: { "source.ts": String(change.sourceTs), "change.ts": m.timestamp } });
           } catch (err) {
             if (!(err instanceof DecodeError)) throw err;
             console.warn(`[router] ${batch.topic}/${batch.partition}@${m.offset} to the dead-letter topic: ${err.message}`);

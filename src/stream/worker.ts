@@ -25,7 +25,13 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
   const freshness = metrics.histogram(
     "feedline_freshness_seconds",
     "Source commit to feed write, per activity fanned out.",
-    [0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    [0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  );
+  // Where the time between a source commit and the feed write goes, per activity (freshness split).
+  const stages = metrics.histogram(
+    "feedline_stage_seconds",
+    "Per activity: capture = source commit to change event in Kafka (Debezium), route = change event to routed event (router), deliver = routed event to the worker starting it, write = the worker's writes.",
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   );
   const watermark = metrics.gauge("feedline_watermark_seconds", "Per partition of the events topic: source commit time of the last event whose writes are all done (Unix seconds).");
 
@@ -38,6 +44,16 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
     },
   };
 
+  function observeStages(message: KafkaMessage, sourceTs: number | null, started: number, done: number) {
+    const changeTs = Number(message.headers?.["change.ts"]?.toString());
+    const routedTs = Number(message.timestamp);
+    const seconds = (from: number, to: number) => Math.max(0, (to - from) / 1000);
+    if (sourceTs && changeTs) stages.observe(seconds(sourceTs, changeTs), { stage: "capture" });
+    if (changeTs && routedTs) stages.observe(seconds(changeTs, routedTs), { stage: "route" });
+    if (routedTs) stages.observe(seconds(routedTs, started), { stage: "deliver" });
+    stages.observe(seconds(started, done), { stage: "write" });
+  }
+
   async function start() {
     await producer.connect();
     await consumer.connect();
@@ -49,15 +65,15 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         const last = batch.messages.at(-1);
         if (!last) return;
-        const byUser = new Map<string, { event: Routed }[]>();
+        const byUser = new Map<string, { event: Routed; message: KafkaMessage }[]>();
         const dlq: Message[] = [];
         for (const m of batch.messages) {
           try {
             const event = decodeRouted(m.value);
             const key = m.key?.toString() ?? "";
             const list = byUser.get(key);
-            if (list) list.push({ event });
-            else byUser.set(key, [{ event }]);
+            if (list) list.push({ event, message: m });
+            else byUser.set(key, [{ event, message: m }]);
           } catch (err) {
             if (!(err instanceof DecodeError)) throw err;
             dlq.push(deadLetter(batch.topic, batch.partition, m as KafkaMessage, err.message));
@@ -66,13 +82,15 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
         await inParallel([...byUser.values()], config.stream.concurrency, async (userEvents) => {
           // The user's row and followers are read once per run rather than once per event.
           const userCtx = { ...ctx, feeds: streamView(feeds) };
-          for (const { event } of userEvents) {
+          for (const { event, message } of userEvents) {
+            const started = Date.now();
             await retrying(() => applyEvent(userCtx, event), {
               label: `applying ${event.kind} ${event.op}`,
               heartbeat,
               isRunning,
               onRetry: () => retries.inc(),
             });
+            if (event.kind === "activity" && event.op === "upsert") observeStages(message, event.sourceTs, started, Date.now());
           }
           await heartbeat();
         });

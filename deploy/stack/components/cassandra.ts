@@ -69,6 +69,9 @@ export function cassandraComponent(ctx: StackContext): Component {
         "    default:",
         "      class_name: TrieMemtable",
         "memtable_allocation_type: offheap_objects",
+        // Everything here is derived state, rebuilt from the change topics; TRUNCATE (bench:build)
+        // should free the disk rather than keep a snapshot of it.
+        "auto_snapshot: false",
         "seed_provider:",
         "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider",
         "    parameters:",

@@ -1,0 +1,176 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import type { Admin } from "kafkajs";
+import { freePort } from "../deploy/stack/proc";
+import type { Services } from "../src/services";
+import { consumerLag, streamGroups } from "../src/stream/lag";
+
+/**
+ * What the pipeline benchmarks share: the service run as its own process (as in production:
+ * API and workers, `feedline serve`), its /metrics parsed, and a wait for "everything written
+ * so far to PostgreSQL is in the feeds" that does not rely on sleeping.
+ */
+
+export interface Service {
+  port: number;
+  url: string;
+  process: ChildProcess;
+  metrics(): Promise<MetricSet>;
+  stop(): Promise<void>;
+}
+
+/** Starts `src/main.ts serve` on a free port with the given role and waits until /healthz answers 200. */
+export async function startService(opts: { role?: "all" | "api" | "worker"; env?: Record<string, string> } = {}): Promise<Service> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [resolve(import.meta.dir, "../src/main.ts"), "serve", "--role", opts.role ?? "all"], {
+    env: { ...process.env, FEEDLINE_API_PORT: String(port), KAFKAJS_NO_PARTITIONER_WARNING: "1", ...opts.env },
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  const kill = () => child.kill("SIGKILL");
+  process.on("exit", kill);
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode} while starting`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error("the service did not report healthy within 60 s");
+    await Bun.sleep(250);
+  }
+  return {
+    port,
+    url,
+    process: child,
+    metrics: async () => parseMetrics(await (await fetch(`${url}/metrics`)).text()),
+    async stop() {
+      process.off("exit", kill);
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      await Promise.race([exited, Bun.sleep(15_000)]);
+      if (child.exitCode === null) kill();
+    },
+  };
+}
+
+/** Refuses to measure while another process consumes the stream (its work would be counted, or missed). */
+export async function assertStreamIdle(admin: Admin, services: Services) {
+  for (const { groupId } of streamGroups(services.config)) {
+    const { groups } = await admin.describeGroups([groupId]);
+    const members = groups[0]?.members.length ?? 0;
+    if (members > 0)
+      throw new Error(`consumer group ${groupId} has ${members} member(s): stop the running service (npm start / feedline serve) before benchmarking`);
+  }
+}
+
+/** Total consumer lag of both stream groups. */
+export async function totalLag(admin: Admin, services: Services) {
+  return (await consumerLag(admin, services.config)).reduce((sum, r) => sum + r.lag, 0);
+}
+
+/**
+ * Waits until everything committed to PostgreSQL so far has gone through the pipeline: touches a
+ * marker user's display name, waits for the worker to store it in Cassandra (so Debezium has
+ * emitted everything before it, and the stream reached it), then for zero lag on both groups.
+ * Prints the lag while it waits.
+ */
+export async function waitForPipeline(services: Services, admin: Admin, markerUserId: string, opts: { timeoutMs?: number; label?: string } = {}) {
+  const { sql, cassandra } = services;
+  const mark = `marker ${Date.now()}`;
+  await sql`update users set display_name = ${mark} where id = ${markerUserId}`;
+  const started = performance.now();
+  const deadline = Date.now() + (opts.timeoutMs ?? 3_600_000);
+  let seen = false;
+  let quiet = 0;
+  while (quiet < 2) {
+    if (Date.now() > deadline) throw new Error(`the pipeline did not catch up within ${(opts.timeoutMs ?? 3_600_000) / 1000} s`);
+    await Bun.sleep(seen ? 1000 : 500);
+    if (!seen) {
+      const row = (await cassandra.execute("SELECT display_name FROM users WHERE user_id = ?", [markerUserId], { prepare: true })).first();
+      seen = row?.display_name === mark;
+    }
+    const lag = await totalLag(admin, services).catch(() => Number.NaN);
+    quiet = seen && lag === 0 ? quiet + 1 : 0;
+    process.stderr.write(`\r  ${opts.label ?? "waiting for the pipeline"}: lag ${lag}, marker ${seen ? "applied" : "pending"}, ${((performance.now() - started) / 1000).toFixed(0)} s   `);
+  }
+  process.stderr.write("\n");
+  return (performance.now() - started) / 1000;
+}
+
+export type MetricSet = ReturnType<typeof parseMetrics>;
+
+/** Prometheus text format, read back: sums over series, and histogram quantiles. */
+export function parseMetrics(text: string) {
+  const series: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split("\n")) {
+    if (!line || line.startsWith("#")) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? "").matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    series.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  const matches = (labels: Record<string, string>, want: Record<string, string>) => Object.entries(want).every(([k, v]) => labels[k] === v);
+  const sum = (name: string, want: Record<string, string> = {}) =>
+    series.filter((s) => s.name === name && matches(s.labels, want)).reduce((a, s) => a + s.value, 0);
+  return {
+    sum,
+    /** Cumulative bucket counts of a histogram series, by upper bound. */
+    buckets(name: string, want: Record<string, string> = {}) {
+      return series
+        .filter((s) => s.name === `${name}_bucket` && matches(s.labels, want))
+        .map((s) => ({ le: s.labels.le === "+Inf" ? Number.POSITIVE_INFINITY : Number(s.labels.le), count: s.value }))
+        .sort((a, b) => a.le - b.le);
+    },
+  };
+}
+
+/**
+ * Histogram statistics between two scrapes (after − before): count, mean, and the upper bound of
+ * the bucket holding each quantile (so "≤ 0.1 s" means the quantile fell in the bucket ending there).
+ */
+export function histogramDelta(before: MetricSet, after: MetricSet, name: string, want: Record<string, string> = {}) {
+  const b = new Map(before.buckets(name, want).map((x) => [x.le, x.count]));
+  const buckets = after.buckets(name, want).map((x) => ({ le: x.le, count: x.count - (b.get(x.le) ?? 0) }));
+  const count = after.sum(`${name}_count`, want) - before.sum(`${name}_count`, want);
+  const sum = after.sum(`${name}_sum`, want) - before.sum(`${name}_sum`, want);
+  const quantile = (q: number) => buckets.find((x) => x.count >= q * count)?.le ?? Number.NaN;
+  return { count, mean: count > 0 ? sum / count : Number.NaN, p50: quantile(0.5), p95: quantile(0.95), p99: quantile(0.99) };
+}
+
+/** CPU seconds used so far by each named process, and by the whole machine (from /proc). */
+export function cpuSeconds(pids: Record<string, number | undefined>) {
+  const ticks = 100; // USER_HZ on Linux
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) {
+    if (!pid) continue;
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
+      out[name] = (Number(fields[11]) + Number(fields[12])) / ticks; // utime + stime
+    } catch {
+      // gone: left out
+    }
+  }
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
+  out.machine = (cpu.reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]!) / ticks; // all but idle and iowait
+  return out;
+}
+
+/** The stack's JVMs and Redis by pid file (PostgreSQL runs as many processes and is left out). */
+export function stackPids(services: Services) {
+  const dir = resolve(import.meta.dir, "..", services.config.stack.dir, "run");
+  const pid = (name: string) => {
+    try {
+      return Number(readFileSync(`${dir}/${name}.pid`, "utf8").trim()) || undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  return { cassandra: pid("cassandra"), kafka: pid("kafka"), connect: pid("connect"), redis: pid("redis") };
+}
+
+/** Per process: share of one core used between two cpuSeconds snapshots over `seconds`. */
+export function cpuShare(before: Record<string, number>, after: Record<string, number>, seconds: number) {
+  return Object.fromEntries(Object.keys(after).filter((k) => k in before).map((k) => [k, `${Math.round((100 * (after[k]! - before[k]!)) / seconds)}%`]));
+}
