@@ -8,21 +8,15 @@
  * change has been routed and applied. This is also the recovery procedure for lost derived state
  * (docs/operations.md), measured. Needs the stack up and no service running.
  */
-import { loadConfig } from "../src/config";
-import { createServices } from "../src/services";
 import { capturedTables, changeTopic } from "../src/store/kafka";
 import { datasetCounts, seedDataset } from "./dataset";
-import { assertStreamIdle, cpuSeconds, cpuShare, stackPids, startService, waitForPipeline } from "./pipeline";
+import { cpuSeconds, cpuShare, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
 import { datasetArgs } from "./seed";
 import { markdownTable, record } from "./support";
 
 const o = datasetArgs();
-const config = loadConfig();
-const services = await createServices(config);
-const { sql, cassandra, redis, kafka } = services;
-const admin = kafka.admin();
-await admin.connect();
-await assertStreamIdle(admin, services);
+const { config, services, admin } = await openBench();
+const { sql, cassandra, redis } = services;
 
 let counts = await datasetCounts(sql, o.prefix);
 if (counts.users === 0) {
@@ -56,6 +50,12 @@ const events = await admin.fetchTopicOffsets(config.stream.eventsTopic);
 await admin.deleteTopicRecords({ topic: config.stream.eventsTopic, partitions: events.map((p) => ({ partition: p.partition, offset: "-1" })) });
 const toRoute = await changeEvents();
 
+// What a complete build writes, at most: every activity into its actor's feed and each follower's.
+// (Backfill on a follow takes only the followee's newest FEEDLINE_FEED_LENGTH, so it can be less.)
+const [{ expected }] = (await sql`
+  with fc as (select followee_id as u, count(*) as c from follows group by 1),
+       acts as (select author_id as a from posts union all select author_id from comments union all select user_id from likes union all select follower_id from follows)
+  select sum(1 + coalesce(fc.c, 0))::bigint::text as expected from acts left join fc on fc.u = acts.a`) as unknown as [{ expected: string | null }];
 const [{ id: marker }] = (await sql`select id::text as id from users where handle = ${`${o.prefix}_1`}`) as unknown as [{ id: string }];
 console.log(`building every feed from ${toRoute} change events`);
 const service = await startService();
@@ -76,6 +76,7 @@ const table = markdownTable([
     "change events routed": routed,
     "routed events applied": applied,
     "feed entries written": entries,
+    "entries if no length cap": Number(expected ?? 0),
     "build s": seconds.toFixed(0),
     "activities/s": Math.round(activities / seconds),
     "feed entries/s": Math.round(entries / seconds),

@@ -3,7 +3,8 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Admin } from "kafkajs";
 import { freePort } from "../deploy/stack/proc";
-import type { Services } from "../src/services";
+import { loadConfig } from "../src/config";
+import { createServices, type Services } from "../src/services";
 import { consumerLag, streamGroups } from "../src/stream/lag";
 
 /**
@@ -52,6 +53,16 @@ export async function startService(opts: { role?: "all" | "api" | "worker"; env?
       if (child.exitCode === null) kill();
     },
   };
+}
+
+/** What every pipeline benchmark opens first: the stores, a Kafka admin, and a check that nothing else consumes the stream. */
+export async function openBench() {
+  const config = loadConfig();
+  const services = await createServices(config);
+  const admin = services.kafka.admin();
+  await admin.connect();
+  await assertStreamIdle(admin, services);
+  return { config, services, admin };
 }
 
 /** Refuses to measure while another process consumes the stream (its work would be counted, or missed). */

@@ -66,8 +66,12 @@ export function cassandraComponent(ctx: StackContext): Component {
         // (a profile of the feed build had a third of the node's CPU in flushing and compaction).
         "memtable:",
         "  configurations:",
-        "    default:",
+        "    skiplist:",
+        "      class_name: SkipListMemtable",
+        "    trie:",
         "      class_name: TrieMemtable",
+        "    default:",
+        "      inherits: trie",
         "memtable_allocation_type: offheap_objects",
         // Everything here is derived state, rebuilt from the change topics; TRUNCATE (bench:build)
         // should free the disk rather than keep a snapshot of it.

@@ -1,0 +1,44 @@
+import { describe, expect, test } from "bun:test";
+import { histogramDelta, parseMetrics } from "../../bench/pipeline";
+import { markdownTable, percentile, summarize } from "../../bench/support";
+import { createMetrics } from "../../src/metrics";
+
+describe("benchmark arithmetic", () => {
+  test("percentiles are nearest-rank on the sorted sample", () => {
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(sorted, 50)).toBe(50);
+    expect(percentile(sorted, 99)).toBe(99);
+    expect(percentile(sorted, 100)).toBe(100);
+    expect(percentile([7], 99)).toBe(7);
+    expect(percentile([], 50)).toBeNaN();
+    expect(summarize([3, 1, 2])).toMatchObject({ n: 3, "p50 ms": "2.00", "max ms": "3.00" });
+  });
+
+  test("a table has a header, a rule and one line per row", () => {
+    expect(markdownTable([{ a: 1, b: "x" }, { a: 2, b: "y" }])).toBe("| a | b |\n|---|---|\n| 1 | x |\n| 2 | y |");
+  });
+
+  test("metrics read back from the text format: sums by label, histogram deltas and bucket quantiles", async () => {
+    const m = createMetrics();
+    const c = m.counter("writes_total", "W.");
+    const h = m.histogram("stage_seconds", "S.", [0.01, 0.1, 1]);
+    c.inc({ stage: "router" }, 5);
+    c.inc({ stage: "feeds" }, 7);
+    h.observe(0.5, { stage: "write" }); // before the window: must not count
+    const before = parseMetrics(await m.render());
+    for (let i = 0; i < 98; i++) h.observe(0.005, { stage: "write" });
+    h.observe(0.05, { stage: "write" });
+    h.observe(0.5, { stage: "write" });
+    h.observe(0.2, { stage: "route" });
+    const after = parseMetrics(await m.render());
+
+    expect(after.sum("writes_total")).toBe(12);
+    expect(after.sum("writes_total", { stage: "feeds" })).toBe(7);
+    const d = histogramDelta(before, after, "stage_seconds", { stage: "write" });
+    expect(d.count).toBe(100);
+    expect(d.mean).toBeCloseTo((98 * 0.005 + 0.05 + 0.5) / 100, 10);
+    expect(d.p50).toBe(0.01);
+    expect(d.p99).toBe(0.1);
+    expect(histogramDelta(before, after, "stage_seconds", { stage: "route" }).p50).toBe(1);
+  });
+});

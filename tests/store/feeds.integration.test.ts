@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Services } from "../../src/services";
+import { type FeedItem, streamView } from "../../src/store/feeds";
+import { openServices } from "../support/stack";
+
+let services: Services;
+const run = crypto.randomUUID().slice(0, 8);
+// More targets than one batch holds and than a fan-out keeps in flight, plus a remainder.
+const targets = Array.from({ length: 32 * 4 * 2 + 7 }, (_, i) => `fanout-${run}-${i}`);
+
+beforeAll(async () => {
+  services = await openServices();
+});
+
+afterAll(async () => {
+  for (const u of targets) await services.cassandra.execute("DELETE FROM home_feed WHERE user_id = ?", [u], { prepare: true });
+  await services.cassandra.execute("DELETE FROM followers WHERE user_id = ?", [`actor-${run}`], { prepare: true });
+  await services.cassandra.execute("DELETE FROM users WHERE user_id = ?", [`actor-${run}`], { prepare: true });
+  await services.close();
+});
+
+const item: FeedItem = {
+  id: `shard:${run}`,
+  verb: "SHARD",
+  actorId: `actor-${run}`,
+  actorHandle: "fanner",
+  createdAt: new Date(Date.UTC(2026, 10, 1)),
+  object: { type: "post", id: run },
+  postId: run,
+  excerpt: "to everyone",
+};
+
+async function holders(id: string) {
+  const held = await Promise.all(
+    targets.map(async (u) => (await services.cassandra.execute("SELECT activity_id FROM home_feed WHERE user_id = ?", [u], { prepare: true })).rows.some((r) => r.activity_id === id)),
+  );
+  return held.filter(Boolean).length;
+}
+
+describe("fan-out in token-aware batches", () => {
+  test("an item reaches every target feed exactly once, and a replay changes nothing", async () => {
+    expect(await services.feeds.writeItem(targets, item)).toBe(targets.length);
+    await services.feeds.writeItem(targets, item); // replay
+    expect(await holders(item.id)).toBe(targets.length);
+    const rows = (await services.cassandra.execute("SELECT activity_id FROM home_feed WHERE user_id = ?", [targets.at(-1)!], { prepare: true })).rows;
+    expect(rows.map((r) => r.activity_id)).toEqual([item.id]);
+  });
+
+  test("a removal reaches every target feed", async () => {
+    await services.feeds.writeItem(targets, item);
+    expect(await services.feeds.removeItem(targets, item)).toBe(targets.length);
+    expect(await holders(item.id)).toBe(0);
+  });
+
+  test("a single target goes as one statement", async () => {
+    await services.feeds.writeItem(targets.slice(0, 1), { ...item, id: `shard:${run}-one` });
+    expect(await holders(`shard:${run}-one`)).toBe(1);
+  });
+});
+
+describe("the stream's view of its own user", () => {
+  test("reads the user and followers once, then follows its own writes", async () => {
+    const actor = `actor-${run}`;
+    await services.feeds.putUser({ id: actor, handle: "before", displayName: null });
+    await services.feeds.addFollower(actor, "f1");
+    const view = streamView(services.feeds);
+    expect(await view.getUser(actor)).toEqual({ handle: "before", displayName: null });
+    expect(await view.followers(actor)).toEqual(["f1"]);
+
+    // Writes through the view are seen by the view and land in Cassandra.
+    await view.addFollower(actor, "f2");
+    await view.removeFollower(actor, "f1");
+    await view.putUser({ id: actor, handle: "after", displayName: "A" });
+    expect((await view.followers(actor)).sort()).toEqual(["f2"]);
+    expect(await view.getUser(actor)).toEqual({ handle: "after", displayName: "A" });
+    expect(await services.feeds.followers(actor)).toEqual(["f2"]);
+    expect(await services.feeds.getUser(actor)).toEqual({ handle: "after", displayName: "A" });
+
+    await view.deleteUser(actor);
+    expect(await view.getUser(actor)).toBeNull();
+    expect(await services.feeds.getUser(actor)).toBeNull();
+  });
+});
