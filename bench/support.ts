@@ -17,6 +17,7 @@ export function summarize(latenciesMs: number[]) {
     n: sorted.length,
     "p50 ms": f(percentile(sorted, 50)),
     "p90 ms": f(percentile(sorted, 90)),
+    "p95 ms": f(percentile(sorted, 95)),
     "p99 ms": f(percentile(sorted, 99)),
     "max ms": f(sorted.at(-1) ?? Number.NaN),
   };
