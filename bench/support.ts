@@ -28,12 +28,23 @@ export function machine() {
   return `${cpu.length} cores (${cpu[0]?.model.trim() ?? "unknown CPU"}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Bun ${Bun.version}`;
 }
 
+const tuning = [
+  "FEEDLINE_FANOUT_BATCH",
+  "FEEDLINE_FANOUT_CONCURRENCY",
+  "FEEDLINE_WORKER_CONCURRENCY",
+  "FEEDLINE_STREAM_MAX_WAIT_MS",
+  "FEEDLINE_FEED_LENGTH",
+  "FEEDLINE_CACHE_TTL_SECONDS",
+];
+
 /** Appends a dated section to docs/benchmarks.md: what ran, where, how to repeat it, and the table. */
 export function record(title: string, command: string, table: string, notes = "") {
   const file = resolve(import.meta.dir, "../docs/benchmarks.md");
   if (!existsSync(file)) writeFileSync(file, "# Benchmarks\n\nEvery section is appended by the script that measured it.\n");
   const when = new Date().toISOString().replace("T", " ").slice(0, 16);
-  appendFileSync(file, `\n## ${title} — ${when} UTC\n\nMachine: ${machine()}. Command: \`${command}\`.\n\n${table}\n${notes ? `\n${notes}\n` : ""}`);
+  // Tuning set in the environment is part of the command: the service inherits it.
+  const env = tuning.filter((k) => process.env[k] !== undefined).map((k) => `${k}=${process.env[k]} `).join("");
+  appendFileSync(file, `\n## ${title} — ${when} UTC\n\nMachine: ${machine()}. Command: \`${env}${command}\`.\n\n${table}\n${notes ? `\n${notes}\n` : ""}`);
   console.log(`\nappended to ${file}`);
 }
 
