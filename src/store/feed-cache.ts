@@ -9,22 +9,47 @@ import type { RedisClient } from "./redis";
  *   `__complete` (1 when the set holds the whole feed) and deletion markers.
  * Both keys share a hash tag (one cluster slot). A cache exists only where a reader built it:
  * writers touch users whose hash exists, never create one, never extend the idle expiry.
+ *
+ * `feed:cached`, a sorted set of users scored by a time (ms) no earlier than their cache's
+ * expiry, tells a fan-out which targets have a cache, so that it sends cache updates to those
+ * only (most followers of a post are not reading right now). The rule that keeps it safe: the
+ * registry is raised (ZADD GT) before any command that creates a cache or extends its expiry,
+ * in the same pipeline on the same connection, so a cache never outlives its registry entry.
+ * A stale entry costs one no-op script call; entries past their time are pruned on rebuild.
  */
 export function createFeedCache({ redis, length, ttlSeconds }: { redis: RedisClient; length: number; ttlSeconds: number }) {
   for (const [name, lua] of Object.entries(scripts)) redis.defineCommand(name, { numberOfKeys: 2, lua });
   type Script = (zset: string, hash: string, ...args: (string | number)[]) => Promise<unknown>;
   const run = (target: unknown, name: keyof typeof scripts, userId: string, ...args: (string | number)[]) =>
     (target as Record<string, Script>)[name]!(...cacheKeys(userId), ...args);
+  /** Queues the registry raise for a user: its cache may live until now + ttl, plus a minute of slack for clocks. */
+  const register = <P extends ReturnType<RedisClient["pipeline"]>>(pipeline: P, userId: string) =>
+    pipeline.zadd(registry, "GT", Date.now() + (ttlSeconds + 60) * 1000, userId) as P;
+  /** The targets that may have a cache now (one ZMSCORE per 10,000). */
+  async function withCache(userIds: string[]) {
+    const cached: string[] = [];
+    const now = Date.now();
+    for (let i = 0; i < userIds.length; i += 10_000) {
+      const chunk = userIds.slice(i, i + 10_000);
+      const until = await redis.zmscore(registry, ...chunk);
+      chunk.forEach((u, j) => {
+        if (Number(until[j] ?? 0) > now) cached.push(u);
+      });
+    }
+    return cached;
+  }
   const triples = (items: FeedItem[]) => items.flatMap((i) => [i.createdAt.getTime(), i.id, JSON.stringify(toCached(i))]);
 
   return {
     keys: cacheKeys,
 
-    /** Worker: adds one item to each user's cache that exists; one round trip for all users. */
+    /** Worker: adds one item to each user's cache that exists: one registry look-up, then one round trip for the cached users. */
     async add(userIds: string[], item: FeedItem) {
-      if (userIds.length === 0) return;
+      const cached = await withCache(userIds);
+      if (cached.length === 0) return;
+      const args = triples([item]);
       const pipeline = redis.pipeline();
-      for (const u of userIds) run(pipeline, "feedAdd", u, length, ...triples([item]));
+      for (const u of cached) run(pipeline, "feedAdd", u, length, ...args);
       await execOrThrow(pipeline);
     },
 
@@ -35,9 +60,10 @@ export function createFeedCache({ redis, length, ttlSeconds }: { redis: RedisCli
 
     /** Worker: removes an item from each cache that exists, leaving a marker so a rebuild in progress does not bring it back. */
     async remove(userIds: string[], activityId: string) {
-      if (userIds.length === 0) return;
+      const cached = await withCache(userIds);
+      if (cached.length === 0) return;
       const pipeline = redis.pipeline();
-      for (const u of userIds) run(pipeline, "feedRemove", u, activityId);
+      for (const u of cached) run(pipeline, "feedRemove", u, activityId);
       await execOrThrow(pipeline);
     },
 
@@ -54,9 +80,13 @@ export function createFeedCache({ redis, length, ttlSeconds }: { redis: RedisCli
      * running out of items means the end, not a trip to Cassandra).
      */
     async page(userId: string, limit: number, after?: FeedKey) {
-      const reply = (await run(redis, "feedPage", userId, ttlSeconds, limit, after ? after.createdAt.getTime() : "", after?.id ?? "")) as
-        | null
-        | [complete: number, ...rest: string[]];
+      // The page slides the expiry, so the registry entry is raised first (same round trip).
+      const pipeline = register(redis.pipeline(), userId);
+      run(pipeline, "feedPage", userId, ttlSeconds, limit, after ? after.createdAt.getTime() : "", after?.id ?? "");
+      const results = await pipeline.exec();
+      const failed = results?.find(([err]) => err);
+      if (failed) throw failed[0];
+      const reply = results?.[1]?.[1] as null | [complete: number, ...rest: string[]];
       if (!reply) return null;
       const [complete, ...rest] = reply;
       const half = rest.length / 2;
@@ -68,9 +98,17 @@ export function createFeedCache({ redis, length, ttlSeconds }: { redis: RedisCli
      * Reader, on a miss: marks the cache as being built (writers start landing in it at once),
      * then `finishRebuild` merges what was read from Cassandra without undoing those writes.
      */
-    startRebuild: (userId: string) => run(redis, "feedRebuildStart", userId, ttlSeconds),
-    finishRebuild: (userId: string, items: FeedItem[], complete: boolean) =>
-      run(redis, "feedRebuildFinish", userId, length, ttlSeconds, complete ? 1 : 0, ...triples(items)),
+    async startRebuild(userId: string) {
+      const pipeline = register(redis.pipeline(), userId);
+      pipeline.zremrangebyscore(registry, "-inf", Date.now()); // prune users whose caches have expired
+      run(pipeline, "feedRebuildStart", userId, ttlSeconds);
+      await execOrThrow(pipeline);
+    },
+    async finishRebuild(userId: string, items: FeedItem[], complete: boolean) {
+      const pipeline = register(redis.pipeline(), userId);
+      run(pipeline, "feedRebuildFinish", userId, length, ttlSeconds, complete ? 1 : 0, ...triples(items));
+      await execOrThrow(pipeline);
+    },
 
     /** A short lock so that only one process rebuilds a user's cache at a time. */
     async lock(userId: string, token: string, ms: number) {
@@ -82,13 +120,16 @@ export function createFeedCache({ redis, length, ttlSeconds }: { redis: RedisCli
 
     /** Builds a ready cache from the given items at once (tests; a rebuild without concurrency). */
     async warm(userId: string, items: FeedItem[]) {
-      await run(redis, "feedRebuildStart", userId, ttlSeconds);
-      await run(redis, "feedRebuildFinish", userId, length, ttlSeconds, items.length < length ? 1 : 0, ...triples(items));
+      await this.startRebuild(userId);
+      await this.finishRebuild(userId, items, items.length < length);
     },
   };
 }
 
 export type FeedCache = ReturnType<typeof createFeedCache>;
+
+/** Users that may have a cache, scored by a time no earlier than the cache's expiry (ms). */
+export const registry = "feed:cached";
 
 export function cacheKeys(userId: string): [zset: string, items: string] {
   return [`feed:{${userId}}`, `feed:{${userId}}:items`];

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Services } from "../../src/services";
+import { registry } from "../../src/store/feed-cache";
 import { type FeedItem, streamView } from "../../src/store/feeds";
 import { openServices } from "../support/stack";
 
@@ -55,6 +56,30 @@ describe("fan-out in token-aware batches", () => {
   test("a single target goes as one statement", async () => {
     await services.feeds.writeItem(targets.slice(0, 1), { ...item, id: `shard:${run}-one` });
     expect(await holders(`shard:${run}-one`)).toBe(1);
+  });
+});
+
+describe("cache updates go only to users with a cache", () => {
+  test("building or reading a cache registers the user past its expiry; a fan-out updates registered caches and creates none", async () => {
+    const [reading, idle] = [targets[0]!, targets[1]!];
+    const { redis, feedCache, config } = services;
+    await redis.del(...feedCache.keys(reading), ...feedCache.keys(idle));
+    await redis.zrem(registry, reading, idle);
+
+    await feedCache.warm(reading, []);
+    const ttlMs = config.feed.cacheTtlSeconds * 1000;
+    const registered = Number(await redis.zscore(registry, reading));
+    expect(registered).toBeGreaterThanOrEqual(Date.now() + ttlMs);
+    expect(registered).toBeGreaterThanOrEqual(Date.now() + (await redis.pttl(feedCache.keys(reading)[1])));
+    expect(await redis.zscore(registry, idle)).toBeNull();
+
+    const fresh = { ...item, id: `shard:${run}-cached` };
+    await services.feeds.writeItem([reading, idle], fresh);
+    expect(await redis.hexists(feedCache.keys(reading)[1], fresh.id)).toBe(1);
+    expect(await redis.exists(...feedCache.keys(idle))).toBe(0);
+    expect((await feedCache.page(reading, 10))!.items.map((i) => i.id)).toEqual([fresh.id]);
+    await services.feeds.removeItem([reading, idle], fresh);
+    expect((await feedCache.page(reading, 10))!.items).toEqual([]);
   });
 });
 
