@@ -1,5 +1,5 @@
 import type { FeedItem, FeedKey } from "./feeds";
-import type { RedisClient } from "./redis";
+import { type RedisClient, registered } from "./redis";
 
 /**
  * The Redis cache of home feeds. Per user:
@@ -25,19 +25,8 @@ export function createFeedCache({ redis, length, ttlSeconds }: { redis: RedisCli
   /** Queues the registry raise for a user: its cache may live until now + ttl, plus a minute of slack for clocks. */
   const register = <P extends ReturnType<RedisClient["pipeline"]>>(pipeline: P, userId: string) =>
     pipeline.zadd(registry, "GT", Date.now() + (ttlSeconds + 60) * 1000, userId) as P;
-  /** The targets that may have a cache now (one ZMSCORE per 10,000). */
-  async function withCache(userIds: string[]) {
-    const cached: string[] = [];
-    const now = Date.now();
-    for (let i = 0; i < userIds.length; i += 10_000) {
-      const chunk = userIds.slice(i, i + 10_000);
-      const until = await redis.zmscore(registry, ...chunk);
-      chunk.forEach((u, j) => {
-        if (Number(until[j] ?? 0) > now) cached.push(u);
-      });
-    }
-    return cached;
-  }
+  /** The targets that may have a cache now. */
+  const withCache = (userIds: string[]) => registered(redis, registry, userIds);
   const triples = (items: FeedItem[]) => items.flatMap((i) => [i.createdAt.getTime(), i.id, JSON.stringify(toCached(i))]);
 
   return {
@@ -83,9 +72,7 @@ export function createFeedCache({ redis, length, ttlSeconds }: { redis: RedisCli
       // The page slides the expiry, so the registry entry is raised first (same round trip).
       const pipeline = register(redis.pipeline(), userId);
       run(pipeline, "feedPage", userId, ttlSeconds, limit, after ? after.createdAt.getTime() : "", after?.id ?? "");
-      const results = await pipeline.exec();
-      const failed = results?.find(([err]) => err);
-      if (failed) throw failed[0];
+      const results = await execOrThrow(pipeline);
       const reply = results?.[1]?.[1] as null | [complete: number, ...rest: string[]];
       if (!reply) return null;
       const [complete, ...rest] = reply;
@@ -150,10 +137,12 @@ export function toCached(item: FeedItem) {
 
 export type CachedItem = ReturnType<typeof toCached>;
 
+/** Runs a pipeline; throws the first command's error, else returns the replies. */
 async function execOrThrow(pipeline: { exec(): Promise<[Error | null, unknown][] | null> }) {
   const results = await pipeline.exec();
   const failed = results?.find(([err]) => err);
   if (failed) throw failed[0];
+  return results;
 }
 
 /** Marks a deleted item in the hash while the cache lives, so a rebuild's merge skips it. */

@@ -1,4 +1,5 @@
 import cassandra from "cassandra-driver";
+import { inParallel } from "../parallel";
 import type { Activity } from "../stream/activities";
 import type { CassandraClient } from "./cassandra";
 import { type FeedCache, toCached } from "./feed-cache";
@@ -72,16 +73,9 @@ export function createFeedStore(deps: {
       if (last.length >= fanout.batch) batches.push((last = []));
       last.push(statement(u));
     }
-    const all = [...groups.values()].flat();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(fanout.concurrency, all.length) }, async () => {
-        while (next < all.length) {
-          const batch = all[next++]!;
-          await (batch.length === 1 ? db.execute(batch[0]!.query, batch[0]!.params, prepare) : db.batch(batch, { prepare: true, logged: false }));
-        }
-      }),
-    );
+    await inParallel([...groups.values()].flat(), fanout.concurrency, async (batch) => {
+      await (batch.length === 1 ? db.execute(batch[0]!.query, batch[0]!.params, prepare) : db.batch(batch, { prepare: true, logged: false }));
+    });
   }
 
   return {

@@ -1,5 +1,5 @@
 import type { CachedItem } from "./feed-cache";
-import type { RedisClient } from "./redis";
+import { type RedisClient, registered } from "./redis";
 
 /**
  * Live timelines over Redis pub/sub. A subscribed user is registered in `feed:live` (a sorted
@@ -31,18 +31,12 @@ export function createLiveFeed({ redis }: { redis: RedisClient }) {
     /** Worker: tells every target with an open subscription about new items (one registry look-up per 10,000 targets). */
     async publish(userIds: string[], items: CachedItem[]) {
       if (userIds.length === 0 || items.length === 0) return;
-      const now = Date.now();
-      for (let i = 0; i < userIds.length; i += 10_000) {
-        const chunk = userIds.slice(i, i + 10_000);
-        const expiries = await redis.zmscore(registry, ...chunk);
-        const pipeline = redis.pipeline();
-        let n = 0;
-        chunk.forEach((u, j) => {
-          if (Number(expiries[j] ?? 0) <= now) return;
-          for (const item of items) pipeline.publish(channel(u), JSON.stringify(item)), n++;
-        });
-        if (n > 0) await pipeline.exec();
-      }
+      const live = await registered(redis, registry, userIds);
+      if (live.length === 0) return;
+      const messages = items.map((item) => JSON.stringify(item));
+      const pipeline = redis.pipeline();
+      for (const u of live) for (const message of messages) pipeline.publish(channel(u), message);
+      await pipeline.exec();
     },
 
     /** API: the user's new items as they are written, until `signal` aborts. */

@@ -5,7 +5,8 @@ import { type FeedStore, streamView } from "../store/feeds";
 import { DecodeError } from "./envelope";
 import { applyEvent, type HandlerContext } from "./handlers";
 import { decodeRouted, type Routed } from "./routing";
-import { after, consumerOptions, deadLetter, inParallel, retrying } from "./transport";
+import { inParallel } from "../parallel";
+import { after, consumerOptions, deadLetter, retrying } from "./transport";
 
 /**
  * Stage 2: consumes the events topic and applies each event to Cassandra and Redis. Events of

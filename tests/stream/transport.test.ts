@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import cassandra from "cassandra-driver";
 import { AppError } from "../../src/errors";
 import { DecodeError } from "../../src/stream/envelope";
-import { classify, inParallel, retrying } from "../../src/stream/transport";
+import { inParallel } from "../../src/parallel";
+import { classify, retrying } from "../../src/stream/transport";
 
 describe("error classification", () => {
   test("decode errors are dead-lettered; store outages are retried; rejected statements stop the loop", () => {
