@@ -28,10 +28,13 @@ export type ErrorCode = keyof typeof errorCodes;
 
 export class AppError extends Error {
   readonly canRetry: boolean;
-  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  /** For UNAVAILABLE: which component is down (kafka, cassandra, redis, postgres), when known. */
+  readonly component?: string;
+  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown; component?: string }) {
     super(message, options);
     this.name = "AppError";
     this.canRetry = errorCodes[code].canRetry;
+    this.component = options?.component;
   }
 }
 
@@ -40,23 +43,9 @@ export function toTRPCError(err: AppError) {
   return new TRPCError({ code: errorCodes[err.code].trpc, message: err.message, cause: err });
 }
 
-/** PostgreSQL SQLSTATEs a client may retry after: serialization/deadlock, connection trouble, shutdown. */
-const retryableSqlStates = new Set(["40001", "40P01", "53300", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08006"]);
-
 /** Maps a PostgreSQL error to an AppError using its constraint name; undefined when not ours to explain. */
 export function fromPostgresError(err: unknown, byConstraint: Record<string, [ErrorCode, string]>): AppError | undefined {
-  const e = err as { code?: string; constraint_name?: string };
+  const e = err as { constraint_name?: string };
   const known = e.constraint_name ? byConstraint[e.constraint_name] : undefined;
-  if (known) return new AppError(known[0], known[1], { cause: err });
-  if (e.code && retryableSqlStates.has(e.code)) return new AppError("UNAVAILABLE", "the database is busy or restarting; retry", { cause: err });
-  if (e.code === "ECONNREFUSED" || e.code === "CONNECTION_CLOSED" || e.code === "CONNECT_TIMEOUT") {
-    return new AppError("UNAVAILABLE", "the database cannot be reached; retry", { cause: err });
-  }
-  return undefined;
-}
-
-/** ioredis connection trouble (as opposed to a command or script error, which is a bug). */
-export function isRedisConnectionError(err: unknown) {
-  const e = err as { name?: string; message?: string };
-  return e.name === "MaxRetriesPerRequestError" || /ECONNREFUSED|ECONNRESET|Connection is closed|ETIMEDOUT|EPIPE/.test(e.message ?? "");
+  return known ? new AppError(known[0], known[1], { cause: err }) : undefined;
 }

@@ -18,8 +18,16 @@ async function serve(config: Config, role: Role) {
     console.warn("warning: FEEDLINE_TOKEN_SECRET is not set; tokens are signed with the public development secret");
   }
   const services = await createServices(config);
+  // A stage that cannot go on (a store rejected a write) ends the process: its supervisor
+  // (systemd, Kubernetes, compose) restarts it, and the batch replays from the committed offset.
+  const onFatal = () => {
+    console.error("[stream] exiting so that the process supervisor restarts this worker");
+    process.exit(70);
+  };
   const stream =
-    role === "api" ? undefined : await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds });
+    role === "api"
+      ? undefined
+      : await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds, onFatal });
   if (stream) services.watch("stream", stream.check);
   const app = createApp(services, { api: role !== "worker" });
   const server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch });

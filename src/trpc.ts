@@ -5,6 +5,7 @@ import type { Cursors } from "./cursor";
 import { AppError, type ErrorCode, toTRPCError } from "./errors";
 import type { HealthReport } from "./health";
 import type { ActivityStore } from "./store/activities";
+import { asUnavailable } from "./store/outage";
 import type { FeedReader } from "./store/feed-reader";
 import type { LiveFeed } from "./store/live";
 
@@ -52,10 +53,17 @@ const t = initTRPC.context<Context>().create({
   },
 });
 
-/** Turns a thrown AppError into its tRPC error. tRPC v11 returns errors as results: check `ok`, never try/catch `next()`. */
+/**
+ * Turns a thrown AppError into its tRPC error, and a store outage (any client's connection or
+ * timeout error) into 503 UNAVAILABLE with canRetry rather than 500. tRPC v11 returns errors as
+ * results: check `ok`, never try/catch `next()`.
+ */
 const appErrors = t.middleware(async ({ next }) => {
   const result = await next();
-  if (!result.ok && result.error.cause instanceof AppError) throw toTRPCError(result.error.cause);
+  if (result.ok) return result;
+  const cause = result.error.cause;
+  const appError = cause instanceof AppError ? cause : asUnavailable(cause);
+  if (appError) throw toTRPCError(appError);
   return result;
 });
 

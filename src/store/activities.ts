@@ -1,5 +1,6 @@
 import { AppError, type ErrorCode, fromPostgresError } from "../errors";
 import { once } from "./idempotency";
+import { asUnavailable } from "./outage";
 import type { Sql, Tx } from "./postgres";
 
 /**
@@ -13,7 +14,7 @@ export function createActivityStore({ sql }: { sql: Sql }) {
     try {
       return (await sql.begin((tx) => fn(tx as unknown as Tx))) as T;
     } catch (err) {
-      throw fromPostgresError(err, constraintErrors) ?? err;
+      throw fromPostgresError(err, constraintErrors) ?? asUnavailable(err) ?? err;
     }
   }
 
@@ -21,7 +22,7 @@ export function createActivityStore({ sql }: { sql: Sql }) {
     try {
       return await fn();
     } catch (err) {
-      throw fromPostgresError(err, constraintErrors) ?? err;
+      throw fromPostgresError(err, constraintErrors) ?? asUnavailable(err) ?? err;
     }
   }
 

@@ -1,8 +1,8 @@
-import { isRedisConnectionError } from "../errors";
 import type { Metrics } from "../metrics";
 import type { CachedItem, FeedCache } from "./feed-cache";
 import { toCached } from "./feed-cache";
 import type { FeedKey, FeedStore } from "./feeds";
+import { outageOf } from "./outage";
 
 /**
  * The read side of home feeds: a page is one round trip to Redis. On a missing or expired cache
@@ -64,7 +64,7 @@ export function createFeedReader(deps: { feeds: FeedStore; cache: FeedCache; len
         reads.inc({ source: "cache" });
         return page.items;
       } catch (err) {
-        if (!isRedisConnectionError(err)) throw err;
+        if (outageOf(err) !== "redis") throw err;
         reads.inc({ source: "cassandra" }); // losing Redis loses no data, only speed
         return fromCassandra(userId, n, after);
       }

@@ -1,5 +1,5 @@
 import type { CachedItem } from "./feed-cache";
-import { type RedisClient, registered } from "./redis";
+import { logOutages, type RedisClient, registered } from "./redis";
 
 /**
  * Live timelines over Redis pub/sub. A subscribed user is registered in `feed:live` (a sorted
@@ -18,7 +18,7 @@ export function createLiveFeed({ redis }: { redis: RedisClient }) {
   function connectSubscriber() {
     if (subscriber) return subscriber;
     subscriber = redis.duplicate();
-    subscriber.on("error", () => {}); // reconnects by itself; ioredis restores the subscriptions
+    logOutages(subscriber, "live"); // reconnects by itself; ioredis restores the subscriptions
     subscriber.on("message", (ch: string, message: string) => {
       const userId = /^feed:live:\{(.+)\}$/.exec(ch)?.[1];
       const item = JSON.parse(message) as CachedItem;

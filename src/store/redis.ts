@@ -1,14 +1,37 @@
 import Redis from "ioredis";
 import type { Config } from "../config";
 
-/** The Redis client. Commands fail fast while disconnected instead of queueing forever. */
-export function createRedis(config: Config["redis"], options: { lazyConnect?: boolean } = {}) {
-  return new Redis({
+/**
+ * The Redis client. Commands fail fast while disconnected instead of queueing forever; the client
+ * reconnects by itself (every 50 ms growing to 2 s). Connection errors are logged once per outage
+ * (or not at all when `quiet`, for probes) rather than thrown as unhandled `error` events.
+ */
+export function createRedis(config: Config["redis"], options: { lazyConnect?: boolean; name?: string; quiet?: boolean } = {}) {
+  const redis = new Redis({
     host: config.host,
     port: config.port,
     lazyConnect: options.lazyConnect ?? false,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
+    retryStrategy: (times) => Math.min(times * 50, 2000),
+  });
+  if (options.quiet) redis.on("error", () => {});
+  else logOutages(redis, options.name ?? "redis");
+  return redis;
+}
+
+/** One line when a client loses Redis and one when it is back; nothing in between. */
+export function logOutages(redis: Redis, name: string) {
+  let downSince: number | undefined;
+  redis.on("error", (err: Error) => {
+    if (downSince !== undefined) return;
+    downSince = Date.now();
+    console.warn(`[${name}] lost Redis: ${err.message}; reconnecting`);
+  });
+  redis.on("ready", () => {
+    if (downSince === undefined) return;
+    console.warn(`[${name}] Redis is back after ${((Date.now() - downSince) / 1000).toFixed(1)} s`);
+    downSince = undefined;
   });
 }
 

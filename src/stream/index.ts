@@ -4,22 +4,20 @@ import type { Metrics } from "../metrics";
 import type { FeedStore } from "../store/feeds";
 import { consumerLag } from "./lag";
 import { createRouter } from "./router";
+import { createStageStatus, type StageStatus, supervise } from "./supervisor";
 import { createFeedWorker } from "./worker";
 
-/** The stream role: the router and the feed worker in this process, joined to their consumer groups. */
-export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Config; metrics: Metrics; feeds: FeedStore }) {
-  const { kafka, admin, config, metrics, feeds } = deps;
-  const router = createRouter({ kafka, config, metrics });
-  const worker = createFeedWorker({ kafka, config, metrics, feeds });
-  let failure: string | undefined;
-  for (const [name, consumer] of [["router", router.consumer], ["feed worker", worker.consumer]] as const) {
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      failure = `${name} stopped: ${payload.error.message}`;
-      console.error(`[stream] ${failure}`);
-    });
-  }
-  await router.start();
-  await worker.start();
+/**
+ * The stream role: the router and the feed worker in this process, joined to their consumer
+ * groups, each kept alive by a supervisor through any outage (see supervisor.ts). `onFatal` is
+ * called when a stage cannot go on (a store rejected a write): the caller exits non-zero.
+ */
+export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Config; metrics: Metrics; feeds: FeedStore; onFatal: (err: unknown) => void }) {
+  const { kafka, admin, config, metrics, feeds, onFatal } = deps;
+  const routerStatus = createStageStatus("router", metrics);
+  const workerStatus = createStageStatus("worker", metrics);
+  const router = supervise({ status: routerStatus, onFatal, create: () => createRouter({ kafka, config, metrics, status: routerStatus }) });
+  const worker = supervise({ status: workerStatus, onFatal, create: () => createFeedWorker({ kafka, config, metrics, feeds, status: workerStatus }) });
 
   const lag = metrics.gauge("feedline_consumer_lag", "Messages not yet consumed and committed, per group, topic and partition.");
   metrics.collect(async () => {
@@ -28,13 +26,22 @@ export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Co
   });
 
   return {
-    /** For /healthz: the stream is healthy while its consumers run. */
+    /** For /healthz: healthy while both stages consume; otherwise what each waits for, and since when. */
     check: async () => {
-      if (failure) throw new Error(failure);
+      const problems = [routerStatus, workerStatus].flatMap(describeTrouble);
+      if (problems.length) throw new Error(problems.join("; "));
     },
+    stages: () => Object.fromEntries([routerStatus, workerStatus].map((s) => [s.name, s.get()])),
     async stop() {
-      await router.stop();
-      await worker.stop();
+      await Promise.all([router.stop(), worker.stop()]);
     },
   };
+}
+
+function describeTrouble(status: StageStatus): string[] {
+  const s = status.get();
+  if (s.state === "running") return [];
+  const since = `since ${new Date(s.since).toISOString()} (${Math.round((Date.now() - s.since) / 1000)} s)`;
+  const what = s.state === "waiting" ? `waiting for ${s.waitingFor}` : s.state;
+  return [`${status.name} ${what} ${since}${s.restarts ? `, ${s.restarts} restarts` : ""}${s.detail ? `: ${s.detail}` : ""}`];
 }

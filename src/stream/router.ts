@@ -4,6 +4,7 @@ import type { Metrics } from "../metrics";
 import { type CapturedTable, capturedTables, changeTopic } from "../store/kafka";
 import { DecodeError, decodeChange } from "./envelope";
 import { encodeRouted, route } from "./routing";
+import type { StageStatus } from "./supervisor";
 import { after, consumerOptions, deadLetter, retrying } from "./transport";
 
 /**
@@ -12,8 +13,8 @@ import { after, consumerOptions, deadLetter, retrying } from "./transport";
  * with the reason. A batch's offsets are committed only after its messages are acknowledged by
  * all in-sync replicas (acks=-1), so a crash re-sends rather than loses.
  */
-export function createRouter(deps: { kafka: Kafka; config: Config; metrics: Metrics }) {
-  const { kafka, config, metrics } = deps;
+export function createRouter(deps: { kafka: Kafka; config: Config; metrics: Metrics; status: StageStatus }) {
+  const { kafka, config, metrics, status } = deps;
   const topics = Object.fromEntries(capturedTables.map((t) => [changeTopic(config.kafka, t), t])) as Record<string, CapturedTable>;
   const consumer = kafka.consumer(consumerOptions(config, config.stream.routerGroup));
   // One request in flight per broker keeps the produced order equal to the consumed order on retries.
@@ -52,7 +53,7 @@ export function createRouter(deps: { kafka: Kafka; config: Config; metrics: Metr
           ...(dlq.length ? [{ topic: config.stream.dlqTopic, messages: dlq }] : []),
         ];
         if (topicMessages.length) {
-          await retrying(() => producer.sendBatch({ acks: -1, topicMessages }), { label: `routing ${batch.topic}`, heartbeat, isRunning });
+          await retrying(() => producer.sendBatch({ acks: -1, topicMessages }), { label: `routing ${batch.topic}`, heartbeat, isRunning, status });
         }
         routed.inc({ stage: "router", topic: batch.topic }, batch.messages.length);
         if (dlq.length) dead.inc({ topic: batch.topic }, dlq.length);
@@ -60,6 +61,7 @@ export function createRouter(deps: { kafka: Kafka; config: Config; metrics: Metr
         resolveOffset(last.offset);
         if (isRunning() && !isStale()) {
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: after(last.offset) }]);
+          status.progress();
         }
       },
     });

@@ -6,6 +6,7 @@ import { DecodeError } from "./envelope";
 import { applyEvent, type HandlerContext } from "./handlers";
 import { decodeRouted, type Routed } from "./routing";
 import { inParallel } from "../parallel";
+import type { StageStatus } from "./supervisor";
 import { after, consumerOptions, deadLetter, retrying } from "./transport";
 
 /**
@@ -15,8 +16,8 @@ import { after, consumerOptions, deadLetter, retrying } from "./transport";
  * succeeded; a retryable store error is retried with back-off (the partition waits), a
  * non-retryable one stops the consumer rather than skip a write.
  */
-export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: Metrics; feeds: FeedStore }) {
-  const { kafka, config, metrics, feeds } = deps;
+export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: Metrics; feeds: FeedStore; status: StageStatus }) {
+  const { kafka, config, metrics, feeds, status } = deps;
   const consumer = kafka.consumer(consumerOptions(config, config.stream.feedsGroup));
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   const events = metrics.counter("feedline_events_total", "Change events consumed, by stage and topic.");
@@ -90,13 +91,14 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
               heartbeat,
               isRunning,
               onRetry: () => retries.inc(),
+              status,
             });
             if (event.kind === "activity" && event.op === "upsert") observeStages(message, event.sourceTs, started, Date.now());
           }
           await heartbeat();
         });
         if (dlq.length) {
-          await retrying(() => producer.send({ topic: config.stream.dlqTopic, acks: -1, messages: dlq }), { label: "dead-lettering", heartbeat, isRunning });
+          await retrying(() => producer.send({ topic: config.stream.dlqTopic, acks: -1, messages: dlq }), { label: "dead-lettering", heartbeat, isRunning, status });
           dead.inc({ topic: batch.topic }, dlq.length);
         }
         events.inc({ stage: "feeds", topic: batch.topic }, batch.messages.length);
@@ -104,6 +106,7 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
         resolveOffset(last.offset);
         if (isRunning() && !isStale()) {
           await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: after(last.offset) }]);
+          status.progress();
           const ts = Number(last.headers?.["source.ts"]?.toString());
           if (ts) watermark.set({ partition: String(batch.partition) }, ts / 1000);
         }

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import cassandra from "cassandra-driver";
+import { ReplyError } from "ioredis";
+import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from "kafkajs";
 import { AppError } from "../../src/errors";
 import { DecodeError } from "../../src/stream/envelope";
 import { inParallel } from "../../src/parallel";
@@ -14,9 +16,25 @@ describe("error classification", () => {
     expect(classify(writeTimeout)).toMatchObject({ canRetry: true });
     const syntax = new cassandra.errors.ResponseError(0x2000, "syntax error");
     expect(classify(syntax)).toMatchObject({ code: "STORE_REJECTED", canRetry: false });
-    expect(classify(new Error("connect ECONNREFUSED 127.0.0.1:56379"))).toMatchObject({ canRetry: true });
+    expect(classify(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:56379"), { code: "ECONNREFUSED" }))).toMatchObject({ canRetry: true });
+    expect(classify(new Error("Connection is closed."))).toMatchObject({ code: "UNAVAILABLE", component: "redis" });
+    expect(classify(new ReplyError("ERR wrong number of arguments"))).toMatchObject({ canRetry: false });
+    expect(classify(new ReplyError("LOADING Redis is loading the dataset in memory"))).toMatchObject({ canRetry: true, component: "redis" });
     expect(classify(new Error("ERR wrong number of arguments"))).toMatchObject({ canRetry: false });
-    expect(classify(Object.assign(new Error("leader moved"), { name: "KafkaJSProtocolError", retriable: true }))).toMatchObject({ canRetry: true });
+  });
+
+  test("Kafka errors are told apart by class: lost connections and exhausted retries are outages, a refused request is not", () => {
+    expect(classify(protocolError("leader moved", "NOT_LEADER_FOR_PARTITION", true))).toMatchObject({ canRetry: true, component: "kafka" });
+    expect(classify(new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:59092"))).toMatchObject({ canRetry: true, component: "kafka" });
+    const exhausted = new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError("Connection error"), { retryCount: 5, retryTime: 1000 });
+    expect(classify(exhausted)).toMatchObject({ canRetry: true, component: "kafka" });
+    const refused = protocolError("Not authorized", "TOPIC_AUTHORIZATION_FAILED", false);
+    expect(classify(refused)).toMatchObject({ code: "STORE_REJECTED", canRetry: false });
+  });
+
+  test("PostgreSQL outages are retryable by SQLSTATE or client code", () => {
+    expect(classify(Object.assign(new Error("terminating connection due to administrator command"), { code: "57P01" }))).toMatchObject({ component: "postgres", canRetry: true });
+    expect(classify(Object.assign(new Error("write CONNECTION_ENDED"), { code: "CONNECTION_ENDED" }))).toMatchObject({ component: "postgres" });
   });
 });
 
@@ -65,3 +83,8 @@ describe("inParallel", () => {
     expect(peak).toBe(3);
   });
 });
+
+/** A broker's error answer, as kafkajs builds it from the protocol's error table. */
+function protocolError(message: string, type: string, retriable: boolean) {
+  return new KafkaJSProtocolError(Object.assign(new Error(message), { type, retriable }));
+}

@@ -36,6 +36,11 @@ export function connectComponent(ctx: StackContext): Component {
         `config.storage.replication.factor=${ctx.config.kafka.replicationFactor}`,
         `offset.storage.replication.factor=${ctx.config.kafka.replicationFactor}`,
         `status.storage.replication.factor=${ctx.config.kafka.replicationFactor}`,
+        // One worker: when it loses the broker it revokes its own tasks and, on rejoining, comes
+        // back as a new member; the default 5-minute delay would then hold the "lost" task
+        // UNASSIGNED, waiting for a member that will never return. With several workers, set
+        // this to about how long a worker takes to restart (docs/operations.md).
+        "scheduled.rebalance.max.delay.ms=0",
         // Commit source offsets every second: less to re-send after a crash.
         "offset.flush.interval.ms=1000",
         // Send change events almost at once rather than waiting to fill batches.

@@ -10,10 +10,9 @@ export function redisComponent(ctx: StackContext): Component {
   const d = daemon(ctx, "redis");
   const probe = () =>
     withClient(
-      () => createRedis(ctx.config.redis, { lazyConnect: true }),
+      () => createRedis(ctx.config.redis, { lazyConnect: true, quiet: true }),
       (r) => r.quit(),
       async (r) => {
-        r.on("error", () => {});
         await r.connect();
         await probes.redis(r);
       },
