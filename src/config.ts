@@ -112,6 +112,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       host: e.FEEDLINE_CONNECT_HOST,
       port: e.FEEDLINE_CONNECT_PORT,
       connector: "feedline-postgres",
+      /** The connector's `slot.name` (deploy/connectors/feedline-postgres.json). */
+      slot: "feedline_debezium",
     },
     cassandra: {
       host: e.FEEDLINE_CASSANDRA_HOST,

@@ -1,4 +1,5 @@
 import type { Admin } from "kafkajs";
+import { assertRunning, createConnectClient } from "./capture/connect";
 import type { CassandraClient } from "./store/cassandra";
 import type { Sql } from "./store/postgres";
 import type { RedisClient } from "./store/redis";
@@ -18,26 +19,17 @@ export const probes = {
     if (cluster.brokers.length === 0) throw new Error("no broker in cluster metadata");
   },
   connect: async (url: string, connector?: string) => {
-    const path = connector ? `/connectors/${connector}/status` : "/connectors";
-    const res = await fetch(url + path, { signal: AbortSignal.timeout(3000) });
-    if (!res.ok) throw new Error(`GET ${path} answered ${res.status}`);
-    if (!connector) return;
-    const status = (await res.json()) as ConnectorStatus;
-    const states = [status.connector.state, ...status.tasks.map((t) => t.state)];
-    if (status.tasks.length === 0 || states.some((s) => s !== "RUNNING")) {
-      const trace = status.tasks.find((t) => t.trace)?.trace?.split("\n")[0];
-      throw new Error(`connector ${connector} is ${states.join("/") || "without tasks"}${trace ? `: ${trace}` : ""}`);
+    if (!connector) {
+      const res = await fetch(`${url}/connectors`, { signal: AbortSignal.timeout(3000) });
+      if (!res.ok) throw new Error(`GET /connectors answered ${res.status}`);
+      return;
     }
+    assertRunning(connector, await createConnectClient(url, connector).status());
   },
   cassandra: async (client: CassandraClient) => {
     await client.execute("SELECT release_version FROM system.local");
   },
 };
-
-export interface ConnectorStatus {
-  connector: { state: string };
-  tasks: { id: number; state: string; trace?: string }[];
-}
 
 export type ComponentName = keyof typeof probes;
 export type ComponentHealth = { ok: true; ms: number } | { ok: false; ms: number; error: string };

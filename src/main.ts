@@ -1,5 +1,7 @@
 import { parseArgs } from "node:util";
 import { createApp } from "./app";
+import { startCaptureWatchdog } from "./capture";
+import { probes } from "./health";
 import { type Config, ConfigError, devTokenSecret, loadConfig } from "./config";
 import { AppError } from "./errors";
 import { createServices } from "./services";
@@ -28,7 +30,12 @@ async function serve(config: Config, role: Role) {
     role === "api"
       ? undefined
       : await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds, onFatal });
+  const capture =
+    role === "api"
+      ? undefined
+      : startCaptureWatchdog({ config, metrics: services.metrics, kafkaUp: () => probes.kafka(services.kafkaAdmin).then(() => true) });
   if (stream) services.watch("stream", stream.check);
+  if (capture) services.watch("capture", capture.check);
   const app = createApp(services, { api: role !== "worker" });
   const server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch });
   console.log(`feedline ${role} listening on http://${server.hostname}:${server.port} (${role === "worker" ? "" : "tRPC at /trpc, "}/healthz, /metrics)`);
@@ -44,6 +51,7 @@ async function serve(config: Config, role: Role) {
     stopping = true;
     server.stop();
     await stream?.stop();
+    await capture?.stop();
     await services.close();
     process.exit(0);
   };

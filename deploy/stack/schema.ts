@@ -1,6 +1,5 @@
 import { readFileSync, readdirSync } from "node:fs";
 import type { ITopicConfig } from "kafkajs";
-import { probes } from "../../src/health";
 import { createCassandra } from "../../src/store/cassandra";
 import { capturedTables, changeTopic, createKafka } from "../../src/store/kafka";
 import { createPostgres } from "../../src/store/postgres";
@@ -8,7 +7,6 @@ import { withClient } from "./components/component";
 import type { StackContext } from "./context";
 import { StackError } from "./errors";
 import { note } from "./progress";
-import { sleep, waitReady } from "./proc";
 
 /** Migration files of a directory, in version order: `NNN_name.ext`. */
 function migrationFiles(dir: string) {
@@ -151,72 +149,6 @@ export function ensureTopics(ctx: StackContext) {
           if (want !== t.partitions.length) note(`warning: ${t.name} has ${t.partitions.length} partitions, configured ${want}`);
         }
       }
-    },
-  );
-}
-
-export function connectorFile(ctx: StackContext) {
-  const file = ctx.deploy("connectors", `${ctx.config.connect.connector}.json`);
-  return JSON.parse(readFileSync(file, "utf8")) as { name: string; config: Record<string, string> };
-}
-
-/**
- * Registers the connector with PUT (repeatable) only when its config differs, so `up` on a running
- * stack restarts nothing; retries while Connect rebalances (409); waits until it is RUNNING.
- */
-export async function registerConnector(ctx: StackContext) {
-  const { url } = ctx.config.connect;
-  const { name, config } = connectorFile(ctx);
-  const current = await fetch(`${url}/connectors/${name}/config`);
-  const currentConfig = current.ok ? ((await current.json()) as Record<string, string>) : undefined;
-  const same = currentConfig && Object.entries(config).every(([k, v]) => currentConfig[k] === v) && Object.keys(currentConfig).length === Object.keys(config).length + 1;
-  if (!same) {
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const res = await fetch(`${url}/connectors/${name}/config`, {
-        method: "PUT",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(config),
-      });
-      if (res.ok) break;
-      const body = await res.text();
-      if ((res.status === 409 || res.status >= 500) && Date.now() < deadline) {
-        await sleep(1000);
-        continue;
-      }
-      throw new StackError(`registering connector ${name} failed: ${res.status} ${body}`);
-    }
-    note(`connector ${name} ${currentConfig ? "updated" : "registered"}`);
-  }
-  await waitReady({
-    name: `connector ${name}`,
-    check: () => probes.connect(url, name),
-    alive: () => true,
-    log: ctx.log("connect"),
-    timeoutMs: 120_000,
-    intervalMs: 1000,
-  });
-}
-
-/** Drops the replication slot the connector made: a slot nobody reads pins WAL forever. */
-export function dropReplicationSlot(ctx: StackContext) {
-  const slot = connectorFile(ctx).config["slot.name"]!;
-  return withClient(
-    () => createPostgres(ctx.config.postgres, { max: 1 }),
-    (sql) => sql.end({ timeout: 1 }),
-    async (sql) => {
-      const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline) {
-        const [row] = await sql`select active from pg_replication_slots where slot_name = ${slot}`;
-        if (!row) return false;
-        if (!row.active) {
-          await sql`select pg_drop_replication_slot(${slot})`;
-          note(`dropped replication slot ${slot}`);
-          return true;
-        }
-        await sleep(500);
-      }
-      throw new StackError(`replication slot ${slot} is still in use after Connect stopped; drop it with pg_drop_replication_slot`);
     },
   );
 }

@@ -1,5 +1,4 @@
 import { existsSync, realpathSync, rmSync } from "node:fs";
-import { probes } from "../../src/health";
 import { cassandraComponent } from "./components/cassandra";
 import type { Component } from "./components/component";
 import { connectComponent } from "./components/connect";
@@ -10,7 +9,8 @@ import type { StackContext } from "./context";
 import { ensureJars, ensureJava, ensurePackages } from "./install";
 import { note, step } from "./progress";
 import { ensurePortFree, logTail, waitReady } from "./proc";
-import { dropReplicationSlot, ensureTopics, migrateCassandra, migratePostgres, registerConnector } from "./schema";
+import { describeCapture, dropReplicationSlot, registerConnector } from "./connector";
+import { ensureTopics, migrateCassandra, migratePostgres } from "./schema";
 
 /** The components in start order, each followed by the set-up that needs it. JVMs start one at a time. */
 export function createStack(ctx: StackContext) {
@@ -71,7 +71,7 @@ export function createStack(ctx: StackContext) {
     }
   }
 
-  /** Each component's state; `ok` only when every one answers and the connector is RUNNING. */
+  /** Each component's state; `ok` only when every one answers and the connector is RUNNING (with its slot's reader and lag). */
   async function status() {
     const rows = await Promise.all(
       components.map(async (c) => {
@@ -79,8 +79,7 @@ export function createStack(ctx: StackContext) {
         if (pid === undefined) return { name: c.name, pid, ok: false, detail: "not running" };
         try {
           await c.probe();
-          if (c.name === "connect") await probes.connect(ctx.config.connect.url, ctx.config.connect.connector);
-          return { name: c.name, pid, ok: true, detail: "ready" };
+          return { name: c.name, pid, ok: true, detail: c.name === "connect" ? `ready; ${await describeCapture(ctx)}` : "ready" };
         } catch (err) {
           return { name: c.name, pid, ok: false, detail: (err as Error).message };
         }

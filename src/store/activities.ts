@@ -14,7 +14,7 @@ export function createActivityStore({ sql }: { sql: Sql }) {
     try {
       return (await sql.begin((tx) => fn(tx as unknown as Tx))) as T;
     } catch (err) {
-      throw fromPostgresError(err, constraintErrors) ?? asUnavailable(err) ?? err;
+      throw fromPostgresError(err, constraintErrors) ?? asUnavailable(err, "postgres") ?? err;
     }
   }
 
@@ -22,7 +22,7 @@ export function createActivityStore({ sql }: { sql: Sql }) {
     try {
       return await fn();
     } catch (err) {
-      throw fromPostgresError(err, constraintErrors) ?? asUnavailable(err) ?? err;
+      throw fromPostgresError(err, constraintErrors) ?? asUnavailable(err, "postgres") ?? err;
     }
   }
 

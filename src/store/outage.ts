@@ -52,10 +52,14 @@ function kafkaIsTransient(err: KafkaJSError): boolean {
   return !(err instanceof KafkaJSNonRetriableError) && err.retriable !== false;
 }
 
-/** The error as an AppError: UNAVAILABLE (retry) when it is an outage of a named component, else undefined. */
-export function asUnavailable(err: unknown): AppError | undefined {
+/**
+ * The error as an AppError: UNAVAILABLE (retry) when it is an outage, else undefined. A caller
+ * that knows which client failed says so (`client`), for a socket error that does not.
+ */
+export function asUnavailable(err: unknown, client?: Component): AppError | undefined {
   if (err instanceof AppError) return err.code === "UNAVAILABLE" ? err : undefined;
-  const component = outageOf(err);
+  const found = outageOf(err);
+  const component = found === "network" ? (client ?? found) : found;
   if (!component) return undefined;
   const message = err instanceof Error ? err.message : String(err);
   return new AppError("UNAVAILABLE", `${labels[component]} is unavailable, retry: ${message}`, { cause: err, component });

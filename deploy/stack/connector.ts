@@ -1,0 +1,125 @@
+import { readFileSync } from "node:fs";
+import { assertRunning, type ConnectorStatus, createConnectClient } from "../../src/capture/connect";
+import { readSlot, type SlotState } from "../../src/capture/slot";
+import { createPostgres } from "../../src/store/postgres";
+import { withClient } from "./components/component";
+import type { StackContext } from "./context";
+import { StackError } from "./errors";
+import { note } from "./progress";
+import { logTail, sleep } from "./proc";
+
+/** The Debezium connector: its registration, the wait for it to stream, and its replication slot. */
+
+export function connectorFile(ctx: StackContext) {
+  const file = ctx.deploy("connectors", `${ctx.config.connect.connector}.json`);
+  return JSON.parse(readFileSync(file, "utf8")) as { name: string; config: Record<string, string> };
+}
+
+/**
+ * Registers the connector with PUT (repeatable) only when its config differs, so `up` on a running
+ * stack restarts nothing; retries while Connect rebalances (409); waits until it is RUNNING.
+ */
+export async function registerConnector(ctx: StackContext) {
+  const { url } = ctx.config.connect;
+  const { name, config } = connectorFile(ctx);
+  const current = await fetch(`${url}/connectors/${name}/config`);
+  const currentConfig = current.ok ? ((await current.json()) as Record<string, string>) : undefined;
+  const same = currentConfig && Object.entries(config).every(([k, v]) => currentConfig[k] === v) && Object.keys(currentConfig).length === Object.keys(config).length + 1;
+  if (!same) {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const res = await fetch(`${url}/connectors/${name}/config`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(config),
+      });
+      if (res.ok) break;
+      const body = await res.text();
+      if ((res.status === 409 || res.status >= 500) && Date.now() < deadline) {
+        await sleep(1000);
+        continue;
+      }
+      throw new StackError(`registering connector ${name} failed: ${res.status} ${body}`);
+    }
+    note(`connector ${name} ${currentConfig ? "updated" : "registered"}`);
+  }
+  await waitStreaming(ctx);
+}
+
+/**
+ * Waits until the connector and its task are RUNNING. A FAILED task is restarted once (Connect
+ * never does it by itself). Rather than a fixed deadline, it gives up only after `stallMs` with
+ * no progress at all: neither the states nor the slot's confirmed position changed.
+ */
+export async function waitStreaming(ctx: StackContext, stallMs = 120_000) {
+  const connect = createConnectClient(ctx.config.connect.url, ctx.config.connect.connector);
+  let last = "";
+  let progressAt = Date.now();
+  let restarted = false;
+  let lastError = "";
+  for (;;) {
+    const [status, slot] = await Promise.all([connect.status().catch((e: Error) => e), slotState(ctx).catch(() => undefined)]);
+    try {
+      assertRunning(connect.connector, status instanceof Error ? undefined : status);
+      return;
+    } catch (err) {
+      lastError = status instanceof Error ? status.message : (err as Error).message;
+    }
+    if (!(status instanceof Error) && hasFailed(status) && !restarted) {
+      note(`${lastError}: restarting it`);
+      await connect.restartFailed();
+      restarted = true;
+    }
+    const now = JSON.stringify([status instanceof Error ? status.message : status, slot?.lagBytes]);
+    if (now !== last) [last, progressAt] = [now, Date.now()];
+    if (Date.now() - progressAt > stallMs) {
+      throw new StackError(`connector ${connect.connector} made no progress for ${stallMs / 1000} s (${lastError}). Last lines of ${ctx.log("connect")}:\n${logTail(ctx.log("connect"))}`);
+    }
+    await sleep(1000);
+  }
+}
+
+const hasFailed = (s: ConnectorStatus | undefined) => Boolean(s && [s.connector, ...s.tasks].some((p) => p.state === "FAILED"));
+
+/** The replication slot as PostgreSQL sees it, for `status` and for the wait above. */
+export function slotState(ctx: StackContext): Promise<SlotState | undefined> {
+  return withClient(
+    () => createPostgres(ctx.config.postgres, { max: 1 }),
+    (sql) => sql.end({ timeout: 1 }),
+    (sql) => readSlot(sql, ctx.config.connect.slot),
+  );
+}
+
+/** One line for `status`: the connector's and task's states, and the slot's reader and lag. */
+export async function describeCapture(ctx: StackContext) {
+  const connect = createConnectClient(ctx.config.connect.url, ctx.config.connect.connector);
+  const [status, slot] = await Promise.all([connect.status(), slotState(ctx).catch(() => undefined)]);
+  assertRunning(connect.connector, status);
+  const slotText = slot ? `slot ${slot.active ? `read by pid ${slot.pid}` : "without a reader"}, lag ${formatBytes(slot.lagBytes)}` : "no slot";
+  return `connector and task RUNNING; ${slotText}`;
+}
+
+const formatBytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
+
+/** Drops the replication slot the connector made: a slot nobody reads pins WAL forever. */
+export function dropReplicationSlot(ctx: StackContext) {
+  const slot = ctx.config.connect.slot;
+  return withClient(
+    () => createPostgres(ctx.config.postgres, { max: 1 }),
+    (sql) => sql.end({ timeout: 1 }),
+    async (sql) => {
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        const [row] = await sql`select active from pg_replication_slots where slot_name = ${slot}`;
+        if (!row) return false;
+        if (!row.active) {
+          await sql`select pg_drop_replication_slot(${slot})`;
+          note(`dropped replication slot ${slot}`);
+          return true;
+        }
+        await sleep(500);
+      }
+      throw new StackError(`replication slot ${slot} is still in use after Connect stopped; drop it with pg_drop_replication_slot`);
+    },
+  );
+}
