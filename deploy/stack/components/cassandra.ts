@@ -53,10 +53,13 @@ export function cassandraComponent(ctx: StackContext): Component {
         `saved_caches_directory: ${data}/saved_caches`,
         `hints_directory: ${data}/hints`,
         `cdc_raw_directory: ${data}/cdc_raw`,
-        // Periodic fsync of the commit log, as in Cassandra's default config: writes are acknowledged
-        // once in the commit log buffer; the cluster's replicas are what make them durable.
-        "commitlog_sync: periodic",
-        "commitlog_sync_period: 10000ms",
+        // A write is acknowledged only once its commit log section is synced. With the default
+        // (periodic, every 10 s) a SIGKILLed node replays its commit log only up to the last sync
+        // marker, so acknowledged writes were lost, and the stream had already committed the
+        // offsets past them (the chaos suite found it). A cluster with RF 3 and LOCAL_QUORUM
+        // writes may keep periodic: a write survives on the other replicas. One node cannot.
+        // Batch mode syncs as soon as writes are pending; concurrent writes share each sync.
+        "commitlog_sync: batch",
         // Fan-out sends unlogged batches of rows that share a replica (src/store/feeds.ts); the
         // defaults (warn at 5 KiB and at 10 partitions) would log a warning for every one.
         "batch_size_warn_threshold: 64KiB",
