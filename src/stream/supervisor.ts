@@ -11,7 +11,7 @@ import { classify } from "./transport";
  * that stays away past its retries ends in a non-retriable error), leaving a process that is
  * alive but consumes nothing. So the stage never lets kafkajs decide: on a crash, or a start
  * that fails, the supervisor throws the old consumer and producer away and builds new ones
- * after a bounded, jittered back-off, for as long as it takes. The new member rejoins the group
+ * after a bounded, jittered back-off (0.5 s doubling to 5 s), for as long as it takes. The new member rejoins the group
  * and resumes from the committed offsets, so nothing is skipped.
  *
  * The one thing it does not retry is a write a store rejected (a bug, not an outage): the
@@ -96,8 +96,11 @@ export function createStageStatus(name: string, metrics: Metrics) {
 
 export type StageStatus = ReturnType<typeof createStageStatus>;
 
-/** Back-off before the n-th rebuild (0-based): 0.5 s doubling to `maxMs`, with full jitter on the upper half. */
-export function backoffMs(attempt: number, maxMs = 10_000, random = Math.random) {
+/**
+ * Back-off before the n-th rebuild (0-based): 0.5 s doubling to `maxMs` (5 s: a broker that
+ * answers again is rejoined within that), jittered over the upper half.
+ */
+export function backoffMs(attempt: number, maxMs = 5000, random = Math.random) {
   const ceiling = Math.min(maxMs, 500 * 2 ** Math.min(attempt, 20));
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }

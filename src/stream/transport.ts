@@ -23,7 +23,7 @@ export function classify(err: unknown): DecodeError | AppError {
 }
 
 /**
- * Runs `fn` until it succeeds, backing off (0.2 s doubling to 10 s) on retryable errors and
+ * Runs `fn` until it succeeds, backing off (0.2 s doubling to 5 s) on retryable errors and
  * heart-beating so the group keeps the partition; throws the classified error otherwise. While
  * it retries, `status` says which component the stage is waiting for.
  */
@@ -37,7 +37,8 @@ export async function retrying<T>(
     } catch (err) {
       const e = classify(err);
       if (!(e instanceof AppError) || !e.canRetry || !opts.isRunning()) throw e;
-      const delay = Math.min(10_000, 200 * 2 ** attempt);
+      // Capped at 5 s: once the store answers again, the partition resumes within 5 s.
+      const delay = Math.min(5000, 200 * 2 ** attempt);
       if (attempt === 0 || attempt % 10 === 0) console.warn(`[stream] ${opts.label}: ${e.message}; retrying in ${delay} ms (attempt ${attempt + 1})`);
       opts.status?.waiting(e.component ?? "a store", `${opts.label}: ${e.message}`);
       opts.onRetry?.();
@@ -45,6 +46,27 @@ export async function retrying<T>(
       await opts.heartbeat().catch(() => {});
     }
   }
+}
+
+/**
+ * Heart-beats once a second while a batch makes progress, so a long legitimate batch (a
+ * celebrity's fan-out, a run of backfills) keeps its partition instead of being expelled at the
+ * session timeout and replayed forever. Progress gates it: a batch that hangs stops
+ * heart-beating, and the group gives its partition to another member.
+ */
+export function keepAlive(heartbeat: () => Promise<void>, everyMs = 1000) {
+  let progressed = false;
+  const timer = setInterval(() => {
+    if (!progressed) return;
+    progressed = false;
+    heartbeat().catch(() => {}); // a rebalance in progress: the commit will tell
+  }, everyMs);
+  return {
+    progress: () => {
+      progressed = true;
+    },
+    stop: () => clearInterval(timer),
+  };
 }
 
 /** A dead-letter message: the original key and value untouched, where it came from and why in headers. */

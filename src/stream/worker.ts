@@ -7,7 +7,7 @@ import { applyEvent, type HandlerContext } from "./handlers";
 import { decodeRouted, type Routed } from "./routing";
 import { inParallel } from "../parallel";
 import type { StageStatus } from "./supervisor";
-import { after, consumerOptions, deadLetter, retrying } from "./transport";
+import { after, consumerOptions, deadLetter, keepAlive, retrying } from "./transport";
 
 /**
  * Stage 2: consumes the events topic and applies each event to Cassandra and Redis. Events of
@@ -81,22 +81,27 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
             dlq.push(deadLetter(batch.topic, batch.partition, m as KafkaMessage, err.message));
           }
         }
-        await inParallel([...byUser.values()], config.stream.concurrency, async (userEvents) => {
-          // The user's row and followers are read once per run rather than once per event.
-          const userCtx = { ...ctx, feeds: streamView(feeds) };
-          for (const { event, message } of userEvents) {
-            const started = Date.now();
-            await retrying(() => applyEvent(userCtx, event), {
-              label: `applying ${event.kind} ${event.op}`,
-              heartbeat,
-              isRunning,
-              onRetry: () => retries.inc(),
-              status,
-            });
-            if (event.kind === "activity" && event.op === "upsert") observeStages(message, event.sourceTs, started, Date.now());
-          }
-          await heartbeat();
-        });
+        const alive = keepAlive(heartbeat);
+        try {
+          await inParallel([...byUser.values()], config.stream.concurrency, async (userEvents) => {
+            // The user's row and followers are read once per run rather than once per event.
+            const userCtx = { ...ctx, feeds: streamView(feeds), onFanout: (n: number, ts: number | null) => (alive.progress(), ctx.onFanout(n, ts)) };
+            for (const { event, message } of userEvents) {
+              const started = Date.now();
+              await retrying(() => applyEvent(userCtx, event), {
+                label: `applying ${event.kind} ${event.op}`,
+                heartbeat,
+                isRunning,
+                onRetry: () => retries.inc(),
+                status,
+              });
+              alive.progress();
+              if (event.kind === "activity" && event.op === "upsert") observeStages(message, event.sourceTs, started, Date.now());
+            }
+          });
+        } finally {
+          alive.stop();
+        }
         if (dlq.length) {
           await retrying(() => producer.send({ topic: config.stream.dlqTopic, acks: -1, messages: dlq }), { label: "dead-lettering", heartbeat, isRunning, status });
           dead.inc({ topic: batch.topic }, dlq.length);
@@ -109,6 +114,8 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
           status.progress();
           const ts = Number(last.headers?.["source.ts"]?.toString());
           if (ts) watermark.set({ partition: String(batch.partition) }, ts / 1000);
+        } else {
+          console.warn(`[stream] worker: the batch of ${batch.messages.length} events on partition ${batch.partition} finished after the partition was taken away; it will be applied again`);
         }
       },
     });

@@ -39,6 +39,7 @@ function fakeStages(failures: number) {
 describe("backoffMs", () => {
   test("doubles from half a second up to the cap, jittered within the upper half", () => {
     expect([0, 1, 2, 3, 10].map((n) => backoffMs(n, 10_000, () => 1))).toEqual([500, 1000, 2000, 4000, 10_000]);
+    expect(backoffMs(10)).toBeLessThanOrEqual(5000);
     expect(backoffMs(3, 10_000, () => 0)).toBe(2000);
     expect(backoffMs(1000, 10_000, () => 0.5)).toBe(7500);
   });

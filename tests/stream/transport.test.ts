@@ -5,7 +5,7 @@ import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocol
 import { AppError } from "../../src/errors";
 import { DecodeError } from "../../src/stream/envelope";
 import { inParallel } from "../../src/parallel";
-import { classify, retrying } from "../../src/stream/transport";
+import { classify, keepAlive, retrying } from "../../src/stream/transport";
 
 describe("error classification", () => {
   test("decode errors are dead-lettered; store outages are retried; rejected statements stop the loop", () => {
@@ -65,6 +65,22 @@ describe("retrying", () => {
     );
     await expect(attempt).rejects.toMatchObject({ code: "STORE_REJECTED" });
     expect(calls).toBe(1);
+  });
+});
+
+describe("keepAlive", () => {
+  test("heart-beats while the batch makes progress and stops when it hangs", async () => {
+    let beats = 0;
+    const alive = keepAlive(async () => void beats++, 20);
+    for (let i = 0; i < 5; i++) {
+      alive.progress();
+      await Bun.sleep(25);
+    }
+    const whileProgressing = beats;
+    await Bun.sleep(120); // no progress: no heartbeat, so the group can move a hung partition
+    alive.stop();
+    expect(whileProgressing).toBeGreaterThanOrEqual(3);
+    expect(beats).toBe(whileProgressing);
   });
 });
 
