@@ -1,19 +1,40 @@
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, type logCreator, logLevel } from "kafkajs";
 import type { Config } from "../config";
 
 /**
- * The kafkajs client. Its logger prints WARN and above; probes that expect refusals while a
- * broker starts pass `quiet` so errors reach them as exceptions only.
+ * The kafkajs client. Its logger prints WARN and above, one line per kind of message per 30 s
+ * (a broker outage would otherwise print several JSON lines per second per client); probes that
+ * expect refusals while a broker starts pass `quiet` so errors reach them as exceptions only.
  */
 export function createKafka(config: Config["kafka"], clientId = "feedline", options: { quiet?: boolean } = {}) {
   return new Kafka({
     clientId,
     brokers: config.brokers,
     logLevel: options.quiet ? logLevel.NOTHING : logLevel.WARN,
+    logCreator: throttledLog,
     connectionTimeout: 3000,
     retry: { retries: 3, initialRetryTime: 200 },
   });
 }
+
+/** kafkajs log entries as one line each, the same kind (namespace and message, digits aside) at most once per 30 s. */
+const throttledLog: logCreator = () => {
+  const last = new Map<string, { at: number; suppressed: number }>();
+  return ({ namespace, level, log }) => {
+    const kind = `${namespace}:${String(log.message).replace(/\d+/g, "#")}`;
+    const seen = last.get(kind);
+    const now = Date.now();
+    if (seen && now - seen.at < 30_000) {
+      seen.suppressed++;
+      return;
+    }
+    const more = seen?.suppressed ? ` (${seen.suppressed} more like it in the last 30 s)` : "";
+    last.set(kind, { at: now, suppressed: 0 });
+    const line = `[kafkajs] ${namespace}: ${log.message}${more}`;
+    if (level === logLevel.ERROR) console.error(line);
+    else console.warn(line);
+  };
+};
 
 /** Names of the change topics Debezium writes, one per captured table. */
 export const capturedTables = ["users", "follows", "posts", "comments", "likes"] as const;
