@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { freePort } from "../../deploy/stack/proc";
+import { homeOracle } from "../../bench/oracle";
 import type { Services } from "../../src/services";
 import { eventually, stackConfig } from "./stack";
 
@@ -67,31 +68,20 @@ export function sharedWorker() {
   return shared;
 }
 
+/** Stops the shared worker, if one runs: the next sharedWorker() starts a fresh one. */
+export async function stopSharedWorker() {
+  const worker = await shared?.catch(() => undefined);
+  shared = undefined;
+  await worker?.kill("SIGTERM");
+}
+
 /** Replaces the shared worker (after a test killed it). */
 export function setSharedWorker(worker: Promise<WorkerProcess>) {
   shared = worker;
 }
 
-/**
- * FEED-SPEC's home feed of a user, computed from PostgreSQL: every existing activity whose actor
- * is the user or someone the user follows now, newest first by event time (to the millisecond,
- * as Cassandra stores it), ties by activity id.
- */
-export async function oracle(services: Services, userId: string) {
-  const rows = await services.sql`
-    with actors as (
-      select ${userId}::bigint as id
-      union select followee_id from follows where follower_id = ${userId}
-    ), activities as (
-      select 'shard:' || id as id, author_id as actor, created_at from posts
-      union all select 'comment:' || id, author_id, created_at from comments
-      union all select 'like:' || user_id || ':' || post_id, user_id, created_at from likes
-      union all select 'follow:' || follower_id || ':' || followee_id, follower_id, created_at from follows
-    )
-    select id from activities where actor in (select id from actors)
-    order by date_trunc('milliseconds', created_at) desc, id collate "C" desc`;
-  return rows.map((r) => r.id as string);
-}
+/** FEED-SPEC's home feed of a user, computed from PostgreSQL (bench/oracle.ts). */
+export const oracle = (services: Services, userId: string) => homeOracle(services.sql, userId);
 
 /** The user's home feed as Cassandra holds it, ids newest first. */
 export async function feedIds(services: Services, userId: string) {

@@ -1,5 +1,6 @@
 import type { Services } from "../../src/services";
 import { AppError } from "../../src/errors";
+import { seededRandom } from "../../bench/support";
 import { uniqueHandle } from "./stack";
 
 /**
@@ -8,7 +9,7 @@ import { uniqueHandle } from "./stack";
  * a failure can be replayed; typed refusals (ALREADY_LIKED and the like) are part of the game.
  */
 export async function randomWorkload(services: Services, opts: { users: number; operations: number; seed: number; onProgress?: (done: number) => void }) {
-  const random = mulberry32(opts.seed);
+  const random = seededRandom(opts.seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
   const store = services.activities;
   const users: string[] = [];
@@ -67,15 +68,4 @@ export async function randomWorkload(services: Services, opts: { users: number; 
     opts.onProgress?.(done + 1);
   }
   return users;
-}
-
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

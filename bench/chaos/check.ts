@@ -1,0 +1,46 @@
+import type { Services } from "../../src/services";
+import { compareFeeds, type FeedDiff, homeOracle, profileOracle } from "../oracle";
+import { inParallel } from "../../src/parallel";
+import { apiClient, type Client } from "./workload";
+
+/**
+ * Every user's home feed and profile, read through the public API with `limit: 100` and paged to
+ * the end, compared with the PostgreSQL oracle. Returns the totals and the first differences.
+ */
+export async function checkFeeds(services: Services, url: string, userIds: string[], log: (line: string) => void) {
+  const length = services.config.feed.length;
+  const totals = { users: userIds.length, entries: 0, missing: 0, extra: 0, doubled: 0, misordered: 0 };
+  const failures: string[] = [];
+  let done = 0;
+  await inParallel(userIds, 8, async (userId) => {
+    const as = apiClient(url, services.tokens.mint(userId));
+    for (const [feed, want, got] of [
+      ["home", await homeOracle(services.sql, userId), await pageAll(as, "home", userId)],
+      ["profile", await profileOracle(services.sql, userId), await pageAll(as, "user", userId)],
+    ] as const) {
+      const diff = compareFeeds(want, got, feed === "home" ? length : Number.POSITIVE_INFINITY);
+      totals.entries += got.length;
+      for (const k of ["missing", "extra", "doubled", "misordered"] as const) totals[k] += diff[k];
+      if (bad(diff) && failures.length < 5) failures.push(`${feed} feed of user ${userId}: ${JSON.stringify(diff)}\n  oracle: ${want.slice(0, 20).join(" ")}\n  served: ${got.slice(0, 20).join(" ")}`);
+    }
+    if (++done % 250 === 0) log(`checked ${done}/${userIds.length} users`);
+  });
+  return { ...totals, failures };
+}
+
+const bad = (d: FeedDiff) => d.missing + d.extra + d.doubled + d.misordered > 0;
+
+/** All item ids of a feed, newest first, page by page through the API. */
+async function pageAll(as: Client, feed: "home" | "user", userId: string) {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { items: { id: string }[]; nextCursor: string | null } =
+      feed === "home" ? await as.feed.home.query({ limit: 100, cursor }) : await as.feed.user.query({ userId, limit: 100, cursor });
+    ids.push(...page.items.map((i) => i.id));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return ids;
+}
+
+export type FeedCheck = Awaited<ReturnType<typeof checkFeeds>>;

@@ -1,0 +1,142 @@
+import type { Admin } from "kafkajs";
+import type { Services } from "../../src/services";
+import { type Service, startService, totalLag, waitForPipeline } from "../pipeline";
+import { type Fault, stackFault, startWorkerService, type Target, workerFault } from "./faults";
+import { checkFeeds, type FeedCheck } from "./check";
+import { type ApiUser, runWorkload, signUpMany, untilAnswered, type WorkloadStats } from "./workload";
+
+/**
+ * One chaos run: an API process and a worker process; a concurrent workload through the public
+ * API; then, one after another, each target is SIGKILLed in the middle of a large fan-out (a
+ * user with many followers posting) and a follow backfill, held down, and brought back with the
+ * project's own command. For each: how long it was down, how long from answering again until
+ * the pipeline is caught up and fresh, and how many writes were answered "retry". Once writes
+ * stop, every feed is compared with the PostgreSQL oracle, paged to the end through the API.
+ */
+export interface ChaosOptions {
+  targets: Target[];
+  users: number;
+  rate: number;
+  holdMs: number;
+  celebrityFollowers: number;
+  celebrityPosts: number;
+  seed: number;
+  log: (line: string) => void;
+}
+
+export interface Recovery {
+  target: Target;
+  downSeconds: number;
+  /** From answering again until a fresh write is visible within a second and the lag reads 0. */
+  recoverySeconds: number;
+  rejectedWrites: number;
+}
+
+export async function runChaos(services: Services, admin: Admin, o: ChaosOptions) {
+  const stats: WorkloadStats = { done: 0, refused: 0, rejectedAt: [] };
+  const api = await startService({ role: "api" });
+  const worker = workerFault(startWorkerService, await startWorkerService());
+  try {
+    o.log(`signing up ${o.users} users and a celebrity with ${o.celebrityFollowers} followers and ${o.celebrityPosts} posts`);
+    const users = await signUpMany(api.url, o.users, "chaos", stats);
+    const [celebrity, probeAuthor, probeReader] = await signUpMany(api.url, 3, "chaosx", stats);
+    const followers = await seedCelebrity(services, celebrity!.id, o.celebrityFollowers, o.celebrityPosts);
+    await untilAnswered(stats, (idempotencyKey) => probeReader!.as.follows.follow.mutate({ userId: probeAuthor!.id, idempotencyKey }));
+    await waitForPipeline(services, admin, celebrity!.id, { timeoutMs: 600_000, label: "building the celebrity's followers' feeds" });
+    await probeReader!.as.feed.home.query({ limit: 5 }); // warm the reader's cache, as a live reader's would be
+
+    let stop!: () => void;
+    const until = new Promise<void>((r) => (stop = r));
+    const writing = runWorkload({ users, rate: o.rate, inFlight: 8, seed: o.seed, stats, until });
+    const backfillers: ApiUser[] = [];
+    const recoveries: Recovery[] = [];
+    await Bun.sleep(3000);
+    for (const target of o.targets) {
+      const fault: Fault = target === "worker" ? worker.fault : stackFault(services.config, target);
+      // A large fan-out and a follow backfill in flight when the fault hits.
+      const [fan] = await signUpMany(api.url, 1, "chaosb", stats);
+      backfillers.push(fan!);
+      await untilAnswered(stats, (idempotencyKey) => celebrity!.as.posts.create.mutate({ body: `celebrity before ${target} dies`, idempotencyKey }));
+      await untilAnswered(stats, (idempotencyKey) => fan!.as.follows.follow.mutate({ userId: celebrity!.id, idempotencyKey }));
+      await Bun.sleep(150);
+      recoveries.push(await injectFault(fault, o, stats, { api, services, admin, probeAuthor: probeAuthor!, probeReader: probeReader! }));
+      const r = recoveries.at(-1)!;
+      o.log(`${target}: down ${r.downSeconds.toFixed(1)} s, recovered ${r.recoverySeconds.toFixed(1)} s after answering, ${r.rejectedWrites} writes answered "retry"`);
+      await Bun.sleep(3000);
+    }
+    stop();
+    await writing;
+    o.log(`workload done: ${stats.done} operations, ${stats.refused} typed refusals, ${stats.rejectedAt.length} retries`);
+    await waitForPipeline(services, admin, celebrity!.id, { timeoutMs: 600_000, label: "waiting for the pipeline to catch up" });
+    const everyone = [...users, celebrity!, probeAuthor!, probeReader!, ...backfillers].map((u) => u.id);
+    const check = await checkFeeds(services, api.url, [...everyone, ...followers], o.log);
+    return { recoveries, check, stats };
+  } finally {
+    await worker.worker().stop();
+    await api.stop();
+  }
+}
+
+/** Kills, holds, restores, and measures one fault. */
+async function injectFault(
+  fault: Fault,
+  o: ChaosOptions,
+  stats: WorkloadStats,
+  ctx: { api: Service; services: Services; admin: Admin; probeAuthor: ApiUser; probeReader: ApiUser },
+): Promise<Recovery> {
+  const killedAt = Date.now();
+  await fault.kill();
+  o.log(`${fault.target} killed; holding it down ${o.holdMs / 1000} s`);
+  await Bun.sleep(o.holdMs);
+  let answeredAt: number | undefined;
+  const watching = (async () => {
+    while (answeredAt === undefined) {
+      if (await fault.answers()) answeredAt = Date.now();
+      else await Bun.sleep(250);
+    }
+  })();
+  await fault.restore();
+  await watching;
+  const recoveredAt = await recovered(ctx, answeredAt!, 300_000);
+  return {
+    target: fault.target,
+    downSeconds: (answeredAt! - killedAt) / 1000,
+    recoverySeconds: (recoveredAt - answeredAt!) / 1000,
+    rejectedWrites: stats.rejectedAt.filter((t) => t >= killedAt && t <= recoveredAt).length,
+  };
+}
+
+/** The first time, after `from`, that a post written now is in a follower's page within a second and the lag reads 0. */
+async function recovered(ctx: { services: Services; admin: Admin; probeAuthor: ApiUser; probeReader: ApiUser }, from: number, timeoutMs: number) {
+  const scratch: WorkloadStats = { done: 0, refused: 0, rejectedAt: [] };
+  while (Date.now() - from < timeoutMs) {
+    const post = await untilAnswered(scratch, (idempotencyKey) => ctx.probeAuthor.as.posts.create.mutate({ body: "probe", idempotencyKey }));
+    const written = Date.now();
+    let visible = false;
+    while (!visible && Date.now() - written < 1000) {
+      const page = await ctx.probeReader.as.feed.home.query({ limit: 5 }).catch(() => undefined);
+      visible = Boolean(page?.items.some((i) => i.id === `shard:${post!.id}`));
+      if (!visible) await Bun.sleep(50);
+    }
+    const lag = await totalLag(ctx.admin, ctx.services).catch(() => Number.NaN);
+    if (visible && lag === 0) return Date.now();
+    await Bun.sleep(500);
+  }
+  throw new Error(`the pipeline did not recover within ${timeoutMs / 1000} s of the component answering again`);
+}
+
+/** The celebrity's followers and older posts, written straight into PostgreSQL (as an import would be). */
+async function seedCelebrity(services: Services, celebrityId: string, followers: number, posts: number) {
+  const { sql } = services;
+  const tag = Math.random().toString(36).slice(2, 8);
+  const ids = await sql`
+    insert into users (handle) select 'cf_' || ${tag} || '_' || g from generate_series(1, ${followers}) g returning id`;
+  await sql`insert into follows (follower_id, followee_id) select id, ${celebrityId} from users where handle like ${`cf\\_${tag}\\_%`}`;
+  await sql`
+    insert into posts (author_id, body, created_at)
+    select ${celebrityId}, 'celebrity post ' || g, now() - (g || ' minutes')::interval from generate_series(1, ${posts}) g`;
+  return ids.map((r) => String(r.id));
+}
+
+export type ChaosReport = Awaited<ReturnType<typeof runChaos>>;
+export type { FeedCheck };
