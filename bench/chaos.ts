@@ -46,6 +46,7 @@ try {
       "down (kill → answering) s": r.downSeconds.toFixed(1),
       "answering → caught up and fresh s": r.recoverySeconds.toFixed(1),
       "writes answered retry": r.rejectedWrites,
+      "home pages failed while down": `${r.failedReads} of ${r.reads}`,
     })),
   );
   const c = report.check;

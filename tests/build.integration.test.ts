@@ -33,10 +33,16 @@ afterAll(() => {
 
 describe("the compiled binary", () => {
   test("starts and answers the health query with every component green", async () => {
-    const report = await eventually("the binary to answer", async () => {
+    // It answers at once, and reports green once its stream stages have joined their groups.
+    let last: unknown;
+    const report = await eventually("the binary to report every component green", async () => {
       const res = await fetch(`http://127.0.0.1:${port}/trpc/health`).catch(() => undefined);
-      return res?.ok ? ((await res.json()) as { result: { data: { ok: boolean } } }) : undefined;
-    }, 20_000);
+      if (!res?.ok) return undefined;
+      last = await res.json();
+      return (last as { result: { data: { ok: boolean } } }).result.data.ok ? (last as { result: { data: { ok: boolean } } }) : undefined;
+    }, 60_000).catch((err) => {
+      throw new Error(`${(err as Error).message}; last report: ${JSON.stringify(last)}`);
+    });
     expect(report.result.data.ok).toBe(true);
     expect(output).toContain(`listening on http://127.0.0.1:${port}`);
   });

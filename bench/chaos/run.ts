@@ -30,6 +30,9 @@ export interface Recovery {
   /** From answering again until a fresh write is visible within a second and the lag reads 0. */
   recoverySeconds: number;
   rejectedWrites: number;
+  /** Home-feed pages read while it was down, and how many of them failed. */
+  reads: number;
+  failedReads: number;
 }
 
 export async function runChaos(services: Services, admin: Admin, o: ChaosOptions) {
@@ -61,7 +64,7 @@ export async function runChaos(services: Services, admin: Admin, o: ChaosOptions
       await Bun.sleep(150);
       recoveries.push(await injectFault(fault, o, stats, { api, services, admin, probeAuthor: probeAuthor!, probeReader: probeReader! }));
       const r = recoveries.at(-1)!;
-      o.log(`${target}: down ${r.downSeconds.toFixed(1)} s, recovered ${r.recoverySeconds.toFixed(1)} s after answering, ${r.rejectedWrites} writes answered "retry"`);
+      o.log(`${target}: down ${r.downSeconds.toFixed(1)} s, recovered ${r.recoverySeconds.toFixed(1)} s after answering, ${r.rejectedWrites} writes answered "retry", ${r.failedReads}/${r.reads} home pages failed while down`);
       await Bun.sleep(3000);
     }
     stop();
@@ -87,7 +90,16 @@ async function injectFault(
   const killedAt = Date.now();
   await fault.kill();
   o.log(`${fault.target} killed; holding it down ${o.holdMs / 1000} s`);
-  await Bun.sleep(o.holdMs);
+  // A reader with a warm cache keeps reading its home feed: no outage may take its page away
+  // (Redis down: pages come from Cassandra; Cassandra down: from the cache).
+  const reads = { done: 0, failed: 0 };
+  const holdUntil = Date.now() + o.holdMs;
+  while (Date.now() < holdUntil) {
+    const ok = await ctx.probeReader.as.feed.home.query({ limit: 5 }).then(() => true, () => false);
+    reads.done++;
+    if (!ok) reads.failed++;
+    await Bun.sleep(250);
+  }
   let answeredAt: number | undefined;
   const watching = (async () => {
     while (answeredAt === undefined) {
@@ -103,6 +115,8 @@ async function injectFault(
     downSeconds: (answeredAt! - killedAt) / 1000,
     recoverySeconds: (recoveredAt - answeredAt!) / 1000,
     rejectedWrites: stats.rejectedAt.filter((t) => t >= killedAt && t <= recoveredAt).length,
+    reads: reads.done,
+    failedReads: reads.failed,
   };
 }
 

@@ -30,7 +30,8 @@ const throttledLog: logCreator = () => {
     }
     const more = seen?.suppressed ? ` (${seen.suppressed} more like it in the last 30 s)` : "";
     last.set(kind, { at: now, suppressed: 0 });
-    const line = `[kafkajs] ${namespace}: ${log.message}${more}`;
+    const cause = (log as { error?: string }).error;
+    const line = `[kafkajs] ${namespace}: ${log.message}${cause && cause !== log.message ? `: ${cause}` : ""}${more}`;
     if (level === logLevel.ERROR) console.error(line);
     else console.warn(line);
   };

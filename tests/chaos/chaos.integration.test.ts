@@ -41,6 +41,9 @@ describe("chaos", () => {
       for (const r of report.recoveries) {
         // Only PostgreSQL is on the write path: every other outage is invisible to writers.
         if (r.target !== "postgres") expect({ target: r.target, rejected: r.rejectedWrites }).toEqual({ target: r.target, rejected: 0 });
+        // A reader with a warm cache is served through every outage.
+        expect({ target: r.target, failedReads: r.failedReads }).toEqual({ target: r.target, failedReads: 0 });
+        expect(r.reads).toBeGreaterThan(0);
       }
       expect(report.check.failures).toEqual([]);
       expect(report.check).toMatchObject({ missing: 0, extra: 0, doubled: 0, misordered: 0 });
