@@ -37,8 +37,8 @@ export function createFeedStore(deps: {
     putActivity:
       "INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, post_id, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     deleteActivity: "DELETE FROM activities_by_actor WHERE actor_id = ? AND created_at = ? AND activity_id = ?",
-    activitiesOf:
-      "SELECT created_at, activity_id, verb, object_type, object_id, post_id, excerpt FROM activities_by_actor WHERE actor_id = ? AND created_at > ? LIMIT ?",
+    activitiesOf: "SELECT created_at, activity_id, verb, object_type, object_id, post_id, excerpt FROM activities_by_actor WHERE actor_id = ? LIMIT ?",
+    activityKeysOf: "SELECT created_at, activity_id FROM activities_by_actor WHERE actor_id = ?",
     writeItem: `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ${ttlSeconds}`,
     removeItem: "DELETE FROM home_feed WHERE user_id = ? AND created_at = ? AND activity_id = ?",
@@ -53,8 +53,6 @@ export function createFeedStore(deps: {
     userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.postId, i.excerpt,
   ];
   const prepare = { prepare: true };
-  /** Only activities young enough to still be in a feed matter for backfill and removal. */
-  const horizon = () => new Date(Date.now() - ttlSeconds * 1000);
 
   /**
    * One statement per user, sent as unlogged batches of rows that share a replica (token-aware:
@@ -103,10 +101,24 @@ export function createFeedStore(deps: {
     putActivity: (a: Activity) =>
       db.execute(q.putActivity, [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.postId, a.excerpt], prepare),
     deleteActivity: (a: FeedKey & { actorId: string }) => db.execute(q.deleteActivity, [a.actorId, a.createdAt, a.id], prepare),
-    /** A user's activities, newest first, within the feed horizon. */
+    /**
+     * A user's newest `limit` activities, however old: retention is by length, so a quiet
+     * account's year-old post is still among its newest (FEED-SPEC).
+     */
     async activitiesOf(actorId: string, limit: number): Promise<Activity[]> {
-      const rs = await db.execute(q.activitiesOf, [actorId, horizon(), limit], { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
+      const rs = await db.execute(q.activitiesOf, [actorId, limit], { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
       return rs.rows.map((r) => toActivityRow(r, actorId));
+    },
+    /** The keys of every activity of a user, however many and however old (what an unfollow removes). */
+    async activityKeysOf(actorId: string): Promise<FeedKey[]> {
+      const keys: FeedKey[] = [];
+      let pageState: string | undefined;
+      do {
+        const rs = await db.execute(q.activityKeysOf, [actorId], { prepare: true, fetchSize: 5000, pageState });
+        for (const r of rs.rows) keys.push({ createdAt: r.created_at, id: r.activity_id });
+        pageState = rs.pageState ?? undefined;
+      } while (pageState);
+      return keys;
     },
 
     /** Fan-out: one item into many feeds (Cassandra first, then the caches that exist). */

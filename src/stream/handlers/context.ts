@@ -7,6 +7,3 @@ export interface HandlerContext {
   /** Called once per activity written to feeds, with its source commit time (for the freshness histogram). */
   onFanout(writes: number, sourceTs: number | null): void;
 }
-
-/** How far back a re-render or an unfollow looks: everything still inside the feed horizon. */
-export const allWithinHorizon = 100_000;

@@ -1,7 +1,7 @@
 import { toActivity } from "../activities";
 import type { Change } from "../envelope";
 import { deleteActivity, upsertActivity } from "./activity";
-import { allWithinHorizon, type HandlerContext } from "./context";
+import type { HandlerContext } from "./context";
 
 /** The FOLLOW activity, in the follower's stream: it shows in the follower's and their followers' feeds. */
 export function handleFollowActivity(ctx: HandlerContext, change: Change<"follows">) {
@@ -11,8 +11,8 @@ export function handleFollowActivity(ctx: HandlerContext, change: Change<"follow
 
 /**
  * The follow edge, in the followee's stream (which owns the followee's followers and activities):
- * a follow backfills the followee's recent activities into the follower's feed; an unfollow
- * removes all of them.
+ * a follow backfills the followee's newest activities (the feed's length of them, however old)
+ * into the follower's feed; an unfollow removes every one of them, however old.
  */
 export async function handleFollowEdge(ctx: HandlerContext, change: Change<"follows">) {
   const { follower_id: follower, followee_id: followee } = change.row;
@@ -24,6 +24,6 @@ export async function handleFollowEdge(ctx: HandlerContext, change: Change<"foll
     ctx.onFanout(await ctx.feeds.writeItems(follower, items), null);
   } else {
     await ctx.feeds.removeFollower(followee, follower);
-    await ctx.feeds.removeItems(follower, await ctx.feeds.activitiesOf(followee, allWithinHorizon));
+    await ctx.feeds.removeItems(follower, await ctx.feeds.activityKeysOf(followee));
   }
 }

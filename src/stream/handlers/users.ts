@@ -1,9 +1,10 @@
 import type { Change } from "../envelope";
-import { allWithinHorizon, type HandlerContext } from "./context";
+import type { HandlerContext } from "./context";
 
 /**
  * A user's row carries the handle feed items show. When it first arrives (or the handle
- * changes), the user's activities that waited for it are fanned out to the user and every follower.
+ * changes), the user's activities that waited for it are fanned out to the user and every follower:
+ * the newest N of them, since anything older is past N in every feed they could reach.
  */
 export async function handleUser(ctx: HandlerContext, change: Change<"users">) {
   const { id, handle, display_name } = change.row;
@@ -14,7 +15,7 @@ export async function handleUser(ctx: HandlerContext, change: Change<"users">) {
   }
   const before = await ctx.feeds.getUser(id);
   if (before?.handle !== handle) {
-    const activities = await ctx.feeds.activitiesOf(id, allWithinHorizon);
+    const activities = await ctx.feeds.activitiesOf(id, ctx.feedLength);
     const targets = activities.length > 0 ? [id, ...(await ctx.feeds.followers(id))] : [];
     for (const a of activities) ctx.onFanout(await ctx.feeds.writeItem(targets, { ...a, actorHandle: handle }), null);
   }
