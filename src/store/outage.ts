@@ -33,6 +33,8 @@ export function outageOf(err: unknown): Component | undefined {
     return "cassandra";
   }
   if (err instanceof errors.ResponseError) return retryableCassandraCodes.has(Number(e.code)) ? "cassandra" : undefined;
+  // A request in flight when a node's socket closed (the driver flags these; with one node it has no other host to retry on).
+  if (err instanceof errors.DriverError && (err as { isSocketError?: boolean }).isSocketError) return "cassandra";
   if (err instanceof KafkaJSError) return kafkaIsTransient(err) ? "kafka" : undefined;
   if (err instanceof ReplyError) return transientRedisReplies.has(String(e.message).split(" ")[0]!) ? "redis" : undefined;
   if (e.name === "MaxRetriesPerRequestError" || e.message === redisConnectionClosed) return "redis";

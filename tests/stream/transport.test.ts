@@ -14,6 +14,10 @@ describe("error classification", () => {
     expect(classify(new cassandra.errors.OperationTimedOutError("slow"))).toMatchObject({ canRetry: true });
     const writeTimeout = new cassandra.errors.ResponseError(0x1100, "write timeout");
     expect(classify(writeTimeout)).toMatchObject({ canRetry: true });
+    // What the driver rejects in-flight requests with when a node's socket closes (connection.js).
+    const DriverError = cassandra.errors.DriverError as unknown as new (message: string) => Error;
+    const socketClosed = Object.assign(new DriverError("Socket was closed"), { isSocketError: true });
+    expect(classify(socketClosed)).toMatchObject({ code: "UNAVAILABLE", component: "cassandra" });
     const syntax = new cassandra.errors.ResponseError(0x2000, "syntax error");
     expect(classify(syntax)).toMatchObject({ code: "STORE_REJECTED", canRetry: false });
     expect(classify(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:56379"), { code: "ECONNREFUSED" }))).toMatchObject({ canRetry: true });
