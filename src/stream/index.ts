@@ -25,16 +25,45 @@ export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Co
     for (const r of await consumerLag(admin, config)) lag.set({ group: r.group, topic: r.topic, partition: String(r.partition) }, r.lag);
   });
 
+  // A stage that says "running" but has done nothing for a while is fine when there is nothing
+  // to do, and stalled when its group has lag: never alive-but-silently-stopped.
+  const groupLag = cached(10_000, async () => {
+    const rows = await consumerLag(admin, config);
+    return (group: string) => rows.filter((r) => r.group === group).reduce((sum, r) => sum + r.lag, 0);
+  });
+  async function describeStall(status: StageStatus, group: string) {
+    const idle = status.idleMs();
+    if (status.get().state !== "running" || idle < stallMs) return [];
+    const lag = (await groupLag())(group);
+    return lag > 0 ? [`${status.name} has applied nothing for ${Math.round(idle / 1000)} s while group ${group} has ${lag} messages of lag`] : [];
+  }
+
   return {
     /** For /healthz: healthy while both stages consume; otherwise what each waits for, and since when. */
     check: async () => {
-      const problems = [routerStatus, workerStatus].flatMap(describeTrouble);
+      const problems = [
+        ...[routerStatus, workerStatus].flatMap(describeTrouble),
+        ...(await describeStall(routerStatus, config.stream.routerGroup)),
+        ...(await describeStall(workerStatus, config.stream.feedsGroup)),
+      ];
       if (problems.length) throw new Error(problems.join("; "));
     },
     stages: () => Object.fromEntries([routerStatus, workerStatus].map((s) => [s.name, s.get()])),
     async stop() {
       await Promise.all([router.stop(), worker.stop()]);
     },
+  };
+}
+
+/** How long a running stage may do nothing while its group has lag before /healthz calls it stalled. */
+const stallMs = 120_000;
+
+/** `fn`'s last result, computed again at most every `ms`. */
+function cached<T>(ms: number, fn: () => Promise<T>) {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return () => {
+    if (!last || Date.now() - last.at > ms) last = { at: Date.now(), value: fn() };
+    return last.value;
   };
 }
 

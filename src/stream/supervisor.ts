@@ -62,6 +62,8 @@ export function createStageStatus(name: string, metrics: Metrics) {
   };
   let lastWait = 0;
   let lastProgress = 0;
+  /** When the stage last did anything: applied an event, committed, joined. */
+  let lastActivity = Date.now();
   /**
    * One partition may commit while another still retries, so a wait ends at the first commit
    * after a few seconds without any retry (no flapping between the two).
@@ -75,12 +77,21 @@ export function createStageStatus(name: string, metrics: Metrics) {
       settle();
       return state;
     },
-    running: () => set({ state: "running" }),
+    running: () => {
+      lastActivity = Date.now();
+      set({ state: "running" });
+    },
     /** A batch committed. */
     progress: () => {
-      lastProgress = Date.now();
+      lastProgress = lastActivity = Date.now();
       settle();
     },
+    /** An event was applied (a batch may take long before it commits). */
+    active: () => {
+      lastActivity = Date.now();
+    },
+    /** Milliseconds since the stage last did anything. */
+    idleMs: () => Date.now() - lastActivity,
     /** A retry loop or a crash: the stage waits for `component`. Keeps the first `since` of an ongoing wait. */
     waiting: (component: string, detail: string) => {
       lastWait = Date.now();

@@ -23,7 +23,7 @@ export function classify(err: unknown): DecodeError | AppError {
 }
 
 /**
- * Runs `fn` until it succeeds, backing off (0.2 s doubling to 5 s) on retryable errors and
+ * Runs `fn` until it succeeds, backing off (0.2 s doubling to 5 s, jittered) on retryable errors and
  * heart-beating so the group keeps the partition; throws the classified error otherwise. While
  * it retries, `status` says which component the stage is waiting for.
  */
@@ -37,8 +37,9 @@ export async function retrying<T>(
     } catch (err) {
       const e = classify(err);
       if (!(e instanceof AppError) || !e.canRetry || !opts.isRunning()) throw e;
-      // Capped at 5 s: once the store answers again, the partition resumes within 5 s.
-      const delay = Math.min(5000, 200 * 2 ** attempt);
+      // Capped at 5 s: once the store answers again, the partition resumes within 5 s. Jittered,
+      // so that every partition and every worker does not retry in the same instant.
+      const delay = Math.round(Math.min(5000, 200 * 2 ** attempt) * (0.5 + Math.random() / 2));
       if (attempt === 0 || attempt % 10 === 0) console.warn(`[stream] ${opts.label}: ${e.message}; retrying in ${delay} ms (attempt ${attempt + 1})`);
       opts.status?.waiting(e.component ?? "a store", `${opts.label}: ${e.message}`);
       opts.onRetry?.();

@@ -96,6 +96,7 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
                 status,
               });
               alive.progress();
+              status.active();
               if (event.kind === "activity" && event.op === "upsert") observeStages(message, event.sourceTs, started, Date.now());
             }
           });

@@ -97,6 +97,15 @@ describe("stage status", () => {
     expect(status.get()).toMatchObject({ state: "waiting", waitingFor: "cassandra" });
   });
 
+  test("applying events counts as activity, so a long batch that has not committed yet is not idle", async () => {
+    const status = createStageStatus("worker", createMetrics());
+    status.running();
+    await Bun.sleep(30);
+    expect(status.idleMs()).toBeGreaterThanOrEqual(25);
+    status.active();
+    expect(status.idleMs()).toBeLessThan(25);
+  });
+
   test("waiting and up are exported as metrics", async () => {
     const metrics = createMetrics();
     const status = createStageStatus("router", metrics);
