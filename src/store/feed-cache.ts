@@ -162,12 +162,23 @@ end
 `;
 
 const scripts = {
-  /** ARGV: max length, then (score, id, json) triples. Only where the cache exists. */
+  /**
+   * ARGV: max length, then (score, id, json) triples. Only where the cache exists. A cache that
+   * is not complete holds an unbroken run of the newest items down to its tail, and readers go on
+   * from Cassandra after the tail: an item older than the tail is left out (it is in Cassandra,
+   * where the reader will find it in its place), or the run would have a gap before it.
+   */
   feedAdd: `${trim}
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+local partial = redis.call('HGET', KEYS[2], '__complete') ~= '1'
+local tail = partial and redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES') or {}
 for i = 2, #ARGV, 3 do
-  redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
-  redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+  local score = tonumber(ARGV[i])
+  local older = tail[1] ~= nil and (score < tonumber(tail[2]) or (score == tonumber(tail[2]) and ARGV[i + 1] < tail[1]))
+  if not older then
+    redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
+    redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+  end
 end
 trim(tonumber(ARGV[1]))
 return 1
@@ -186,13 +197,26 @@ redis.call('HSET', KEYS[2], '__state', 'building')
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
 `,
-  /** ARGV: max length, ttl, complete (1|0), then triples. Adds what a writer has not already added or deleted. */
+  /**
+   * ARGV: max length, ttl, complete (1|0), then triples. Adds what a writer has not already added
+   * or deleted. When the read was not the whole feed, whatever a writer added below its last item
+   * is dropped: the cache must end in an unbroken run (see feedAdd).
+   */
   feedRebuildFinish: `${trim}
 if redis.call('HGET', KEYS[2], '__state') ~= 'building' then return 0 end
 for i = 4, #ARGV, 3 do
   if redis.call('HEXISTS', KEYS[2], ARGV[i + 1]) == 0 then
     redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
     redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
+  end
+end
+if ARGV[3] == '0' and #ARGV >= 6 then
+  local lastScore, lastId = tonumber(ARGV[#ARGV - 2]), ARGV[#ARGV - 1]
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '-inf', lastScore, 'BYSCORE')) do
+    if tonumber(redis.call('ZSCORE', KEYS[1], id)) < lastScore or id < lastId then
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('HDEL', KEYS[2], id)
+    end
   end
 end
 redis.call('HSET', KEYS[2], '__state', 'ready', '__complete', ARGV[3])

@@ -93,3 +93,29 @@ describe("retention by length, not age", () => {
     await expectFeedIsOracle(u);
   });
 });
+
+describe("a cache that never skips", () => {
+  test("E2: an old item backfilled into a partial cache does not hide the items between its tail and it", async () => {
+    const [c, a, u] = [await signUp(services(), "cee"), await signUp(services(), "ay"), await signUp(services(), "reader")];
+    const length = services().config.feed.length;
+    const c1 = await oldPost(c, 1, "c1, a day ago");
+    // A writes N + 1 posts, all newer than c1 (as an import would: straight into PostgreSQL).
+    const posts = await services().sql`
+      insert into posts (author_id, body, created_at)
+      select ${a.user.id}, 'a' || g, now() - make_interval(secs => ${length + 1} - g) from generate_series(1, ${length + 1}) g
+      returning id`;
+    await u.as.follows.follow({ userId: a.user.id });
+    await expectFeedIsOracle(u, 90_000);
+    // Read twice: the first read rebuilds the cache (a partial one: the feed is longer than N).
+    await servedHome(u);
+    const [, items] = services().feedCache.keys(u.user.id);
+    await eventually("the cache to be ready", async () => ((await services().redis.hget(items, "__state")) === "ready" ? true : undefined));
+    await servedHome(u);
+    const newest = posts.map((p) => String(p.id)).sort((x, y) => Number(y) - Number(x));
+    await a.as.posts.delete({ postId: newest[0]! });
+    await a.as.posts.delete({ postId: newest[1]! });
+    await u.as.follows.follow({ userId: c.user.id });
+    await expectFeedIsOracle(u, 90_000);
+    expect(await servedHome(u)).toContain(c1); // past N here, but served in its place
+  });
+});
