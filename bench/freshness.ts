@@ -75,7 +75,8 @@ const subscriptions = watchers.map((w, i) =>
   }).feed.onItem.subscribe(undefined, {
     onData: (event) => {
       const at = performance.now();
-      const id = event.data.id;
+      if (event.data.type !== "add") return;
+      const id = event.data.item.id;
       const p = pending.get(id);
       if (p) void seen(id, p, at);
       else early.set(id, at);

@@ -1,6 +1,7 @@
 import { tracked } from "@trpc/server";
 import { z } from "zod";
 import type { CachedItem } from "../store/feed-cache";
+import { liveHome } from "../store/live-feed";
 import { authedProcedure, publicProcedure, router } from "../trpc";
 import { id } from "./inputs";
 
@@ -24,10 +25,20 @@ export const feedRouter = router({
     return paginate(items, input.limit, (i) => ctx.cursors.encode(feed, position(i)));
   }),
 
-  /** New items of the caller's home feed as the workers write them (server-sent events). */
-  onItem: authedProcedure.subscription(async function* ({ ctx, signal }) {
-    for await (const item of ctx.live.subscribe(ctx.userId, signal)) yield tracked(item.id, item);
-  }),
+  /**
+   * The caller's home feed, live (server-sent events): `{ type: "add", item }` with the item's
+   * feed position as the event id, and `{ type: "remove", id }`. A reconnect sends the last id
+   * back (`lastEventId`, which tRPC's client does by itself) and first gets the items after it.
+   */
+  onItem: authedProcedure
+    .input(z.strictObject({ lastEventId: z.string().max(512).nullish() }).optional())
+    .subscription(async function* ({ ctx, input, signal }) {
+      const feed = `live:${ctx.userId}`;
+      const since = input?.lastEventId ? ctx.cursors.decode(feed, input.lastEventId) : undefined;
+      for await (const { at, event } of liveHome(ctx, ctx.userId, since, signal)) {
+        yield tracked(ctx.cursors.encode(feed, at), event);
+      }
+    }),
 
   /** Anyone's own activities (their profile), newest first. */
   user: publicProcedure.input(z.strictObject({ userId: id, ...page })).query(async ({ ctx, input }) => {

@@ -43,6 +43,8 @@ export function createFeedReader(deps: { feeds: FeedStore; cache: FeedCache; len
   const fromCassandra = async (userId: string, n: number, after?: FeedKey) => (await feeds.feed(userId, n, after)).map(toCached);
 
   return {
+    /** The feed's retained length N. */
+    length,
     /** Up to `n` items of the user's home feed after `after` (newest first). */
     async home(userId: string, n: number, after?: FeedKey): Promise<CachedItem[]> {
       try {

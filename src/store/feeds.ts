@@ -126,7 +126,7 @@ export function createFeedStore(deps: {
       if (userIds.length === 0) return 0;
       await fanOut(userIds, (u) => ({ query: q.writeItem, params: itemParams(u, item) }));
       await cache.add(userIds, item);
-      await live.publish(userIds, [toCached(item)]);
+      await live.publish(userIds, [{ type: "add", item: toCached(item) }]);
       return userIds.length;
     },
 
@@ -134,6 +134,7 @@ export function createFeedStore(deps: {
       if (userIds.length === 0) return 0;
       await fanOut(userIds, (u) => ({ query: q.removeItem, params: [u, key.createdAt, key.id] }));
       await cache.remove(userIds, key.id);
+      await live.publish(userIds, [{ type: "remove", id: key.id }]);
       return userIds.length;
     },
 
@@ -144,7 +145,7 @@ export function createFeedStore(deps: {
         await db.batch(chunk.map((item) => ({ query: q.writeItem, params: itemParams(userId, item) })), { prepare: true, logged: false });
       }
       await cache.addMany(userId, items);
-      await live.publish([userId], items.map(toCached));
+      await live.publish([userId], items.map((i) => ({ type: "add" as const, item: toCached(i) })));
       return items.length;
     },
 
@@ -154,6 +155,7 @@ export function createFeedStore(deps: {
         await db.batch(chunk.map((k) => ({ query: q.removeItem, params: [userId, k.createdAt, k.id] })), { prepare: true, logged: false });
       }
       await cache.removeMany(userId, keys.map((k) => k.id));
+      await live.publish([userId], keys.map((k) => ({ type: "remove" as const, id: k.id })));
       return keys.length;
     },
 
