@@ -13,6 +13,17 @@ afterAll(() => services.close());
 const newUser = async () => (await services.sql`insert into users (handle) values (${uniqueHandle("pg")}) returning id`)[0]!.id as string;
 
 describe("PostgreSQL schema", () => {
+  test("TRUNCATE of a captured table is refused with a clear error, and nothing is removed", async () => {
+    await newUser();
+    for (const table of ["users", "follows", "posts", "comments", "likes"]) {
+      const before = Number((await services.sql`select count(*)::int as n from ${services.sql(table)}`)[0]!.n);
+      const err = await services.sql`truncate ${services.sql(table)} cascade`.then(() => undefined, (e: unknown) => e as { code?: string; message?: string; hint?: string });
+      expect(err).toMatchObject({ code: "0A000", message: `TRUNCATE of ${table} is refused: feeds are built from row-level changes and a truncate has none` });
+      expect(err?.hint).toContain("Delete the rows instead");
+      expect(Number((await services.sql`select count(*)::int as n from ${services.sql(table)}`)[0]!.n)).toBe(before);
+    }
+  });
+
   test("a transaction that fails writes nothing", async () => {
     const handle = uniqueHandle("tx");
     const attempt = services.sql.begin(async (tx) => {
