@@ -18,13 +18,13 @@ export interface WorkerProcess {
   kill(signal: "SIGTERM" | "SIGKILL"): Promise<void>;
 }
 
-/** Starts a worker process and waits until its /healthz is green (consumers joined). */
-export async function startWorker(): Promise<WorkerProcess> {
+/** Starts a worker process (with extra environment, if given) and waits until its /healthz is green (consumers joined). */
+export async function startWorker(env: Record<string, string> = {}): Promise<WorkerProcess> {
   await stackConfig();
   const port = await freePort();
   let output = "";
   const child = spawn(process.execPath, [resolve(import.meta.dir, "../../src/main.ts"), "serve", "--role", "worker"], {
-    env: { ...process.env, FEEDLINE_API_PORT: String(port), KAFKAJS_NO_PARTITIONER_WARNING: "1" },
+    env: { ...process.env, FEEDLINE_API_PORT: String(port), KAFKAJS_NO_PARTITIONER_WARNING: "1", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   running.add(child);
