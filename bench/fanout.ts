@@ -14,7 +14,7 @@
 import { parseArgs } from "node:util";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import type { AppRouter } from "../src/router";
-import { openBench, startService, totalLag, waitForPipeline } from "./pipeline";
+import { cpuSeconds, openBench, stackPids, startService, totalLag, waitForPipeline } from "./pipeline";
 import { markdownTable, progressBar, record } from "./support";
 
 const { values } = parseArgs({
@@ -105,6 +105,9 @@ if (celebrityFollowers > 0) {
   const sample = [...fans].sort(() => Math.random() - 0.5).slice(0, 200);
 
   const before = (await service.metrics()).sum("feedline_fanout_writes_total");
+  const pids = { service: service.process.pid, cassandra: stackPids(services).cassandra };
+  const cpuBefore = cpuSeconds(pids);
+  let cpuAfter: Record<string, number> | undefined;
   const t0 = performance.now();
   const post = await api(star.token).posts.create.mutate({ body: "hello, all of you" });
   const written = performance.now() - t0;
@@ -115,7 +118,10 @@ if (celebrityFollowers > 0) {
   let sampleDone = Number.NaN;
   const waiting = new Set(sample);
   while (performance.now() - t0 < 120_000 && (Number.isNaN(counterDone) || Number.isNaN(sampleDone))) {
-    if (Number.isNaN(counterDone) && (await service.metrics()).sum("feedline_fanout_writes_total") - before >= fans.length + 1) counterDone = performance.now() - t0;
+    if (Number.isNaN(counterDone) && (await service.metrics()).sum("feedline_fanout_writes_total") - before >= fans.length + 1) {
+      counterDone = performance.now() - t0;
+      cpuAfter = cpuSeconds(pids);
+    }
     if (Number.isNaN(sampleDone)) {
       const checks = await Promise.all([...waiting].map(async (u) => [u, await holds(u)] as const));
       for (const [u, ok] of checks) if (ok) waiting.delete(u);
@@ -140,6 +146,9 @@ if (celebrityFollowers > 0) {
     "all feeds written (worker counter) s": s(counterDone),
     "200 sampled feeds hold it (Cassandra) s": s(sampleDone),
     "followers whose feed lacks it afterwards": missing,
+    // CPU per feed entry travels between machines; seconds do not.
+    "CPU-ms per entry: service": cpuAfter ? (((cpuAfter.service! - cpuBefore.service!) * 1000) / (fans.length + 1)).toFixed(3) : "-",
+    "CPU-ms per entry: Cassandra": cpuAfter ? (((cpuAfter.cassandra! - cpuBefore.cassandra!) * 1000) / (fans.length + 1)).toFixed(3) : "-",
   };
 }
 await service.stop();
