@@ -45,17 +45,19 @@ async function expectFeedIsOracle(u: User, timeoutMs = 45_000) {
   });
 }
 
+const day = 86_400;
+
 /** A post written straight into PostgreSQL with an old creation time, as an imported or long-standing row is. */
-async function oldPost(author: User, daysAgo: number, body: string) {
+async function oldPost(author: User, ageSeconds: number, body: string) {
   const [row] = await services().sql`
-    insert into posts (author_id, body, created_at) values (${author.user.id}, ${body}, now() - make_interval(days => ${daysAgo})) returning id`;
+    insert into posts (author_id, body, created_at) values (${author.user.id}, ${body}, now() - make_interval(secs => ${ageSeconds})) returning id`;
   return `shard:${row!.id}`;
 }
 
 describe("retention by length, not age", () => {
   test("E3: following a quiet account brings in its only post, 40 days old", async () => {
     const [x, u] = [await signUp(services(), "quiet"), await signUp(services(), "reader")];
-    const post = await oldPost(x, 40, "said once, long ago");
+    const post = await oldPost(x, 40 * day, "said once, long ago");
     await u.as.follows.follow({ userId: x.user.id });
     await expectFeedIsOracle(u);
     expect(await servedHome(u)).toContain(post);
@@ -65,11 +67,7 @@ describe("retention by length, not age", () => {
     // As the issue saw it: a post 20 s short of the old 30-day feed horizon when followed, past
     // it a little later when unfollowed.
     const [x, u] = [await signUp(services(), "old"), await signUp(services(), "reader")];
-    const horizonSeconds = services().config.feed.ttlSeconds;
-    const [row] = await services().sql`
-      insert into posts (author_id, body, created_at)
-      values (${x.user.id}, 'almost a month ago', now() - make_interval(secs => ${horizonSeconds - 20})) returning id`;
-    const old = `shard:${row!.id}`;
+    const old = await oldPost(x, services().config.feed.ttlSeconds - 20, "almost a month ago");
     const crossesHorizonAt = Date.now() + 25_000;
     const today = `shard:${(await x.as.posts.create({ body: "today" })).id}`;
     await u.as.follows.follow({ userId: x.user.id });
@@ -85,7 +83,7 @@ describe("retention by length, not age", () => {
 
   test("an unfollow removes items older than the feed's age horizon too (a year-old post)", async () => {
     const [x, u] = [await signUp(services(), "ancient"), await signUp(services(), "reader")];
-    const ancient = await oldPost(x, 365, "a year ago");
+    const ancient = await oldPost(x, 365 * day, "a year ago");
     await u.as.follows.follow({ userId: x.user.id });
     await expectFeedIsOracle(u);
     expect(await servedHome(u)).toContain(ancient);
@@ -98,7 +96,7 @@ describe("a cache that never skips", () => {
   test("E2: an old item backfilled into a partial cache does not hide the items between its tail and it", async () => {
     const [c, a, u] = [await signUp(services(), "cee"), await signUp(services(), "ay"), await signUp(services(), "reader")];
     const length = services().config.feed.length;
-    const c1 = await oldPost(c, 1, "c1, a day ago");
+    const c1 = await oldPost(c, day, "c1, a day ago");
     // A writes N + 1 posts, all newer than c1 (as an import would: straight into PostgreSQL).
     const posts = await services().sql`
       insert into posts (author_id, body, created_at)
