@@ -12,9 +12,7 @@
  * Needs the stack up and no service running.
  */
 import { parseArgs } from "node:util";
-import { createTRPCClient, httpLink } from "@trpc/client";
-import type { AppRouter } from "../src/router";
-import { cpuSeconds, openBench, stackPids, startService, totalLag, waitForPipeline } from "./pipeline";
+import { apiClient, cpuSeconds, openBench, stackPids, startService, totalLag, waitForPipeline } from "./pipeline";
 import { markdownTable, progressBar, record } from "./support";
 
 const { values } = parseArgs({
@@ -87,8 +85,7 @@ if (!marker || range.n === 0) {
 let celebrity: Record<string, string | number> | undefined;
 if (celebrityFollowers > 0) {
   const run = Date.now().toString(36);
-  const api = (token?: string) =>
-    createTRPCClient<AppRouter>({ links: [httpLink({ url: `${service.url}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })] });
+  const api = (token?: string) => apiClient(service.url, token);
   const star = await api().users.create.mutate({ handle: `celeb_${run}` });
   console.log(`celebrity: creating ${celebrityFollowers} followers of ${star.user.handle}`);
   const bar = progressBar("followers", celebrityFollowers);

@@ -9,11 +9,11 @@
  * request to the page that shows the post. The split by stage comes from the service's
  * feedline_stage_seconds histogram. Needs the stack up and no service running.
  */
-import { createTRPCClient, httpLink, httpSubscriptionLink } from "@trpc/client";
+import { createTRPCClient, httpSubscriptionLink } from "@trpc/client";
 import { EventSource } from "eventsource";
 import { parseArgs } from "node:util";
 import type { AppRouter } from "../src/router";
-import { histogramDelta, openBench, startService, waitForPipeline } from "./pipeline";
+import { apiClient, histogramDelta, openBench, startService, waitForPipeline } from "./pipeline";
 import { markdownTable, record, summarize } from "./support";
 
 const { values } = parseArgs({
@@ -35,8 +35,7 @@ const { services, admin } = await openBench();
 const { sql, redis } = services;
 const service = await startService();
 const url = `${service.url}/trpc`;
-const client = (token?: string) =>
-  createTRPCClient<AppRouter>({ links: [httpLink({ url, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })] });
+const client = (token?: string) => apiClient(service.url, token);
 
 // ---- set-up: authors, watchers, followers ------------------------------------------------------
 const run = Date.now().toString(36);

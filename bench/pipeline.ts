@@ -1,10 +1,12 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createTRPCClient, httpLink } from "@trpc/client";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Admin } from "kafkajs";
 import { freePort } from "../deploy/stack/proc";
 import { loadConfig } from "../src/config";
 import { createServices, type Services } from "../src/services";
+import type { AppRouter } from "../src/router";
 import { consumerLag, streamGroups } from "../src/stream/lag";
 
 /**
@@ -53,6 +55,11 @@ export async function startService(opts: { role?: "all" | "api" | "worker"; env?
       if (child.exitCode === null) kill();
     },
   };
+}
+
+/** A typed tRPC client of the service at `baseUrl` (its /trpc), acting as the token's user if given. */
+export function apiClient(baseUrl: string, token?: string) {
+  return createTRPCClient<AppRouter>({ links: [httpLink({ url: `${baseUrl}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })] });
 }
 
 /** What every pipeline benchmark opens first: the stores, a Kafka admin, and a check that nothing else consumes the stream. */

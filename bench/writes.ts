@@ -7,9 +7,8 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { createTRPCClient, httpLink } from "@trpc/client";
-import type { AppRouter } from "../src/router";
 import { freePort } from "../deploy/stack/proc";
+import { apiClient } from "./pipeline";
 import { markdownTable, record, summarize } from "./support";
 
 const { values } = parseArgs({
@@ -29,15 +28,14 @@ const server = spawn(process.execPath, [resolve(import.meta.dir, "../src/main.ts
   stdio: ["ignore", "ignore", "inherit"],
 });
 process.on("exit", () => server.kill());
-const url = `http://127.0.0.1:${port}/trpc`;
+const base = `http://127.0.0.1:${port}`;
 for (let i = 0; ; i++) {
-  if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) break;
+  if (await fetch(`${base}/trpc/health`).then((r) => r.ok, () => false)) break;
   if (i > 100) throw new Error("the API did not start");
   await Bun.sleep(100);
 }
 
-const client = (token?: string) =>
-  createTRPCClient<AppRouter>({ links: [httpLink({ url, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })] });
+const client = (token?: string) => apiClient(base, token);
 const suffix = Math.random().toString(36).slice(2, 8);
 const { token } = await client().users.create.mutate({ handle: `bench_${suffix}` });
 const me = client(token);

@@ -1,7 +1,8 @@
 import type { Services } from "../../src/services";
 import { compareFeeds, type FeedDiff, homeOracle, profileOracle } from "../oracle";
 import { inParallel } from "../../src/parallel";
-import { apiClient, type Client } from "./workload";
+import { apiClient } from "../pipeline";
+import type { Client } from "./workload";
 
 /**
  * Every user's home feed and profile, read through the public API with `limit: 100` and paged to

@@ -1,5 +1,5 @@
-import { createTRPCClient, httpLink, TRPCClientError } from "@trpc/client";
-import type { AppRouter } from "../../src/router";
+import { TRPCClientError } from "@trpc/client";
+import { apiClient } from "../pipeline";
 import { seededRandom } from "../support";
 
 /**
@@ -11,10 +11,6 @@ import { seededRandom } from "../support";
  * requests are counted, with their time, as "rejected during an outage".
  */
 export type Client = ReturnType<typeof apiClient>;
-
-export function apiClient(url: string, token?: string) {
-  return createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url}/trpc`, headers: () => (token ? { authorization: `Bearer ${token}` } : {}) })] });
-}
 
 /** A write whose answer is not final: the service said "retry", or did not answer. */
 export function isRetryable(err: unknown) {

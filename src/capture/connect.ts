@@ -34,9 +34,13 @@ export type ConnectClient = ReturnType<typeof createConnectClient>;
 /** Throws unless the connector and every task are RUNNING, naming the states and the first trace line. */
 export function assertRunning(connector: string, status: ConnectorStatus | undefined) {
   if (!status) throw new Error(`connector ${connector} is not registered`);
-  const states = [status.connector.state, ...status.tasks.map((t) => t.state)];
-  if (status.tasks.length === 0 || states.some((s) => s !== "RUNNING")) {
+  if (status.tasks.length === 0 || [status.connector, ...status.tasks].some((p) => p.state !== "RUNNING")) {
     const trace = [status.connector, ...status.tasks].find((t) => t.trace)?.trace?.split("\n")[0];
-    throw new Error(`connector ${connector} is ${states.join("/") || "without tasks"}${trace ? `: ${trace}` : ""}`);
+    throw new Error(`connector ${connector} is ${describeStates(status)}${trace ? `: ${trace}` : ""}`);
   }
+}
+
+/** The connector's and its tasks' states, as `RUNNING/FAILED`. */
+export function describeStates(status: ConnectorStatus) {
+  return [status.connector.state, ...status.tasks.map((t) => t.state)].join("/") || "without tasks";
 }

@@ -1,9 +1,9 @@
-import type { ConnectorStatus } from "./connect";
+import { type ConnectorStatus, describeStates } from "./connect";
 import type { SlotState } from "./slot";
 
 /**
  * What the capture watchdog decides from one look at Connect and at the replication slot. Pure:
- * the loop (supervise.ts) observes, calls `decide`, and carries out the actions.
+ * the loop (capture/index.ts) observes, calls `decide`, and carries out the actions.
  *
  * Rules, most certain first:
  * 1. A FAILED connector or task is restarted through the REST API (Connect never restarts a
@@ -87,8 +87,4 @@ export function decide(obs: Observation, memory: Memory, s: Settings = defaultSe
   if (!slot.active) return { actions: [] as Action[], memory: next, problem: inactive && `the replication slot has no reader ${inactive}` };
   if (stalledFor > 0) return { actions: [] as Action[], memory: next, problem: `slot holder ${slot.pid} has not read for ${Math.round(stalledFor / 1000)} s` };
   return { actions: [] as Action[], memory: next, problem: undefined };
-}
-
-function describeStates(status: ConnectorStatus) {
-  return [status.connector.state, ...status.tasks.map((t) => t.state)].join("/") || "without tasks";
 }

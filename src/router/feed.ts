@@ -1,6 +1,6 @@
 import { tracked } from "@trpc/server";
 import { z } from "zod";
-import type { CachedItem } from "../store/feed-cache";
+import { type CachedItem, positionOf } from "../store/feed-cache";
 import { liveHome } from "../store/live-feed";
 import { authedProcedure, publicProcedure, router } from "../trpc";
 import { id } from "./inputs";
@@ -14,7 +14,6 @@ function paginate(items: CachedItem[], limit: number, cursorFor: (item: CachedIt
   return { items: shown, nextCursor: items.length > limit && last ? cursorFor(last) : null };
 }
 
-const position = (item: CachedItem) => ({ createdAt: new Date(item.createdAt), id: item.id });
 
 export const feedRouter = router({
   /** The caller's home feed, newest first: from Redis, rebuilt from Cassandra when missing. */
@@ -22,7 +21,7 @@ export const feedRouter = router({
     const feed = `home:${ctx.userId}`;
     const after = input.cursor ? ctx.cursors.decode(feed, input.cursor) : undefined;
     const items = await ctx.reader.home(ctx.userId, input.limit + 1, after);
-    return paginate(items, input.limit, (i) => ctx.cursors.encode(feed, position(i)));
+    return paginate(items, input.limit, (i) => ctx.cursors.encode(feed, positionOf(i)));
   }),
 
   /**
@@ -45,6 +44,6 @@ export const feedRouter = router({
     const feed = `user:${input.userId}`;
     const after = input.cursor ? ctx.cursors.decode(feed, input.cursor) : undefined;
     const items = await ctx.reader.profile(input.userId, input.limit + 1, after);
-    return paginate(items, input.limit, (i) => ctx.cursors.encode(feed, position(i)));
+    return paginate(items, input.limit, (i) => ctx.cursors.encode(feed, positionOf(i)));
   }),
 });

@@ -137,6 +137,9 @@ export function toCached(item: FeedItem) {
 
 export type CachedItem = ReturnType<typeof toCached>;
 
+/** Where a served item sits in its feed: the key cursors and live positions are made of. */
+export const positionOf = (item: CachedItem): FeedKey => ({ createdAt: new Date(item.createdAt), id: item.id });
+
 /** Runs a pipeline; throws the first command's error, else returns the replies. */
 async function execOrThrow(pipeline: { exec(): Promise<[Error | null, unknown][] | null> }) {
   const results = await pipeline.exec();
@@ -161,6 +164,13 @@ local function trim(maxlen)
 end
 `;
 
+/** Shared Lua: whether (score, id) comes after (tailScore, tailId) in feed order, i.e. is older. */
+const below = `
+local function below(score, id, tailScore, tailId)
+  return score < tailScore or (score == tailScore and id < tailId)
+end
+`;
+
 const scripts = {
   /**
    * ARGV: max length, then (score, id, json) triples. Only where the cache exists. A cache that
@@ -168,14 +178,12 @@ const scripts = {
    * from Cassandra after the tail: an item older than the tail is left out (it is in Cassandra,
    * where the reader will find it in its place), or the run would have a gap before it.
    */
-  feedAdd: `${trim}
+  feedAdd: `${trim}${below}
 if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
 local partial = redis.call('HGET', KEYS[2], '__complete') ~= '1'
 local tail = partial and redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES') or {}
 for i = 2, #ARGV, 3 do
-  local score = tonumber(ARGV[i])
-  local older = tail[1] ~= nil and (score < tonumber(tail[2]) or (score == tonumber(tail[2]) and ARGV[i + 1] < tail[1]))
-  if not older then
+  if tail[1] == nil or not below(tonumber(ARGV[i]), ARGV[i + 1], tonumber(tail[2]), tail[1]) then
     redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1])
     redis.call('HSET', KEYS[2], ARGV[i + 1], ARGV[i + 2])
   end
@@ -202,7 +210,7 @@ return 1
    * or deleted. When the read was not the whole feed, whatever a writer added below its last item
    * is dropped: the cache must end in an unbroken run (see feedAdd).
    */
-  feedRebuildFinish: `${trim}
+  feedRebuildFinish: `${trim}${below}
 if redis.call('HGET', KEYS[2], '__state') ~= 'building' then return 0 end
 for i = 4, #ARGV, 3 do
   if redis.call('HEXISTS', KEYS[2], ARGV[i + 1]) == 0 then
@@ -212,8 +220,10 @@ for i = 4, #ARGV, 3 do
 end
 if ARGV[3] == '0' and #ARGV >= 6 then
   local lastScore, lastId = tonumber(ARGV[#ARGV - 2]), ARGV[#ARGV - 1]
-  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '-inf', lastScore, 'BYSCORE')) do
-    if tonumber(redis.call('ZSCORE', KEYS[1], id)) < lastScore or id < lastId then
+  local candidates = redis.call('ZRANGE', KEYS[1], '-inf', lastScore, 'BYSCORE', 'WITHSCORES')
+  for j = 1, #candidates, 2 do
+    local id = candidates[j]
+    if below(tonumber(candidates[j + 1]), id, lastScore, lastId) then
       redis.call('ZREM', KEYS[1], id)
       redis.call('HDEL', KEYS[2], id)
     end

@@ -1,6 +1,5 @@
 import type { Metrics } from "../metrics";
-import type { CachedItem, FeedCache } from "./feed-cache";
-import { toCached } from "./feed-cache";
+import { type CachedItem, type FeedCache, positionOf, toCached } from "./feed-cache";
 import type { FeedKey, FeedStore } from "./feeds";
 import { outageOf } from "./outage";
 
@@ -59,7 +58,7 @@ export function createFeedReader(deps: { feeds: FeedStore; cache: FeedCache; len
         }
         if (page.items.length < n && !page.complete) {
           const last = page.items.at(-1);
-          const from = last ? { createdAt: new Date(last.createdAt), id: last.id } : after;
+          const from = last ? positionOf(last) : after;
           reads.inc({ source: "cache+cassandra" });
           return [...page.items, ...(await fromCassandra(userId, n - page.items.length, from))];
         }

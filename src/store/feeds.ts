@@ -53,6 +53,17 @@ export function createFeedStore(deps: {
     userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.postId, i.excerpt,
   ];
   const prepare = { prepare: true };
+  /** Every row a query returns, read page by page (5,000 at a time). */
+  async function allRows<T>(query: string, params: unknown[], map: (row: cassandra.types.Row) => T) {
+    const out: T[] = [];
+    let pageState: string | undefined;
+    do {
+      const rs = await db.execute(query, params, { prepare: true, fetchSize: 5000, pageState });
+      for (const row of rs.rows) out.push(map(row));
+      pageState = rs.pageState ?? undefined;
+    } while (pageState);
+    return out;
+  }
 
   /**
    * One statement per user, sent as unlogged batches of rows that share a replica (token-aware:
@@ -86,17 +97,8 @@ export function createFeedStore(deps: {
 
     addFollower: (userId: string, followerId: string) => db.execute(q.addFollower, [userId, followerId], prepare),
     removeFollower: (userId: string, followerId: string) => db.execute(q.removeFollower, [userId, followerId], prepare),
-    /** Everyone following the user now, read page by page. */
-    async followers(userId: string) {
-      const ids: string[] = [];
-      let pageState: string | undefined;
-      do {
-        const rs = await db.execute(q.followers, [userId], { prepare: true, fetchSize: 5000, pageState });
-        for (const row of rs.rows) ids.push(row.follower_id as string);
-        pageState = rs.pageState ?? undefined;
-      } while (pageState);
-      return ids;
-    },
+    /** Everyone following the user now. */
+    followers: (userId: string) => allRows(q.followers, [userId], (row) => row.follower_id as string),
 
     putActivity: (a: Activity) =>
       db.execute(q.putActivity, [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.postId, a.excerpt], prepare),
@@ -110,16 +112,7 @@ export function createFeedStore(deps: {
       return rs.rows.map((r) => toActivityRow(r, actorId));
     },
     /** The keys of every activity of a user, however many and however old (what an unfollow removes). */
-    async activityKeysOf(actorId: string): Promise<FeedKey[]> {
-      const keys: FeedKey[] = [];
-      let pageState: string | undefined;
-      do {
-        const rs = await db.execute(q.activityKeysOf, [actorId], { prepare: true, fetchSize: 5000, pageState });
-        for (const r of rs.rows) keys.push({ createdAt: r.created_at, id: r.activity_id });
-        pageState = rs.pageState ?? undefined;
-      } while (pageState);
-      return keys;
-    },
+    activityKeysOf: (actorId: string) => allRows(q.activityKeysOf, [actorId], (r): FeedKey => ({ createdAt: r.created_at, id: r.activity_id })),
 
     /** Fan-out: one item into many feeds (Cassandra first, then the caches that exist). */
     async writeItem(userIds: string[], item: FeedItem) {

@@ -1,4 +1,4 @@
-import type { CachedItem } from "./feed-cache";
+import { type CachedItem, positionOf } from "./feed-cache";
 import type { FeedReader } from "./feed-reader";
 import type { FeedKey } from "./feeds";
 import type { LiveEvent, LiveFeed } from "./live";
@@ -21,7 +21,7 @@ export async function* liveHome(deps: { live: LiveFeed; reader: FeedReader }, us
   const add = (item: CachedItem) => {
     if (sent.has(item.id)) return undefined;
     sent.add(item.id);
-    const at = keyOf(item);
+    const at = positionOf(item);
     if (after(at, newest)) newest = at;
     return { at, event: { type: "add", item } as LiveEvent };
   };
@@ -55,16 +55,14 @@ async function newerThan(reader: FeedReader, userId: string, since: FeedKey, len
   while (out.length < length) {
     const page = await reader.home(userId, 100, cursor);
     for (const item of page) {
-      if (!after(keyOf(item), since)) return out;
+      if (!after(positionOf(item), since)) return out;
       out.push(item);
     }
     if (page.length < 100) return out;
-    cursor = keyOf(page.at(-1)!);
+    cursor = positionOf(page.at(-1)!);
   }
   return out;
 }
-
-const keyOf = (item: CachedItem): FeedKey => ({ createdAt: new Date(item.createdAt), id: item.id });
 
 /** Feed order: newer time first, then the larger id. */
 function after(a: FeedKey, b: FeedKey) {

@@ -48,7 +48,6 @@ export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Co
       ];
       if (problems.length) throw new Error(problems.join("; "));
     },
-    stages: () => Object.fromEntries([routerStatus, workerStatus].map((s) => [s.name, s.get()])),
     async stop() {
       await Promise.all([router.stop(), worker.stop()]);
     },
