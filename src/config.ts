@@ -56,6 +56,7 @@ const variables = {
   FEEDLINE_FANOUT_CONCURRENCY: positiveInt.default(4),
   FEEDLINE_STREAM_MAX_WAIT_MS: positiveInt.default(50),
   FEEDLINE_STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(10_000),
+  FEEDLINE_STREAM_APPLY_DELAY_MS: z.coerce.number().int().min(0).default(0),
 
   FEEDLINE_STACK_DIR: z.string().min(1).default(".stack"),
   FEEDLINE_JAVA_HOME: z.string().optional(),
@@ -130,6 +131,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       fanout: { batch: e.FEEDLINE_FANOUT_BATCH, concurrency: e.FEEDLINE_FANOUT_CONCURRENCY },
       maxWaitMs: e.FEEDLINE_STREAM_MAX_WAIT_MS,
       sessionTimeoutMs: e.FEEDLINE_STREAM_SESSION_TIMEOUT_MS,
+      /** Fault injection only: how long the worker holds each batch before applying it. */
+      applyDelayMs: e.FEEDLINE_STREAM_APPLY_DELAY_MS,
       eventsTopic: `${e.FEEDLINE_TOPIC_PREFIX}.events`,
       dlqTopic: `${e.FEEDLINE_TOPIC_PREFIX}.dlq`,
       routerGroup: `${e.FEEDLINE_TOPIC_PREFIX}-router`,

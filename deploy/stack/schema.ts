@@ -68,8 +68,9 @@ const day = 24 * 60 * 60 * 1000;
  * The topics this design relies on, created explicitly (the broker has auto-creation off).
  * Change topics are compacted: keyed by primary key, the log keeps each row's latest change, so a
  * new consumer group can rebuild every feed from the topics alone; min.compaction.lag keeps a
- * day of full history for consumers that lag, and deletes stay visible for a day before compaction
- * drops their tombstones. See docs/operations.md.
+ * day of full history for consumers that lag. The connector writes no tombstones
+ * (`tombstones.on.delete=false`), so a deleted row's latest change is its delete event, which
+ * compaction keeps: a consumer however far behind still reads every delete. See docs/operations.md.
  */
 export function plannedTopics(ctx: StackContext): ITopicConfig[] {
   const k = ctx.config.kafka;

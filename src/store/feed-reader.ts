@@ -18,12 +18,13 @@ export function createFeedReader(deps: { feeds: FeedStore; cache: FeedCache; len
 
   async function rebuild(userId: string) {
     const token = crypto.randomUUID();
+    // The lock keeps other processes from starting a rebuild meanwhile; should it expire (a
+    // stalled rebuild), the token makes the newer rebuild the only one that can finish.
     if (!(await cache.lock(userId, token, 10_000))) return; // another process is on it
     try {
-      await cache.startRebuild(userId);
+      await cache.startRebuild(userId, token);
       const items = await feeds.feed(userId, length + 1);
-      await cache.finishRebuild(userId, items.slice(0, length), items.length <= length);
-      rebuilds.inc();
+      if (await cache.finishRebuild(userId, token, items.slice(0, length), items.length <= length)) rebuilds.inc();
     } finally {
       await cache.unlock(userId, token);
     }
@@ -44,6 +45,8 @@ export function createFeedReader(deps: { feeds: FeedStore; cache: FeedCache; len
   return {
     /** The feed's retained length N. */
     length,
+    /** Builds the user's cache from Cassandra now, as a miss does in the background (one rebuild per user at a time). */
+    rebuild: rebuildOnce,
     /** Up to `n` items of the user's home feed after `after` (newest first). */
     async home(userId: string, n: number, after?: FeedKey): Promise<CachedItem[]> {
       try {
@@ -73,7 +76,7 @@ export function createFeedReader(deps: { feeds: FeedStore; cache: FeedCache; len
 
     /** Up to `n` of the user's own activities after `after`, from Cassandra. */
     async profile(userId: string, n: number, after?: FeedKey): Promise<CachedItem[]> {
-      const [user, activities] = await Promise.all([feeds.getUser(userId), feeds.activitiesPage(userId, n, after)]);
+      const [user, activities] = await Promise.all([feeds.getUser(userId), feeds.activities(userId, n, after)]);
       if (!user) return [];
       return activities.map((a) => toCached({ ...a, actorHandle: user.handle }));
     },

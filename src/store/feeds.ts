@@ -11,6 +11,12 @@ export type FeedItem = Activity & { actorHandle: string };
 /** Where an item sits in a feed: its clustering key. */
 export type FeedKey = { createdAt: Date; id: string };
 
+/** Feed order, for sorting: newer time first, then the larger id (as Cassandra clusters home_feed). */
+export function feedOrder(a: FeedKey, b: FeedKey) {
+  const d = b.createdAt.getTime() - a.createdAt.getTime();
+  return d !== 0 ? d : a.id > b.id ? -1 : a.id < b.id ? 1 : 0;
+}
+
 /**
  * The stream workers' store: the state they derive from the change stream (users, followers,
  * each user's activities) and the feeds they write, in Cassandra with the Redis cache in front.
@@ -29,28 +35,33 @@ export function createFeedStore(deps: {
   const { fanout } = deps;
   const q = {
     getUser: "SELECT handle, display_name FROM users WHERE user_id = ?",
-    putUser: "INSERT INTO users (user_id, handle, display_name) VALUES (?, ?, ?)",
-    deleteUser: "DELETE FROM users WHERE user_id = ?",
-    addFollower: "INSERT INTO followers (user_id, follower_id) VALUES (?, ?)",
-    removeFollower: "DELETE FROM followers WHERE user_id = ? AND follower_id = ?",
+    putUser: "INSERT INTO users (user_id, handle, display_name) VALUES (?, ?, ?) USING TIMESTAMP ?",
+    deleteUser: "DELETE FROM users USING TIMESTAMP ? WHERE user_id = ?",
+    addFollower: "INSERT INTO followers (user_id, follower_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?",
+    removeFollower: "DELETE FROM followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?",
     followers: "SELECT follower_id FROM followers WHERE user_id = ?",
-    putActivity:
-      "INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, post_id, excerpt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    deleteActivity: "DELETE FROM activities_by_actor WHERE actor_id = ? AND created_at = ? AND activity_id = ?",
-    activitiesOf: "SELECT created_at, activity_id, verb, object_type, object_id, post_id, excerpt FROM activities_by_actor WHERE actor_id = ? LIMIT ?",
+    addFollowing: "INSERT INTO following (follower_id, followee_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?",
+    removeFollowing: "DELETE FROM following USING TIMESTAMP ? WHERE follower_id = ? AND followee_id = ?",
+    following: "SELECT followee_id, WRITETIME(since) AS ts FROM following WHERE follower_id = ?",
+    putActivity: `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, post_id, excerpt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+    deleteActivity: "DELETE FROM activities_by_actor USING TIMESTAMP ? WHERE actor_id = ? AND created_at = ? AND activity_id = ?",
+    activities: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? LIMIT ?`,
+    activitiesAfter: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
     activityKeysOf: "SELECT created_at, activity_id FROM activities_by_actor WHERE actor_id = ?",
     writeItem: `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ${ttlSeconds}`,
-    removeItem: "DELETE FROM home_feed WHERE user_id = ? AND created_at = ? AND activity_id = ?",
-    feed: "SELECT created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt FROM home_feed WHERE user_id = ? LIMIT ?",
-    feedAfter:
-      "SELECT created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?",
-    activitiesAfter:
-      "SELECT created_at, activity_id, verb, object_type, object_id, post_id, excerpt FROM activities_by_actor WHERE actor_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?",
-    activitiesFirst: "SELECT created_at, activity_id, verb, object_type, object_id, post_id, excerpt FROM activities_by_actor WHERE actor_id = ? LIMIT ?",
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ${ttlSeconds} AND TIMESTAMP ?`,
+    removeItem: "DELETE FROM home_feed USING TIMESTAMP ? WHERE user_id = ? AND created_at = ? AND activity_id = ?",
+    feed: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? LIMIT ?`,
+    feedAfter: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
+    feedKeys: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? LIMIT ?",
+    feedKeysFrom: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? AND (created_at, activity_id) >= (?, ?) LIMIT ?",
+    cut: "INSERT INTO feed_cuts (user_id, source_id, created_at, activity_id) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
+    uncut: "DELETE FROM feed_cuts USING TIMESTAMP ? WHERE user_id = ? AND source_id = ?",
+    cuts: "SELECT source_id, created_at, activity_id FROM feed_cuts WHERE user_id = ?",
   };
-  const itemParams = (userId: string, i: FeedItem) => [
-    userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.postId, i.excerpt,
+  const itemParams = (userId: string, i: FeedItem, ts: number) => [
+    userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.postId, i.excerpt, ts,
   ];
   const prepare = { prepare: true };
   /** Every row a query returns, read page by page (5,000 at a time). */
@@ -72,7 +83,7 @@ export function createFeedStore(deps: {
    * idempotent upsert or delete, and the caller retries the whole fan-out on failure. Batching
    * cuts the per-request cost on both sides, which is what bounds fan-out on a small machine.
    */
-  async function fanOut(userIds: string[], statement: (userId: string) => { query: string; params: unknown[] }) {
+  async function fanOut(userIds: string[], statement: (userId: string) => { query: string; params: unknown[] }, beforeBatch?: () => void) {
     const groups = new Map<string, { query: string; params: unknown[] }[][]>();
     for (const u of userIds) {
       const replica = db.getReplicas(keyspace, Buffer.from(u))?.[0]?.address ?? "";
@@ -83,95 +94,139 @@ export function createFeedStore(deps: {
       last.push(statement(u));
     }
     await inParallel([...groups.values()].flat(), fanout.concurrency, async (batch) => {
+      beforeBatch?.();
       await (batch.length === 1 ? db.execute(batch[0]!.query, batch[0]!.params, prepare) : db.batch(batch, { prepare: true, logged: false }));
     });
   }
 
+  const keyOf = (r: cassandra.types.Row): FeedKey => ({ createdAt: r.created_at, id: r.activity_id });
+  /** Single-partition unlogged batches of 100 statements, in order. */
+  async function inBatches<T>(rows: T[], statement: (row: T) => { query: string; params: unknown[] }) {
+    for (let i = 0; i < rows.length; i += 100) await db.batch(rows.slice(i, i + 100).map(statement), { prepare: true, logged: false });
+  }
+
+  // Every write takes `ts`, its write time (src/stream/write-time.ts): the event's position, not a clock.
   return {
     async getUser(userId: string) {
       const row = (await db.execute(q.getUser, [userId], prepare)).first();
       return row ? { handle: row.handle as string, displayName: row.display_name as string | null } : null;
     },
-    putUser: (u: { id: string; handle: string; displayName: string | null }) => db.execute(q.putUser, [u.id, u.handle, u.displayName], prepare),
-    deleteUser: (userId: string) => db.execute(q.deleteUser, [userId], prepare),
+    putUser: (u: { id: string; handle: string; displayName: string | null }, ts: number) => db.execute(q.putUser, [u.id, u.handle, u.displayName, ts], prepare),
+    deleteUser: (userId: string, ts: number) => db.execute(q.deleteUser, [ts, userId], prepare),
 
-    addFollower: (userId: string, followerId: string) => db.execute(q.addFollower, [userId, followerId], prepare),
-    removeFollower: (userId: string, followerId: string) => db.execute(q.removeFollower, [userId, followerId], prepare),
+    /** A follow edge, recorded both ways: followers (fan-out targets) and following (what a feed is completed from). */
+    addFollower: (userId: string, followerId: string, since: Date, ts: number) =>
+      db.batch(
+        [
+          { query: q.addFollower, params: [userId, followerId, since, ts] },
+          { query: q.addFollowing, params: [followerId, userId, since, ts] },
+        ],
+        { prepare: true, logged: false },
+      ),
+    removeFollower: (userId: string, followerId: string, ts: number) =>
+      db.batch(
+        [
+          { query: q.removeFollower, params: [ts, userId, followerId] },
+          { query: q.removeFollowing, params: [ts, followerId, userId] },
+        ],
+        { prepare: true, logged: false },
+      ),
     /** Everyone following the user now. */
     followers: (userId: string) => allRows(q.followers, [userId], (row) => row.follower_id as string),
+    /** Everyone the user follows now, with the write time of each follow. */
+    following: (userId: string) => allRows(q.following, [userId], (row) => ({ userId: row.followee_id as string, ts: (row.ts as cassandra.types.Long).toNumber() })),
 
-    putActivity: (a: Activity) =>
-      db.execute(q.putActivity, [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.postId, a.excerpt], prepare),
-    deleteActivity: (a: FeedKey & { actorId: string }) => db.execute(q.deleteActivity, [a.actorId, a.createdAt, a.id], prepare),
+    putActivity: (a: Activity, ts: number) =>
+      db.execute(q.putActivity, [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.postId, a.excerpt, ts], prepare),
+    deleteActivity: (a: FeedKey & { actorId: string }, ts: number) => db.execute(q.deleteActivity, [ts, a.actorId, a.createdAt, a.id], prepare),
     /**
-     * A user's newest `limit` activities, however old: retention is by length, so a quiet
-     * account's year-old post is still among its newest (FEED-SPEC).
+     * A user's activities, newest first, from the start or after a position, however old:
+     * retention is by length, so a quiet account's year-old post is still among its newest
+     * (FEED-SPEC). Each carries `ts`, the write time of its row.
      */
-    async activitiesOf(actorId: string, limit: number): Promise<Activity[]> {
-      const rs = await db.execute(q.activitiesOf, [actorId, limit], { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
+    async activities(actorId: string, limit: number, after?: FeedKey): Promise<Stored<Activity>[]> {
+      const [query, params] = after ? [q.activitiesAfter, [actorId, after.createdAt, after.id, limit]] : [q.activities, [actorId, limit]];
+      const rs = await db.execute(query, params, { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
       return rs.rows.map((r) => toActivityRow(r, actorId));
     },
     /** The keys of every activity of a user, however many and however old (what an unfollow removes). */
-    activityKeysOf: (actorId: string) => allRows(q.activityKeysOf, [actorId], (r): FeedKey => ({ createdAt: r.created_at, id: r.activity_id })),
+    activityKeysOf: (actorId: string) => allRows(q.activityKeysOf, [actorId], keyOf),
 
-    /** Fan-out: one item into many feeds (Cassandra first, then the caches that exist). */
-    async writeItem(userIds: string[], item: FeedItem) {
+    /**
+     * Fan-out: one item into many feeds (Cassandra first, then the caches that exist).
+     * `beforeBatch` runs before each Cassandra batch (the stream's lease check and progress).
+     */
+    async writeItem(userIds: string[], item: FeedItem, ts: number, beforeBatch?: () => void) {
       if (userIds.length === 0) return 0;
-      await fanOut(userIds, (u) => ({ query: q.writeItem, params: itemParams(u, item) }));
-      await cache.add(userIds, item);
+      await fanOut(userIds, (u) => ({ query: q.writeItem, params: itemParams(u, item, ts) }), beforeBatch);
+      await cache.add(userIds, item, ts);
       await live.publish(userIds, [{ type: "add", item: toCached(item) }]);
       return userIds.length;
     },
 
-    async removeItem(userIds: string[], key: FeedKey) {
+    async removeItem(userIds: string[], key: FeedKey, ts: number, beforeBatch?: () => void) {
       if (userIds.length === 0) return 0;
-      await fanOut(userIds, (u) => ({ query: q.removeItem, params: [u, key.createdAt, key.id] }));
-      await cache.remove(userIds, key.id);
+      await fanOut(userIds, (u) => ({ query: q.removeItem, params: [ts, u, key.createdAt, key.id] }), beforeBatch);
+      await cache.remove(userIds, key.id, ts);
       await live.publish(userIds, [{ type: "remove", id: key.id }]);
       return userIds.length;
     },
 
-    /** Backfill: many items into one feed, as unlogged single-partition batches. */
-    async writeItems(userId: string, items: FeedItem[]) {
-      for (let i = 0; i < items.length; i += 100) {
-        const chunk = items.slice(i, i + 100);
-        await db.batch(chunk.map((item) => ({ query: q.writeItem, params: itemParams(userId, item) })), { prepare: true, logged: false });
-      }
+    /** Backfill and completion: many items into one feed, each with its own write time. */
+    async writeItems(userId: string, items: Stored<FeedItem>[]) {
+      await inBatches(items, (item) => ({ query: q.writeItem, params: itemParams(userId, item, item.ts) }));
       await cache.addMany(userId, items);
       await live.publish([userId], items.map((i) => ({ type: "add" as const, item: toCached(i) })));
       return items.length;
     },
 
-    async removeItems(userId: string, keys: FeedKey[]) {
-      for (let i = 0; i < keys.length; i += 100) {
-        const chunk = keys.slice(i, i + 100);
-        await db.batch(chunk.map((k) => ({ query: q.removeItem, params: [userId, k.createdAt, k.id] })), { prepare: true, logged: false });
-      }
-      await cache.removeMany(userId, keys.map((k) => k.id));
+    async removeItems(userId: string, keys: FeedKey[], ts: number) {
+      await inBatches(keys, (k) => ({ query: q.removeItem, params: [ts, userId, k.createdAt, k.id] }));
+      await cache.removeMany(userId, keys.map((k) => k.id), ts);
       await live.publish([userId], keys.map((k) => ({ type: "remove" as const, id: k.id })));
       return keys.length;
     },
 
-    /** A user's home feed from Cassandra, newest first, from the start or after a position. */
-    async feed(userId: string, limit: number, after?: FeedKey): Promise<FeedItem[]> {
+    /** A user's home feed from Cassandra, newest first, from the start or after a position; each item with its write time. */
+    async feed(userId: string, limit: number, after?: FeedKey): Promise<Stored<FeedItem>[]> {
       const [query, params] = after ? [q.feedAfter, [userId, after.createdAt, after.id, limit]] : [q.feed, [userId, limit]];
       const rs = await db.execute(query, params, { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
       return rs.rows.map((r) => ({ ...toActivityRow(r, r.actor_id), actorHandle: r.actor_handle }));
     },
-
-    /** A user's own activities (the profile feed), newest first, from the start or after a position. */
-    async activitiesPage(actorId: string, limit: number, after?: FeedKey): Promise<Activity[]> {
-      const [query, params] = after ? [q.activitiesAfter, [actorId, after.createdAt, after.id, limit]] : [q.activitiesFirst, [actorId, limit]];
-      const rs = await db.execute(query, params, { prepare: true, fetchSize: Math.min(limit, 5000) });
-      return rs.rows.map((r) => toActivityRow(r, actorId));
+    /** Records that these feeds may miss the source's activities older than `at` (feed_cuts). */
+    cut: (userIds: string[], sourceId: string, at: FeedKey, ts: number, beforeBatch?: () => void) =>
+      fanOut(userIds, (u) => ({ query: q.cut, params: [u, sourceId, at.createdAt, at.id, ts] }), beforeBatch),
+    /** Forgets a source's cuts in a feed (an unfollow: none of its items remain). */
+    uncut: (userId: string, sourceId: string, ts: number) => db.execute(q.uncut, [ts, userId, sourceId], prepare),
+    /** Each source's cut in a feed: its lowest recorded position. */
+    async cuts(userId: string) {
+      const out = new Map<string, FeedKey>();
+      for (const r of await allRows(q.cuts, [userId], (r) => ({ source: r.source_id as string, at: keyOf(r) }))) {
+        const known = out.get(r.source);
+        if (!known || feedOrder(r.at, known) > 0) out.set(r.source, r.at);
+      }
+      return out;
+    },
+    /** The positions of the first `limit` items of a user's home feed, or of those at or above `from`. */
+    async feedKeys(userId: string, limit: number, from?: FeedKey): Promise<FeedKey[]> {
+      const [query, params] = from ? [q.feedKeysFrom, [userId, from.createdAt, from.id, limit]] : [q.feedKeys, [userId, limit]];
+      const rs = await db.execute(query, params, { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
+      return rs.rows.map(keyOf);
     },
   };
 }
 
 export type FeedStore = ReturnType<typeof createFeedStore>;
 
-function toActivityRow(r: cassandra.types.Row, actorId: string): Activity {
+/** A row as read back, with `ts`: its write time (µs, Cassandra's WRITETIME of the row's columns). */
+export type Stored<T> = T & { ts: number };
+
+const activityColumns = "created_at, activity_id, verb, object_type, object_id, post_id, excerpt, WRITETIME(verb) AS ts";
+const itemColumns = `${activityColumns}, actor_id, actor_handle`;
+
+function toActivityRow(r: cassandra.types.Row, actorId: string): Stored<Activity> {
   return {
+    ts: (r.ts as cassandra.types.Long).toNumber(),
     id: r.activity_id,
     verb: r.verb,
     actorId,
@@ -179,48 +234,5 @@ function toActivityRow(r: cassandra.types.Row, actorId: string): Activity {
     object: { type: r.object_type, id: r.object_id },
     postId: r.post_id,
     excerpt: r.excerpt,
-  };
-}
-
-/**
- * The store as one user's serial stream sees it while it applies a run of events: that user's
- * row and follower list are read from Cassandra once and then kept in step with the run's own
- * writes. This is exact, not a cache that can go stale: only this stream writes them (see
- * docs/stream.md), and the view lives for one batch of one partition.
- */
-export function streamView(store: FeedStore): FeedStore {
-  const users = new Map<string, Awaited<ReturnType<FeedStore["getUser"]>>>();
-  const followers = new Map<string, Set<string>>();
-  return {
-    ...store,
-    async getUser(userId) {
-      if (!users.has(userId)) users.set(userId, await store.getUser(userId));
-      return users.get(userId)!;
-    },
-    async putUser(u) {
-      const result = await store.putUser(u);
-      users.set(u.id, { handle: u.handle, displayName: u.displayName });
-      return result;
-    },
-    async deleteUser(userId) {
-      const result = await store.deleteUser(userId);
-      users.set(userId, null);
-      return result;
-    },
-    async followers(userId) {
-      let set = followers.get(userId);
-      if (!set) followers.set(userId, (set = new Set(await store.followers(userId))));
-      return [...set];
-    },
-    async addFollower(userId, followerId) {
-      const result = await store.addFollower(userId, followerId);
-      followers.get(userId)?.add(followerId);
-      return result;
-    },
-    async removeFollower(userId, followerId) {
-      const result = await store.removeFollower(userId, followerId);
-      followers.get(userId)?.delete(followerId);
-      return result;
-    },
   };
 }

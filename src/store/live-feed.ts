@@ -1,6 +1,6 @@
 import { type CachedItem, positionOf } from "./feed-cache";
 import type { FeedReader } from "./feed-reader";
-import type { FeedKey } from "./feeds";
+import { type FeedKey, feedOrder } from "./feeds";
 import type { LiveEvent, LiveFeed } from "./live";
 
 /**
@@ -64,8 +64,5 @@ async function newerThan(reader: FeedReader, userId: string, since: FeedKey, len
   return out;
 }
 
-/** Feed order: newer time first, then the larger id. */
-function after(a: FeedKey, b: FeedKey) {
-  const d = a.createdAt.getTime() - b.createdAt.getTime();
-  return d > 0 || (d === 0 && a.id > b.id);
-}
+/** Whether `a` comes before `b` in feed order (is newer). */
+const after = (a: FeedKey, b: FeedKey) => feedOrder(a, b) < 0;

@@ -3,6 +3,7 @@ import type { Config } from "../config";
 import { AppError } from "../errors";
 import { asUnavailable } from "../store/outage";
 import { DecodeError } from "./envelope";
+import { FencedError } from "./lease";
 import type { StageStatus } from "./supervisor";
 
 /**
@@ -35,6 +36,7 @@ export async function retrying<T>(
     try {
       return await fn();
     } catch (err) {
+      if (err instanceof FencedError) throw err;
       const e = classify(err);
       if (!(e instanceof AppError) || !e.canRetry || !opts.isRunning()) throw e;
       // Capped at 5 s: once the store answers again, the partition resumes within 5 s. Jittered,
@@ -60,7 +62,7 @@ export function keepAlive(heartbeat: () => Promise<void>, everyMs = 1000) {
   const timer = setInterval(() => {
     if (!progressed) return;
     progressed = false;
-    heartbeat().catch(() => {}); // a rebalance in progress: the commit will tell
+    heartbeat().catch(() => {}); // a rebalance in progress: the lease and the commit will tell
   }, everyMs);
   return {
     progress: () => {
@@ -82,6 +84,9 @@ export function deadLetter(topic: string, partition: number, message: KafkaMessa
   return { key: message.key, value: message.value, headers };
 }
 
+/** kafkajs's heartbeat interval (its default), which the lease (lease.ts) allows for. */
+export const heartbeatIntervalMs = 3000;
+
 /**
  * Consumer settings both stages share: short fetch waits, a short session, no auto-created
  * topics. kafkajs never restarts a crashed consumer itself: the supervisor rebuilds it.
@@ -92,6 +97,7 @@ export function consumerOptions(config: Config, groupId: string): ConsumerConfig
     maxWaitTimeInMs: config.stream.maxWaitMs,
     // A crashed member's partitions move to the others after this long without heartbeats.
     sessionTimeout: config.stream.sessionTimeoutMs,
+    heartbeatInterval: heartbeatIntervalMs,
     rebalanceTimeout: config.stream.sessionTimeoutMs * 2,
     allowAutoTopicCreation: false,
     retry: { retries: 5, restartOnFailure: async () => false },

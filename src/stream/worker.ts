@@ -1,13 +1,16 @@
 import { type Kafka, type KafkaMessage, type Message, Partitioners } from "kafkajs";
 import type { Config } from "../config";
 import type { Metrics } from "../metrics";
-import { type FeedStore, streamView } from "../store/feeds";
+import type { FeedStore } from "../store/feeds";
 import { DecodeError } from "./envelope";
 import { applyEvent, type HandlerContext } from "./handlers";
 import { decodeRouted, type Routed } from "./routing";
 import { inParallel } from "../parallel";
 import type { StageStatus } from "./supervisor";
-import { after, consumerOptions, deadLetter, keepAlive, retrying } from "./transport";
+import { createLease, FencedError } from "./lease";
+import { streamView } from "./stream-view";
+import { after, consumerOptions, deadLetter, heartbeatIntervalMs, keepAlive, retrying } from "./transport";
+import { writeTimeOf } from "./write-time";
 
 /**
  * Stage 2: consumes the events topic and applies each event to Cassandra and Redis. Events of
@@ -37,7 +40,7 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
   );
   const watermark = metrics.gauge("feedline_watermark_seconds", "Per partition of the events topic: source commit time of the last event whose writes are all done (Unix seconds).");
 
-  const ctx: HandlerContext = {
+  const ctx: Omit<HandlerContext, "ts"> = {
     feeds,
     feedLength: config.feed.length,
     onFanout(n, sourceTs) {
@@ -81,16 +84,28 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
             dlq.push(deadLetter(batch.topic, batch.partition, m as KafkaMessage, err.message));
           }
         }
-        const alive = keepAlive(heartbeat);
+        // Writes stop as soon as this member may have lost the partition (lease.ts); what it
+        // wrote before then carries its events' write times, so it cannot undo newer ones.
+        const lease = createLease({ sessionTimeoutMs: config.stream.sessionTimeoutMs, heartbeatIntervalMs });
+        const beat = () => lease.heartbeat(heartbeat);
+        if (config.stream.applyDelayMs > 0) {
+          // Fault injection (tests, chaos): a window in which the member holds events it has not applied.
+          console.warn(`[stream] worker: holding ${batch.messages.length} events of partition ${batch.partition} (offsets ${batch.firstOffset()}-${last.offset}) for ${config.stream.applyDelayMs} ms`);
+          await Bun.sleep(config.stream.applyDelayMs);
+        }
+        await beat();
+        const alive = keepAlive(beat);
         try {
           await inParallel([...byUser.values()], config.stream.concurrency, async (userEvents) => {
             // The user's row and followers are read once per run rather than once per event.
-            const userCtx = { ...ctx, feeds: streamView(feeds), onFanout: (n: number, ts: number | null) => (alive.progress(), ctx.onFanout(n, ts)) };
+            const guard = () => (lease.check(), alive.progress());
+            const runCtx = { ...ctx, feeds: streamView(feeds, guard), onFanout: (n: number, ts: number | null) => (alive.progress(), ctx.onFanout(n, ts)) };
             for (const { event, message } of userEvents) {
               const started = Date.now();
-              await retrying(() => applyEvent(userCtx, event), {
+              const eventCtx: HandlerContext = { ...runCtx, ts: writeTimeOf(message.offset) };
+              await retrying(() => applyEvent(eventCtx, event), {
                 label: `applying ${event.kind} ${event.op}`,
-                heartbeat,
+                heartbeat: beat,
                 isRunning,
                 onRetry: () => retries.inc(),
                 status,
@@ -100,6 +115,11 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
               if (event.kind === "activity" && event.op === "upsert") observeStages(message, event.sourceTs, started, Date.now());
             }
           });
+        } catch (err) {
+          if (!(err instanceof FencedError)) throw err;
+          // Nothing is committed: the partition's owner applies the batch (again), in order.
+          console.warn(`[stream] worker: stopped the batch of ${batch.messages.length} events on partition ${batch.partition}: ${err.message}`);
+          return;
         } finally {
           alive.stop();
         }

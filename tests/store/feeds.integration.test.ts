@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Services } from "../../src/services";
 import { registry } from "../../src/store/feed-cache";
-import { type FeedItem, streamView } from "../../src/store/feeds";
+import type { FeedItem } from "../../src/store/feeds";
+import { streamView } from "../../src/stream/stream-view";
+import { writeTimeOf } from "../../src/stream/write-time";
 import { openServices } from "../support/stack";
 
 let services: Services;
@@ -13,10 +15,13 @@ beforeAll(async () => {
   services = await openServices();
 });
 
+/** Write times as the events at these offsets would have them. */
+const at = (offset: number) => writeTimeOf(offset);
+
 afterAll(async () => {
-  for (const u of targets) await services.cassandra.execute("DELETE FROM home_feed WHERE user_id = ?", [u], { prepare: true });
-  await services.cassandra.execute("DELETE FROM followers WHERE user_id = ?", [`actor-${run}`], { prepare: true });
-  await services.cassandra.execute("DELETE FROM users WHERE user_id = ?", [`actor-${run}`], { prepare: true });
+  for (const u of targets) await services.cassandra.execute("DELETE FROM home_feed USING TIMESTAMP 9007199254740991 WHERE user_id = ?", [u], { prepare: true });
+  await services.cassandra.execute("DELETE FROM followers USING TIMESTAMP 9007199254740991 WHERE user_id = ?", [`actor-${run}`], { prepare: true });
+  await services.cassandra.execute("DELETE FROM users USING TIMESTAMP 9007199254740991 WHERE user_id = ?", [`actor-${run}`], { prepare: true });
   await services.close();
 });
 
@@ -40,21 +45,21 @@ async function holders(id: string) {
 
 describe("fan-out in token-aware batches", () => {
   test("an item reaches every target feed exactly once, and a replay changes nothing", async () => {
-    expect(await services.feeds.writeItem(targets, item)).toBe(targets.length);
-    await services.feeds.writeItem(targets, item); // replay
+    expect(await services.feeds.writeItem(targets, item, at(1))).toBe(targets.length);
+    await services.feeds.writeItem(targets, item, at(1)); // replay
     expect(await holders(item.id)).toBe(targets.length);
     const rows = (await services.cassandra.execute("SELECT activity_id FROM home_feed WHERE user_id = ?", [targets.at(-1)!], { prepare: true })).rows;
     expect(rows.map((r) => r.activity_id)).toEqual([item.id]);
   });
 
   test("a removal reaches every target feed", async () => {
-    await services.feeds.writeItem(targets, item);
-    expect(await services.feeds.removeItem(targets, item)).toBe(targets.length);
+    await services.feeds.writeItem(targets, item, at(2));
+    expect(await services.feeds.removeItem(targets, item, at(3))).toBe(targets.length);
     expect(await holders(item.id)).toBe(0);
   });
 
   test("a single target goes as one statement", async () => {
-    await services.feeds.writeItem(targets.slice(0, 1), { ...item, id: `shard:${run}-one` });
+    await services.feeds.writeItem(targets.slice(0, 1), { ...item, id: `shard:${run}-one` }, at(4));
     expect(await holders(`shard:${run}-one`)).toBe(1);
   });
 });
@@ -66,7 +71,7 @@ describe("cache updates go only to users with a cache", () => {
     await redis.del(...feedCache.keys(reading), ...feedCache.keys(idle));
     await redis.zrem(registry, reading, idle);
 
-    await feedCache.warm(reading, []);
+    await services.reader.rebuild(reading);
     const ttlMs = config.feed.cacheTtlSeconds * 1000;
     const registered = Number(await redis.zscore(registry, reading));
     expect(registered).toBeGreaterThanOrEqual(Date.now() + ttlMs);
@@ -74,34 +79,34 @@ describe("cache updates go only to users with a cache", () => {
     expect(await redis.zscore(registry, idle)).toBeNull();
 
     const fresh = { ...item, id: `shard:${run}-cached` };
-    await services.feeds.writeItem([reading, idle], fresh);
+    await services.feeds.writeItem([reading, idle], fresh, at(5));
     expect(await redis.hexists(feedCache.keys(reading)[1], fresh.id)).toBe(1);
     expect(await redis.exists(...feedCache.keys(idle))).toBe(0);
-    expect((await feedCache.page(reading, 10))!.items.map((i) => i.id)).toEqual([fresh.id]);
-    await services.feeds.removeItem([reading, idle], fresh);
-    expect((await feedCache.page(reading, 10))!.items).toEqual([]);
+    expect((await feedCache.page(reading, 10))!.items.map((i) => i.id)).toContain(fresh.id);
+    await services.feeds.removeItem([reading, idle], fresh, at(6));
+    expect((await feedCache.page(reading, 10))!.items.map((i) => i.id)).not.toContain(fresh.id);
   });
 });
 
 describe("the stream's view of its own user", () => {
   test("reads the user and followers once, then follows its own writes", async () => {
     const actor = `actor-${run}`;
-    await services.feeds.putUser({ id: actor, handle: "before", displayName: null });
-    await services.feeds.addFollower(actor, "f1");
+    await services.feeds.putUser({ id: actor, handle: "before", displayName: null }, at(1));
+    await services.feeds.addFollower(actor, "f1", new Date(), at(2));
     const view = streamView(services.feeds);
     expect(await view.getUser(actor)).toEqual({ handle: "before", displayName: null });
     expect(await view.followers(actor)).toEqual(["f1"]);
 
     // Writes through the view are seen by the view and land in Cassandra.
-    await view.addFollower(actor, "f2");
-    await view.removeFollower(actor, "f1");
-    await view.putUser({ id: actor, handle: "after", displayName: "A" });
+    await view.addFollower(actor, "f2", new Date(), at(3));
+    await view.removeFollower(actor, "f1", at(4));
+    await view.putUser({ id: actor, handle: "after", displayName: "A" }, at(5));
     expect((await view.followers(actor)).sort()).toEqual(["f2"]);
     expect(await view.getUser(actor)).toEqual({ handle: "after", displayName: "A" });
     expect(await services.feeds.followers(actor)).toEqual(["f2"]);
     expect(await services.feeds.getUser(actor)).toEqual({ handle: "after", displayName: "A" });
 
-    await view.deleteUser(actor);
+    await view.deleteUser(actor, at(6));
     expect(await view.getUser(actor)).toBeNull();
     expect(await services.feeds.getUser(actor)).toBeNull();
   });

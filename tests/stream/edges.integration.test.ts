@@ -92,6 +92,58 @@ describe("retention by length, not age", () => {
   });
 });
 
+/**
+ * N + 1 posts by `author`, straight into PostgreSQL, a second apart and all older than now; ids
+ * newest first. Returns once the stream has them all, so that a follow after it backfills them
+ * (the newest N) rather than meeting them in the fan-out.
+ */
+async function postsBeyondN(author: User) {
+  const length = services().config.feed.length;
+  const rows = await services().sql`
+    insert into posts (author_id, body, created_at)
+    select ${author.user.id}, 'p' || g, now() - make_interval(secs => ${length + 1} - g + 1) from generate_series(1, ${length + 1}) g
+    returning id`;
+  await eventually("the stream to hold the posts", async () =>
+    (await services().feeds.activities(author.user.id, length + 1)).length === length + 1 ? true : undefined,
+  );
+  return rows.map((p) => String(p.id)).sort((a, b) => Number(b) - Number(a));
+}
+
+describe("removals pull older items back within N", () => {
+  test("E1: deleting the two newest of N + 1 posts brings the oldest into the feed", async () => {
+    const length = services().config.feed.length;
+    const [x, u] = [await signUp(services(), "many"), await signUp(services(), "reader")];
+    const posts = await postsBeyondN(x);
+    await u.as.follows.follow({ userId: x.user.id });
+    await expectFeedIsOracle(u, 90_000);
+    const oldest = `shard:${posts.at(-1)}`;
+    // The backfill took the newest N: the oldest is past N, and not in Cassandra at all.
+    expect((await services().feeds.feed(u.user.id, 2 * length)).map((i) => i.id)).not.toContain(oldest);
+    await x.as.posts.delete({ postId: posts[0]! });
+    await x.as.posts.delete({ postId: posts[1]! });
+    await expectFeedIsOracle(u);
+    expect(await servedHome(u)).toContain(oldest);
+  });
+
+  test("a gap in the middle of the feed: the completion finds the missing item above another followee's older ones", async () => {
+    const [a, b, u] = [await signUp(services(), "long"), await signUp(services(), "other"), await signUp(services(), "reader")];
+    // U follows A (N + 1 posts: the backfill takes the newest N) and B (one post, older than all
+    // of A's). A's oldest post is missing between A's newest N and B's post. A deletes its three
+    // newest: with U's own two FOLLOW items, A's oldest is the N-th now, above B's post, and must
+    // come back in its place.
+    const aPosts = await postsBeyondN(a);
+    const bOld = await oldPost(b, 3 * day, "older than all of a's");
+    await u.as.follows.follow({ userId: a.user.id });
+    await u.as.follows.follow({ userId: b.user.id });
+    await expectFeedIsOracle(u, 90_000);
+    await a.as.posts.delete({ postId: aPosts[0]! });
+    await a.as.posts.delete({ postId: aPosts[1]! });
+    await a.as.posts.delete({ postId: aPosts[2]! });
+    await expectFeedIsOracle(u);
+    expect(await servedHome(u)).toContain(`shard:${aPosts.at(-1)}`);
+  });
+});
+
 describe("a cache that never skips", () => {
   test("E2: an old item backfilled into a partial cache does not hide the items between its tail and it", async () => {
     const [c, a, u] = [await signUp(services(), "cee"), await signUp(services(), "ay"), await signUp(services(), "reader")];

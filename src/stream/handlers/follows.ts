@@ -1,6 +1,7 @@
 import { toActivity } from "../activities";
 import type { Change } from "../envelope";
 import { deleteActivity, upsertActivity } from "./activity";
+import { completeFeeds } from "./complete";
 import type { HandlerContext } from "./context";
 
 /** The FOLLOW activity, in the follower's stream: it shows in the follower's and their followers' feeds. */
@@ -12,18 +13,24 @@ export function handleFollowActivity(ctx: HandlerContext, change: Change<"follow
 /**
  * The follow edge, in the followee's stream (which owns the followee's followers and activities):
  * a follow backfills the followee's newest activities (the feed's length of them, however old)
- * into the follower's feed; an unfollow removes every one of them, however old.
+ * into the follower's feed; an unfollow removes every one of them, however old, and completes the
+ * follower's feed if that leaves it short.
  */
 export async function handleFollowEdge(ctx: HandlerContext, change: Change<"follows">) {
-  const { follower_id: follower, followee_id: followee } = change.row;
+  const { follower_id: follower, followee_id: followee, created_at } = change.row;
   if (change.op === "upsert") {
-    await ctx.feeds.addFollower(followee, follower);
+    await ctx.feeds.addFollower(followee, follower, new Date(created_at), ctx.ts);
     const user = await ctx.feeds.getUser(followee);
     if (!user) return; // not rendered yet: the user row's arrival fans out to every follower, this one included
-    const items = (await ctx.feeds.activitiesOf(followee, ctx.feedLength)).map((a) => ({ ...a, actorHandle: user.handle }));
+    const newest = await ctx.feeds.activities(followee, ctx.feedLength + 1);
+    const items = newest.slice(0, ctx.feedLength).map((a) => ({ ...a, actorHandle: user.handle, ts: ctx.ts }));
+    // The followee has older activities than these: the feed may miss them from here down.
+    if (newest.length > ctx.feedLength) await ctx.feeds.cut([follower], followee, items.at(-1)!, ctx.ts);
     ctx.onFanout(await ctx.feeds.writeItems(follower, items), null);
   } else {
-    await ctx.feeds.removeFollower(followee, follower);
-    await ctx.feeds.removeItems(follower, await ctx.feeds.activityKeysOf(followee));
+    await ctx.feeds.removeFollower(followee, follower, ctx.ts);
+    await ctx.feeds.removeItems(follower, await ctx.feeds.activityKeysOf(followee), ctx.ts);
+    await ctx.feeds.uncut(follower, followee, ctx.ts);
+    await completeFeeds(ctx, [follower]);
   }
 }

@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Services } from "../../src/services";
+import type { FeedItem, Stored } from "../../src/store/feeds";
+import { writeTimeOf } from "../../src/stream/write-time";
+import { openServices } from "../support/stack";
+
+// The cache follows the rule Cassandra does: every add and removal carries its write time (the
+// event's position), and the later one wins, whatever order they arrive in.
+
+let services: Services;
+const run = crypto.randomUUID().slice(0, 8);
+let n = 0;
+const user = () => `cache-${run}-${n++}`;
+
+beforeAll(async () => {
+  services = await openServices();
+});
+afterAll(async () => {
+  for (let i = 0; i < n; i++) await services.redis.del(...services.feedCache.keys(`cache-${run}-${i}`));
+  await services.close();
+});
+
+const item = (id: string, ts: number): Stored<FeedItem> => ({
+  id,
+  verb: "SHARD",
+  actorId: "a",
+  actorHandle: "ay",
+  createdAt: new Date(Date.UTC(2026, 10, 1, 0, 0, Number(id.replace(/\D/g, "")))),
+  object: { type: "post", id },
+  postId: id,
+  excerpt: id,
+  ts,
+});
+const at = writeTimeOf;
+
+/** A ready, complete, empty cache for a new user. */
+async function emptyCache() {
+  const u = user();
+  await services.feedCache.startRebuild(u, "t");
+  expect(await services.feedCache.finishRebuild(u, "t", [], true)).toBe(true);
+  return u;
+}
+const ids = async (u: string) => (await services.feedCache.page(u, 100))!.items.map((i) => i.id);
+
+describe("write times in the cache", () => {
+  test("a late add older than a removal stays out (a stale member waking up after the delete)", async () => {
+    const u = await emptyCache();
+    await services.feedCache.addMany(u, [item("p1", at(10))]);
+    await services.feedCache.removeMany(u, ["p1"], at(20));
+    await services.feedCache.addMany(u, [item("p1", at(10))]);
+    expect(await ids(u)).toEqual([]);
+  });
+
+  test("an add later than a removal comes back (a re-follow); a removal older than the item leaves it", async () => {
+    const u = await emptyCache();
+    await services.feedCache.removeMany(u, ["p1"], at(20));
+    await services.feedCache.addMany(u, [item("p1", at(30))]);
+    expect(await ids(u)).toEqual(["p1"]);
+    await services.feedCache.remove([u], "p1", at(25)); // arrives late, from before the re-follow
+    expect(await ids(u)).toEqual(["p1"]);
+  });
+
+  test("a rebuild keeps the removal markers, so a read from before a removal cannot bring the item back", async () => {
+    const u = await emptyCache();
+    await services.feedCache.removeMany(u, ["p2"], at(20));
+    await services.feedCache.startRebuild(u, "second");
+    expect(await services.feedCache.finishRebuild(u, "second", [item("p2", at(10)), item("p1", at(5))], true)).toBe(true);
+    expect(await ids(u)).toEqual(["p1"]);
+  });
+});
+
+describe("rebuild fencing", () => {
+  test("of two interleaved rebuilds only the later one finishes; the earlier merges nothing", async () => {
+    const u = user();
+    await services.feedCache.startRebuild(u, "first");
+    await services.feedCache.startRebuild(u, "second"); // the first one's lock expired meanwhile
+    await services.feedCache.removeMany(u, ["p3"], at(40));
+    expect(await services.feedCache.finishRebuild(u, "first", [item("p3", at(30))], true)).toBe(false);
+    expect(await services.feedCache.page(u, 10)).toBeNull(); // still being built
+    expect(await services.feedCache.finishRebuild(u, "second", [item("p1", at(30))], true)).toBe(true);
+    expect(await ids(u)).toEqual(["p1"]);
+  });
+});
