@@ -1,9 +1,9 @@
 /**
- * The chaos suite: `npm run chaos -- [--targets worker,connect,kafka,cassandra,redis,postgres]
+ * The chaos suite: `npm run chaos -- [--targets worker,connect,kafka,cassandra,redis,postgres,worker-pause,cassandra-pause]
  * [--users 80] [--rate 20] [--hold 5] [--followers 3000] [--posts 300] [--seed 1]`.
- * Kills each target with SIGKILL under a concurrent API workload, in the middle of a large
- * fan-out and a follow backfill, brings it back with the project's own command, measures the
- * recovery, and at the end compares every feed with the PostgreSQL oracle. Appends the result to
+ * Kills each target with SIGKILL (or, for the -pause targets, freezes it with SIGSTOP) under a
+ * concurrent API workload, in the middle of a large fan-out and a follow backfill, brings it back
+ * with the project's own command (or SIGCONT), measures the recovery, and at the end compares every feed with the PostgreSQL oracle. Appends the result to
  * docs/benchmarks.md; exits 1 if any feed differs. Needs the stack up and no service running.
  */
 import { parseArgs } from "node:util";
@@ -42,7 +42,7 @@ try {
   });
   const table = markdownTable(
     report.recoveries.map((r) => ({
-      "killed (SIGKILL)": r.target,
+      fault: `${r.target} (${r.signal})`,
       "down (kill → answering) s": r.downSeconds.toFixed(1),
       "answering → caught up and fresh s": r.recoverySeconds.toFixed(1),
       "writes answered retry": r.rejectedWrites,
@@ -58,7 +58,7 @@ try {
   console.log(`\n${table}\n\n${verdict}`);
   for (const f of c.failures) console.log(f);
   const args = process.argv.slice(2).join(" ");
-  record("Chaos: recovery from SIGKILL of each component", `npm run chaos${args ? ` -- ${args}` : ""}`, table, verdict);
+  record("Chaos: recovery from SIGKILL and SIGSTOP of each component", `npm run chaos${args ? ` -- ${args}` : ""}`, table, verdict);
   if (c.missing + c.extra + c.doubled + c.misordered > 0) process.exitCode = 1;
 } finally {
   await admin.disconnect();

@@ -6,16 +6,23 @@ import type { Config } from "../../src/config";
 import { type Service, startService } from "../pipeline";
 
 /**
- * What the chaos suite can kill, and how each comes back: a stack component by SIGKILL of its
- * process, brought back with the project's own command (`npm run stack -- up`, which starts only
- * what is dead); the stream worker by SIGKILL, brought back by starting it again, as a process
- * supervisor would.
+ * What the chaos suite can do to the system, and how each comes back:
+ * - a stack component killed (SIGKILL of its process), brought back with the project's own
+ *   command (`npm run stack -- up`, which starts only what is dead);
+ * - the stream worker killed, brought back by starting it again, as a process supervisor would;
+ * - pauses (SIGSTOP, then SIGCONT): the worker frozen past its session timeout while a second
+ *   worker takes its partitions, so that it wakes as a stale member with a batch in hand; and
+ *   Cassandra frozen for 30 s while the workers retry against it.
  */
-export const targets = ["worker", "connect", "kafka", "cassandra", "redis", "postgres"] as const;
+export const targets = ["worker", "connect", "kafka", "cassandra", "redis", "postgres", "worker-pause", "cassandra-pause"] as const;
 export type Target = (typeof targets)[number];
 
 export interface Fault {
   target: Target;
+  /** How it is done to the target: SIGKILL, or SIGSTOP for a pause. */
+  signal: "SIGKILL" | "SIGSTOP";
+  /** The least time it stays down, whatever the run's hold. */
+  minHoldMs?: number;
   kill(): Promise<void>;
   /** Brings it back; resolves when the command that does so has finished. */
   restore(): Promise<void>;
@@ -30,6 +37,7 @@ export function workerFault(start: () => Promise<Service>, initial: Service) {
     worker: () => current,
     fault: {
       target: "worker" as const,
+      signal: "SIGKILL" as const,
       async kill() {
         current.process.kill("SIGKILL");
         await new Promise((r) => (current.process.exitCode !== null ? r(null) : current.process.once("exit", r)));
@@ -39,15 +47,39 @@ export function workerFault(start: () => Promise<Service>, initial: Service) {
       },
       answers: async () => fetch(`${current.url}/healthz`).then(() => true, () => false),
     } satisfies Fault,
+    /**
+     * The worker frozen past its session timeout. A second worker joins first, so the group has
+     * a member to give the partitions to; on waking, the frozen one goes on with whatever batch
+     * it held (its lease has run out, its writes carry older write times), rejoins, and the
+     * second one leaves.
+     */
+    pause(sessionTimeoutMs: number): Fault {
+      let standIn: Service | undefined;
+      return {
+        target: "worker-pause",
+        signal: "SIGSTOP",
+        minHoldMs: sessionTimeoutMs + 4000,
+        async kill() {
+          standIn = await start();
+          current.process.kill("SIGSTOP");
+        },
+        async restore() {
+          current.process.kill("SIGCONT");
+          await Bun.sleep(sessionTimeoutMs);
+          await standIn?.stop();
+        },
+        answers: async () => fetch(`${current.url}/healthz`).then(() => true, () => false),
+      };
+    },
   };
 }
 
-/** A component of the local stack. */
-export function stackFault(config: Config, target: Exclude<Target, "worker">): Fault {
-  const component = createStack(createStackContext(config)).components.find((c) => c.name === target);
-  if (!component) throw new Error(`no stack component named ${target}`);
+/** A component of the local stack, killed. */
+export function stackFault(config: Config, target: Exclude<Target, "worker" | "worker-pause" | "cassandra-pause">): Fault {
+  const component = stackComponent(config, target);
   return {
     target,
+    signal: "SIGKILL",
     async kill() {
       const pid = component.pid();
       if (pid === undefined) throw new Error(`${target} is not running (or was not started by the stack tool), so it cannot be killed`);
@@ -57,6 +89,30 @@ export function stackFault(config: Config, target: Exclude<Target, "worker">): F
     restore: () => stackUp(),
     answers: () => component.probe().then(() => true, () => false),
   };
+}
+
+/** Cassandra frozen (SIGSTOP) for at least 30 s: requests time out rather than fail, and the workers retry. */
+export function cassandraPause(config: Config): Fault {
+  const component = stackComponent(config, "cassandra");
+  const signal = (s: "SIGSTOP" | "SIGCONT") => {
+    const pid = component.pid();
+    if (pid === undefined) throw new Error("cassandra is not running (or was not started by the stack tool), so it cannot be paused");
+    process.kill(pid, s);
+  };
+  return {
+    target: "cassandra-pause",
+    signal: "SIGSTOP",
+    minHoldMs: 30_000,
+    kill: async () => signal("SIGSTOP"),
+    restore: async () => signal("SIGCONT"),
+    answers: () => component.probe().then(() => true, () => false),
+  };
+}
+
+function stackComponent(config: Config, name: string) {
+  const component = createStack(createStackContext(config)).components.find((c) => c.name === name);
+  if (!component) throw new Error(`no stack component named ${name}`);
+  return component;
 }
 
 /** `npm run stack -- up`, as an operator would run it; fails with its output if it fails. */
@@ -71,4 +127,7 @@ export function stackUp() {
 }
 
 /** Starts a stream worker process (`feedline serve --role worker`) for the suite. */
-export const startWorkerService = () => startService({ role: "worker", env: { FEEDLINE_STREAM_SESSION_TIMEOUT_MS: "6000" } });
+export const startWorkerService = () => startService({ role: "worker", env: { FEEDLINE_STREAM_SESSION_TIMEOUT_MS: String(workerSessionMs) } });
+
+/** The session timeout of the suite's workers. */
+export const workerSessionMs = 6000;

@@ -1,15 +1,15 @@
 import type { Admin } from "kafkajs";
 import type { Services } from "../../src/services";
 import { type Service, startService, totalLag, waitForPipeline } from "../pipeline";
-import { type Fault, stackFault, startWorkerService, type Target, workerFault } from "./faults";
+import { cassandraPause, type Fault, stackFault, startWorkerService, type Target, workerFault, workerSessionMs } from "./faults";
 import { checkFeeds, type FeedCheck } from "./check";
 import { type ApiUser, runWorkload, signUpMany, untilAnswered, type WorkloadStats } from "./workload";
 
 /**
  * One chaos run: an API process and a worker process; a concurrent workload through the public
- * API; then, one after another, each target is SIGKILLed in the middle of a large fan-out (a
- * user with many followers posting) and a follow backfill, held down, and brought back with the
- * project's own command. For each: how long it was down, how long from answering again until
+ * API; then, one after another, each target is SIGKILLed (or paused with SIGSTOP) in the middle
+ * of a large fan-out (a user with many followers posting) and a follow backfill, held down, and
+ * brought back with the project's own command (or SIGCONT). For each: how long it was down, how long from answering again until
  * the pipeline is caught up and fresh, and how many writes were answered "retry". Once writes
  * stop, every feed is compared with the PostgreSQL oracle, paged to the end through the API.
  */
@@ -26,6 +26,7 @@ export interface ChaosOptions {
 
 export interface Recovery {
   target: Target;
+  signal: Fault["signal"];
   downSeconds: number;
   /** From answering again until a fresh write is visible within a second and the lag reads 0. */
   recoverySeconds: number;
@@ -55,7 +56,11 @@ export async function runChaos(services: Services, admin: Admin, o: ChaosOptions
     const recoveries: Recovery[] = [];
     await Bun.sleep(3000);
     for (const target of o.targets) {
-      const fault: Fault = target === "worker" ? worker.fault : stackFault(services.config, target);
+      const fault: Fault =
+        target === "worker" ? worker.fault
+        : target === "worker-pause" ? worker.pause(workerSessionMs)
+        : target === "cassandra-pause" ? cassandraPause(services.config)
+        : stackFault(services.config, target);
       // A large fan-out and a follow backfill in flight when the fault hits.
       const [fan] = await signUpMany(api.url, 1, "chaosb", stats);
       backfillers.push(fan!);
@@ -87,13 +92,14 @@ async function injectFault(
   stats: WorkloadStats,
   ctx: { api: Service; services: Services; admin: Admin; probeAuthor: ApiUser; probeReader: ApiUser },
 ): Promise<Recovery> {
-  const killedAt = Date.now();
   await fault.kill();
-  o.log(`${fault.target} killed; holding it down ${o.holdMs / 1000} s`);
+  const killedAt = Date.now();
+  const holdMs = Math.max(o.holdMs, fault.minHoldMs ?? 0);
+  o.log(`${fault.target}: ${fault.signal === "SIGSTOP" ? "paused" : "killed"}; holding it down ${holdMs / 1000} s`);
   // A reader with a warm cache keeps reading its home feed: no outage may take its page away
   // (Redis down: pages come from Cassandra; Cassandra down: from the cache).
   const reads = { done: 0, failed: 0 };
-  const holdUntil = Date.now() + o.holdMs;
+  const holdUntil = Date.now() + holdMs;
   while (Date.now() < holdUntil) {
     const ok = await ctx.probeReader.as.feed.home.query({ limit: 5 }).then(() => true, () => false);
     reads.done++;
@@ -112,6 +118,7 @@ async function injectFault(
   const recoveredAt = await recovered(ctx, answeredAt!, 300_000);
   return {
     target: fault.target,
+    signal: fault.signal,
     downSeconds: (answeredAt! - killedAt) / 1000,
     recoverySeconds: (recoveredAt - answeredAt!) / 1000,
     rejectedWrites: stats.rejectedAt.filter((t) => t >= killedAt && t <= recoveredAt).length,

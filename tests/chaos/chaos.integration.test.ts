@@ -8,8 +8,10 @@ import { eventually, useServices } from "../support/stack";
 
 // The bounded part of `npm run chaos` that CI runs: every component SIGKILLed once under a
 // concurrent API workload (during a celebrity's fan-out and a follow backfill), brought back with
-// `npm run stack -- up` (or, for the worker, started again), with no other step. Then every home
-// and profile feed, paged through the API, must equal the PostgreSQL oracle.
+// `npm run stack -- up` (or, for the worker, started again), with no other step; then the worker
+// frozen (SIGSTOP) past its session timeout while a second one takes over, and Cassandra frozen
+// for 30 s. Then every home and profile feed, paged through the API, must equal the PostgreSQL
+// oracle.
 
 const services = useServices();
 let admin: Admin;
@@ -25,7 +27,7 @@ afterAll(async () => {
 
 describe("chaos", () => {
   test(
-    "with each component killed and brought back under load, writes are never lost and every feed equals the oracle",
+    "with each component killed or frozen and brought back under load, writes are never lost and every feed equals the oracle",
     async () => {
       const report = await runChaos(services(), admin, {
         targets: [...targets],
