@@ -37,7 +37,7 @@ export interface Recovery {
 }
 
 export async function runChaos(services: Services, admin: Admin, o: ChaosOptions) {
-  const stats: WorkloadStats = { done: 0, refused: 0, rejectedAt: [] };
+  const stats: WorkloadStats = { done: 0, refused: 0, rejectedAt: [], rejectedWhy: [] };
   const api = await startService({ role: "api" });
   const worker = workerFault(startWorkerService, await startWorkerService());
   try {
@@ -70,6 +70,8 @@ export async function runChaos(services: Services, admin: Admin, o: ChaosOptions
       recoveries.push(await injectFault(fault, o, stats, { api, services, admin, probeAuthor: probeAuthor!, probeReader: probeReader! }));
       const r = recoveries.at(-1)!;
       o.log(`${target}: down ${r.downSeconds.toFixed(1)} s, recovered ${r.recoverySeconds.toFixed(1)} s after answering, ${r.rejectedWrites} writes answered "retry", ${r.failedReads}/${r.reads} home pages failed while down`);
+      const why = stats.rejectedWhy!.splice(0);
+      if (why.length > 0) o.log(`${target}: writes answered "retry": ${[...new Set(why)].join("; ")}`);
       await Bun.sleep(3000);
     }
     stop();

@@ -24,6 +24,8 @@ export interface WorkloadStats {
   refused: number;
   /** Times (ms) at which a write was answered "retry" or not at all, and retried. */
   rejectedAt: number[];
+  /** Why, for each of those: the error's message. */
+  rejectedWhy?: string[];
 }
 
 export interface ApiUser {
@@ -41,6 +43,7 @@ export async function untilAnswered<T>(stats: WorkloadStats, call: (key: string)
     } catch (err) {
       if (isRetryable(err)) {
         stats.rejectedAt.push(Date.now());
+        stats.rejectedWhy?.push((err as Error).message);
         await Bun.sleep(Math.min(2000, 100 * 2 ** attempt));
         continue;
       }

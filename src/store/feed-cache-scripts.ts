@@ -15,6 +15,27 @@ local function stamp(entry)
 end
 `;
 
+/**
+ * Shared Lua: all or nothing under eviction. Redis may evict one of a cache's two keys and not
+ * the other (both are volatile); the hash records the set's size (`__size`, kept by `resize`
+ * after every change), and a cache whose set no longer has that size lost a key: `intact` then
+ * drops what is left, and the cache is a miss (rebuilt from Cassandra) rather than a feed that
+ * says "complete" over an empty set.
+ */
+const intact = `
+local function intact()
+  local size = redis.call('HGET', KEYS[2], '__size')
+  if size and tonumber(size) ~= redis.call('ZCARD', KEYS[1]) then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    return false
+  end
+  return true
+end
+local function resize()
+  redis.call('HSET', KEYS[2], '__size', redis.call('ZCARD', KEYS[1]))
+end
+`;
+
 /** Shared Lua: trims the set to ARGV max length, dropping items from the hash and marking the cache incomplete. */
 const trim = `
 local function trim(maxlen)
@@ -60,8 +81,8 @@ export const scripts = {
    * Cassandra after the tail: an item older than the tail is left out (it is in Cassandra, where
    * the reader will find it in its place), or the run would have a gap before it.
    */
-  feedAdd: `${trim}${merge}
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+  feedAdd: `${trim}${merge}${intact}
+if redis.call('EXISTS', KEYS[2]) == 0 or not intact() then return 0 end
 local tail = nil
 if redis.call('HGET', KEYS[2], '__complete') ~= '1' then
   local last = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -69,11 +90,12 @@ if redis.call('HGET', KEYS[2], '__complete') ~= '1' then
 end
 merge(2, tail)
 trim(tonumber(ARGV[1]))
+resize()
 return 1
 `,
   /** ARGV: write time, then activity ids. An item written later than the removal stays. */
-  feedRemove: `${stamp}
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+  feedRemove: `${stamp}${intact}
+if redis.call('EXISTS', KEYS[2]) == 0 or not intact() then return 0 end
 local ts = tonumber(ARGV[1])
 for i = 2, #ARGV do
   local known = stamp(redis.call('HGET', KEYS[2], ARGV[i]))
@@ -82,6 +104,7 @@ for i = 2, #ARGV do
     redis.call('HSET', KEYS[2], ARGV[i], ARGV[1] .. ' ')
   end
 end
+resize()
 return 1
 `,
   /**
@@ -95,7 +118,7 @@ for i = 1, #entries, 2 do
   local entry = entries[i + 1]
   if string.sub(entry, -1) == ' ' then redis.call('HSET', KEYS[2], entries[i], entry) end
 end
-redis.call('HSET', KEYS[2], '__state', 'building', '__build', ARGV[2])
+redis.call('HSET', KEYS[2], '__state', 'building', '__build', ARGV[2], '__size', 0)
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
 `,
@@ -105,8 +128,8 @@ return 1
    * whatever a writer added below its last item is dropped: the cache must end in an unbroken run
    * (see feedAdd). Returns 0, merging nothing, when the cache is not being built by this token.
    */
-  feedRebuildFinish: `${trim}${merge}
-if redis.call('HGET', KEYS[2], '__state') ~= 'building' or redis.call('HGET', KEYS[2], '__build') ~= ARGV[4] then return 0 end
+  feedRebuildFinish: `${trim}${merge}${intact}
+if redis.call('HGET', KEYS[2], '__state') ~= 'building' or redis.call('HGET', KEYS[2], '__build') ~= ARGV[4] or not intact() then return 0 end
 merge(5, nil)
 if ARGV[3] == '0' and #ARGV >= 8 then
   local lastScore, lastId = tonumber(ARGV[#ARGV - 3]), ARGV[#ARGV - 2]
@@ -122,6 +145,7 @@ end
 redis.call('HSET', KEYS[2], '__state', 'ready', '__complete', ARGV[3])
 redis.call('HDEL', KEYS[2], '__build')
 trim(tonumber(ARGV[1]))
+resize()
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
 return 1
@@ -130,8 +154,8 @@ return 1
    * ARGV: ttl, n, cursor score ('' for the first page), cursor id. Returns nil on a miss, else
    * { complete, id1..idk, json1..jsonk } for the k (≤ n) items after the cursor, newest first.
    */
-  feedPage: `
-if redis.call('HGET', KEYS[2], '__state') ~= 'ready' then return nil end
+  feedPage: `${intact}
+if redis.call('HGET', KEYS[2], '__state') ~= 'ready' or not intact() then return nil end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 local n = tonumber(ARGV[2])

@@ -8,7 +8,8 @@ import { type RedisClient, registered } from "./redis";
  *   id, as Cassandra orders by activity id);
  * - `home:{u}:items`, a hash: activity id → "<write time> <item JSON>", plus `__state`
  *   (building|ready), `__build` (the token of the rebuild in progress), `__complete` (1 when the
- *   set holds the whole feed) and removal markers ("<write time> "). Every add and removal
+ *   set holds the whole feed), `__size` (the set's size: a cache that lost one key to eviction
+ *   is dropped whole and served as a miss) and removal markers ("<write time> "). Every add and removal
  *   carries its write time (src/stream/write-time.ts) and the later one wins, as in Cassandra.
  *   The scripts are in feed-cache-scripts.ts.
  * Both keys share a hash tag (one cluster slot). A cache exists only where a reader built it:

@@ -81,3 +81,53 @@ describe("rebuild fencing", () => {
     expect(await ids(u)).toEqual(["p1"]);
   });
 });
+
+describe("eviction is all or nothing per feed", () => {
+  test("a cache that lost its sorted set is a miss, not a complete empty feed, and a writer does not revive half of it", async () => {
+    const u = user();
+    await services.feedCache.startRebuild(u, "t");
+    await services.feedCache.finishRebuild(u, "t", [item("p1", at(1)), item("p2", at(2))], true);
+    const [zset, hash] = services.feedCache.keys(u);
+    await services.redis.del(zset); // as an eviction would
+    await services.feedCache.addMany(u, [item("p3", at(3))]);
+    expect(await services.feedCache.page(u, 10)).toBeNull();
+    expect(await services.redis.exists(zset, hash)).toBe(0);
+  });
+
+  test("under a small maxmemory, every cache is either whole or a miss", async () => {
+    const { redis, feedCache } = services;
+    const [, limit] = (await redis.config("GET", "maxmemory")) as [string, string];
+    const used = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))![1]);
+    const body = "x".repeat(400);
+    const built: string[] = [];
+    /** How many of the cache's two keys are left. */
+    const left = async (u: string) => redis.exists(...feedCache.keys(u));
+    const someOfOursEvicted = async () => (await Promise.all(built.slice(0, 20).map(left))).some((k) => k < 2);
+    await redis.config("SET", "maxmemory", String(used + 2_000_000));
+    try {
+      while (built.length < 5000 && !(built.length % 20 === 0 && built.length > 0 && (await someOfOursEvicted()))) {
+        const u = user();
+        await feedCache.startRebuild(u, "t");
+        await feedCache.finishRebuild(u, "t", Array.from({ length: 20 }, (_, i) => ({ ...item(`p${i + 1}`, at(i)), excerpt: body })), true);
+        built.push(u);
+      }
+      expect(await someOfOursEvicted()).toBe(true);
+      const seen = { whole: 0, half: 0, gone: 0 };
+      for (const u of built) {
+        const keys = await left(u);
+        const page = await feedCache.page(u, 100);
+        if (keys === 2) {
+          expect(page?.items.length).toBe(20);
+          seen.whole++;
+        } else {
+          expect(page).toBeNull(); // a cache with one key left is a miss, never a shorter feed
+          seen[keys === 1 ? "half" : "gone"]++;
+        }
+      }
+      console.log(`caches under eviction: ${JSON.stringify(seen)}`);
+      expect(seen.whole).toBeGreaterThan(0);
+    } finally {
+      await redis.config("SET", "maxmemory", limit);
+    }
+  });
+});
