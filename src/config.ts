@@ -49,7 +49,6 @@ const variables = {
   FEEDLINE_TOKEN_TTL_HOURS: positiveInt.default(24 * 30),
 
   FEEDLINE_FEED_LENGTH: z.coerce.number().int().min(500).default(500),
-  FEEDLINE_FEED_TTL_DAYS: positiveInt.default(30),
   FEEDLINE_CACHE_TTL_SECONDS: positiveInt.default(86_400),
   FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),
   FEEDLINE_FANOUT_BATCH: positiveInt.max(1000).default(32),
@@ -125,7 +124,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keyspace: e.FEEDLINE_CASSANDRA_KEYSPACE,
       replicationFactor: e.FEEDLINE_CASSANDRA_REPLICATION,
     },
-    feed: { length: e.FEEDLINE_FEED_LENGTH, ttlSeconds: e.FEEDLINE_FEED_TTL_DAYS * 86400, cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS },
+    feed: { length: e.FEEDLINE_FEED_LENGTH, cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS },
     stream: {
       concurrency: e.FEEDLINE_WORKER_CONCURRENCY,
       fanout: { batch: e.FEEDLINE_FANOUT_BATCH, concurrency: e.FEEDLINE_FANOUT_CONCURRENCY },

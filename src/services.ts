@@ -12,6 +12,7 @@ import { createLiveFeed } from "./store/live";
 import { createKafka } from "./store/kafka";
 import { createPostgres } from "./store/postgres";
 import { createRedis } from "./store/redis";
+import { createUpkeep } from "./stream/upkeep";
 
 /** Builds every client once; main.ts and the tests share this wiring. */
 export async function createServices(config: Config) {
@@ -24,9 +25,10 @@ export async function createServices(config: Config) {
   const tokens = createTokens(config.auth);
   const feedCache = createFeedCache({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
   const live = createLiveFeed({ redis });
-  const feeds = createFeedStore({ cassandra, cache: feedCache, live, ttlSeconds: config.feed.ttlSeconds, fanout: config.stream.fanout });
+  const feeds = createFeedStore({ cassandra, cache: feedCache, live, fanout: config.stream.fanout });
   const metrics = createMetrics();
-  const reader = createFeedReader({ feeds, cache: feedCache, length: config.feed.length, metrics });
+  const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics });
+  const reader = createFeedReader({ feeds, cache: feedCache, length: config.feed.length, metrics, onRead: upkeep.read });
   const cursors = createCursors(config.auth.secret);
 
   const extraChecks: Record<string, () => Promise<void>> = {};
@@ -48,7 +50,7 @@ export async function createServices(config: Config) {
     await Promise.allSettled([sql.end({ timeout: 5 }), live.close(), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
   }
 
-  return { config, sql, redis, cassandra, kafka, kafkaAdmin, activities, tokens, feedCache, feeds, reader, cursors, live, metrics, health, watch, close };
+  return { config, sql, redis, cassandra, kafka, kafkaAdmin, activities, tokens, feedCache, feeds, upkeep, reader, cursors, live, metrics, health, watch, close };
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

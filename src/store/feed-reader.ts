@@ -10,7 +10,14 @@ import { outageOf } from "./outage";
  * processes). Pages past the cached length, or any page while Redis is unreachable, come from
  * Cassandra in the same order. Never PostgreSQL.
  */
-export function createFeedReader(deps: { feeds: FeedStore; cache: FeedCache; length: number; metrics: Metrics }) {
+export function createFeedReader(deps: {
+  feeds: FeedStore;
+  cache: FeedCache;
+  length: number;
+  metrics: Metrics;
+  /** Called on each first page of a home feed (the upkeep, src/stream/upkeep.ts). */
+  onRead?: (userId: string) => void;
+}) {
   const { feeds, cache, length, metrics } = deps;
   const inflight = new Map<string, Promise<void>>();
   const reads = metrics.counter("feedline_feed_reads_total", "Home feed pages served, by where they came from.");
@@ -49,6 +56,7 @@ export function createFeedReader(deps: { feeds: FeedStore; cache: FeedCache; len
     rebuild: rebuildOnce,
     /** Up to `n` items of the user's home feed after `after` (newest first). */
     async home(userId: string, n: number, after?: FeedKey): Promise<CachedItem[]> {
+      if (!after) deps.onRead?.(userId);
       try {
         const page = await cache.page(userId, n, after);
         if (!page) {

@@ -1,21 +1,12 @@
-import cassandra from "cassandra-driver";
 import { inParallel } from "../parallel";
 import type { Activity } from "../stream/activities";
 import type { CassandraClient } from "./cassandra";
 import { type FeedCache, toCached } from "./feed-cache";
+import { createFeedCuts } from "./feed-cuts";
+import { activityColumns, allRows, type FeedItem, type FeedKey, itemColumns, keyOf, micros, type Stored, toActivityRow, toFeedItem } from "./feed-rows";
 import type { LiveFeed } from "./live";
 
-/** An activity as a feed shows it: with its actor's handle. */
-export type FeedItem = Activity & { actorHandle: string };
-
-/** Where an item sits in a feed: its clustering key. */
-export type FeedKey = { createdAt: Date; id: string };
-
-/** Feed order, for sorting: newer time first, then the larger id (as Cassandra clusters home_feed). */
-export function feedOrder(a: FeedKey, b: FeedKey) {
-  const d = b.createdAt.getTime() - a.createdAt.getTime();
-  return d !== 0 ? d : a.id > b.id ? -1 : a.id < b.id ? 1 : 0;
-}
+export { type FeedItem, type FeedKey, feedOrder, type Stored } from "./feed-rows";
 
 /**
  * The stream workers' store: the state they derive from the change stream (users, followers,
@@ -26,11 +17,10 @@ export function createFeedStore(deps: {
   cassandra: CassandraClient;
   cache: FeedCache;
   live: LiveFeed;
-  ttlSeconds: number;
   /** Rows per fan-out batch and batches in flight per fan-out. */
   fanout: { batch: number; concurrency: number };
 }) {
-  const { cassandra: db, cache, live, ttlSeconds } = deps;
+  const { cassandra: db, cache, live } = deps;
   const keyspace = db.keyspace;
   const { fanout } = deps;
   const q = {
@@ -50,31 +40,17 @@ export function createFeedStore(deps: {
     activitiesAfter: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
     activityKeysOf: "SELECT created_at, activity_id FROM activities_by_actor WHERE actor_id = ?",
     writeItem: `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TTL ${ttlSeconds} AND TIMESTAMP ?`,
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
     removeItem: "DELETE FROM home_feed USING TIMESTAMP ? WHERE user_id = ? AND created_at = ? AND activity_id = ?",
     feed: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? LIMIT ?`,
     feedAfter: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
     feedKeys: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? LIMIT ?",
     feedKeysFrom: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? AND (created_at, activity_id) >= (?, ?) LIMIT ?",
-    cut: "INSERT INTO feed_cuts (user_id, source_id, created_at, activity_id) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
-    uncut: "DELETE FROM feed_cuts USING TIMESTAMP ? WHERE user_id = ? AND source_id = ?",
-    cuts: "SELECT source_id, created_at, activity_id FROM feed_cuts WHERE user_id = ?",
   };
   const itemParams = (userId: string, i: FeedItem, ts: number) => [
     userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.postId, i.excerpt, ts,
   ];
   const prepare = { prepare: true };
-  /** Every row a query returns, read page by page (5,000 at a time). */
-  async function allRows<T>(query: string, params: unknown[], map: (row: cassandra.types.Row) => T) {
-    const out: T[] = [];
-    let pageState: string | undefined;
-    do {
-      const rs = await db.execute(query, params, { prepare: true, fetchSize: 5000, pageState });
-      for (const row of rs.rows) out.push(map(row));
-      pageState = rs.pageState ?? undefined;
-    } while (pageState);
-    return out;
-  }
 
   /**
    * One statement per user, sent as unlogged batches of rows that share a replica (token-aware:
@@ -99,7 +75,6 @@ export function createFeedStore(deps: {
     });
   }
 
-  const keyOf = (r: cassandra.types.Row): FeedKey => ({ createdAt: r.created_at, id: r.activity_id });
   /** Single-partition unlogged batches of 100 statements, in order. */
   async function inBatches<T>(rows: T[], statement: (row: T) => { query: string; params: unknown[] }) {
     for (let i = 0; i < rows.length; i += 100) await db.batch(rows.slice(i, i + 100).map(statement), { prepare: true, logged: false });
@@ -107,6 +82,7 @@ export function createFeedStore(deps: {
 
   // Every write takes `ts`, its write time (src/stream/write-time.ts): the event's position, not a clock.
   return {
+    ...createFeedCuts({ db, fanOut }),
     async getUser(userId: string) {
       const row = (await db.execute(q.getUser, [userId], prepare)).first();
       return row ? { handle: row.handle as string, displayName: row.display_name as string | null } : null;
@@ -132,9 +108,9 @@ export function createFeedStore(deps: {
         { prepare: true, logged: false },
       ),
     /** Everyone following the user now. */
-    followers: (userId: string) => allRows(q.followers, [userId], (row) => row.follower_id as string),
+    followers: (userId: string) => allRows(db, q.followers, [userId], (row) => row.follower_id as string),
     /** Everyone the user follows now, with the write time of each follow. */
-    following: (userId: string) => allRows(q.following, [userId], (row) => ({ userId: row.followee_id as string, ts: (row.ts as cassandra.types.Long).toNumber() })),
+    following: (userId: string) => allRows(db, q.following, [userId], (row) => ({ userId: row.followee_id as string, ts: micros(row.ts) })),
 
     putActivity: (a: Activity, ts: number) =>
       db.execute(q.putActivity, [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.postId, a.excerpt, ts], prepare),
@@ -150,7 +126,7 @@ export function createFeedStore(deps: {
       return rs.rows.map((r) => toActivityRow(r, actorId));
     },
     /** The keys of every activity of a user, however many and however old (what an unfollow removes). */
-    activityKeysOf: (actorId: string) => allRows(q.activityKeysOf, [actorId], keyOf),
+    activityKeysOf: (actorId: string) => allRows(db, q.activityKeysOf, [actorId], keyOf),
 
     /**
      * Fan-out: one item into many feeds (Cassandra first, then the caches that exist).
@@ -191,21 +167,7 @@ export function createFeedStore(deps: {
     async feed(userId: string, limit: number, after?: FeedKey): Promise<Stored<FeedItem>[]> {
       const [query, params] = after ? [q.feedAfter, [userId, after.createdAt, after.id, limit]] : [q.feed, [userId, limit]];
       const rs = await db.execute(query, params, { prepare: true, fetchSize: Math.min(limit, 5000), autoPage: true });
-      return rs.rows.map((r) => ({ ...toActivityRow(r, r.actor_id), actorHandle: r.actor_handle }));
-    },
-    /** Records that these feeds may miss the source's activities older than `at` (feed_cuts). */
-    cut: (userIds: string[], sourceId: string, at: FeedKey, ts: number, beforeBatch?: () => void) =>
-      fanOut(userIds, (u) => ({ query: q.cut, params: [u, sourceId, at.createdAt, at.id, ts] }), beforeBatch),
-    /** Forgets a source's cuts in a feed (an unfollow: none of its items remain). */
-    uncut: (userId: string, sourceId: string, ts: number) => db.execute(q.uncut, [ts, userId, sourceId], prepare),
-    /** Each source's cut in a feed: its lowest recorded position. */
-    async cuts(userId: string) {
-      const out = new Map<string, FeedKey>();
-      for (const r of await allRows(q.cuts, [userId], (r) => ({ source: r.source_id as string, at: keyOf(r) }))) {
-        const known = out.get(r.source);
-        if (!known || feedOrder(r.at, known) > 0) out.set(r.source, r.at);
-      }
-      return out;
+      return rs.rows.map(toFeedItem);
     },
     /** The positions of the first `limit` items of a user's home feed, or of those at or above `from`. */
     async feedKeys(userId: string, limit: number, from?: FeedKey): Promise<FeedKey[]> {
@@ -218,21 +180,3 @@ export function createFeedStore(deps: {
 
 export type FeedStore = ReturnType<typeof createFeedStore>;
 
-/** A row as read back, with `ts`: its write time (µs, Cassandra's WRITETIME of the row's columns). */
-export type Stored<T> = T & { ts: number };
-
-const activityColumns = "created_at, activity_id, verb, object_type, object_id, post_id, excerpt, WRITETIME(verb) AS ts";
-const itemColumns = `${activityColumns}, actor_id, actor_handle`;
-
-function toActivityRow(r: cassandra.types.Row, actorId: string): Stored<Activity> {
-  return {
-    ts: (r.ts as cassandra.types.Long).toNumber(),
-    id: r.activity_id,
-    verb: r.verb,
-    actorId,
-    createdAt: r.created_at,
-    object: { type: r.object_type, id: r.object_id },
-    postId: r.post_id,
-    excerpt: r.excerpt,
-  };
-}

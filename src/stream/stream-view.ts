@@ -28,7 +28,8 @@ export function streamView(store: FeedStore, guard: () => void = () => {}): Feed
     removeItem: guarded((userIds, key, ts) => store.removeItem(userIds, key, ts, guard)),
     writeItems: guarded(store.writeItems),
     removeItems: guarded(store.removeItems),
-    cut: guarded((userIds, sourceId, at, ts) => store.cut(userIds, sourceId, at, ts, guard)),
+    cut: guarded((userIds, sourceId, at, ts, opts) => store.cut(userIds, sourceId, at, ts, { ...opts, beforeBatch: guard })),
+    dropCuts: guarded(store.dropCuts),
     uncut: guarded(store.uncut),
     async getUser(userId) {
       if (!users.has(userId)) users.set(userId, await store.getUser(userId));

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { KafkaJSConnectionError, KafkaJSProtocolError } from "kafkajs";
 import { createLease, FencedError } from "../../src/stream/lease";
 import { retrying } from "../../src/stream/transport";
-import { writeTimeBase, writeTimeOf } from "../../src/stream/write-time";
+import { generationOf, generations, rewriteTime, writeTimeBase, writeTimeOf } from "../../src/stream/write-time";
 
 /** A lease on a clock the test moves. */
 function leaseAt(start = 1_000_000) {
@@ -62,10 +62,19 @@ describe("the lease a member holds on its batch", () => {
 describe("write times", () => {
   test("follow the offset, start above any microsecond clock, and refuse what they cannot order", () => {
     expect(writeTimeOf("0")).toBe(writeTimeBase);
-    expect(writeTimeOf("41") - writeTimeOf("40")).toBe(1);
+    expect(writeTimeOf("41") - writeTimeOf("40")).toBe(generations);
     expect(writeTimeBase).toBeGreaterThan(Date.now() * 1000 * 2); // decades of wall clock to spare
-    expect(writeTimeOf(String(2 ** 52 - 1))).toBe(2 ** 53 - 1); // still an exact number
-    expect(() => writeTimeOf(String(2 ** 52))).toThrow(RangeError);
+    expect(writeTimeOf(String(2 ** 42 - 1)) + generations - 1).toBe(2 ** 53 - 1); // still an exact number
+    expect(() => writeTimeOf(String(2 ** 42))).toThrow(RangeError);
     expect(() => writeTimeOf("-1")).toThrow(RangeError);
+  });
+
+  test("a rewrite is later than what it rewrites and earlier than the next event's write", () => {
+    const t = writeTimeOf("40");
+    expect(generationOf(t)).toBe(0);
+    expect(rewriteTime(t, 1)).toBe(t + 1);
+    expect(generationOf(rewriteTime(t + 5, 7))).toBe(7);
+    expect(rewriteTime(t, 5000)).toBe(writeTimeOf("41") - 1); // capped: never reaches the next offset
+    expect(rewriteTime(rewriteTime(t, 3), 0)).toBe(t);
   });
 });

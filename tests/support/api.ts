@@ -4,7 +4,8 @@ import { requestContext } from "../../src/app";
 import type { ErrorCode } from "../../src/errors";
 import { createCaller } from "../../src/router";
 import type { Services } from "../../src/services";
-import { uniqueHandle } from "./stack";
+import { compareFeeds, homeOracle } from "../../bench/oracle";
+import { eventually, uniqueHandle } from "./stack";
 
 /** A tRPC caller as a client with `token` (or none) would be, through the same context as HTTP. */
 export function callerFor(services: Services, token?: string, headers: Record<string, string> = {}) {
@@ -17,6 +18,37 @@ export function callerFor(services: Services, token?: string, headers: Record<st
 export async function signUp(services: Services, prefix = "u") {
   const { user, token } = await callerFor(services).users.create({ handle: uniqueHandle(prefix) });
   return { user, token, as: callerFor(services, token) };
+}
+
+export type User = Awaited<ReturnType<typeof signUp>>;
+
+/** The whole home feed through feed.home, `limit: 100`, paged to the end. */
+export async function servedHome(u: User) {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { items: { id: string }[]; nextCursor: string | null } = await u.as.feed.home({ limit: 100, cursor });
+    ids.push(...page.items.map((i) => i.id));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return ids;
+}
+
+/** Waits until the feed served to `u` equals FEED-SPEC's newest N computed in SQL; fails with the difference. */
+export async function expectServedIsOracle(services: Services, u: User, timeoutMs = 45_000) {
+  let last = "";
+  await eventually(
+    "the served feed to equal the oracle",
+    async () => {
+      const [want, got] = await Promise.all([homeOracle(services.sql, u.user.id), servedHome(u)]);
+      const diff = compareFeeds(want, got, services.config.feed.length);
+      last = `${JSON.stringify(diff)}\n  oracle: ${want.slice(0, 10).join(" ")}\n  served: ${got.slice(0, 10).join(" ")}`;
+      return diff.missing + diff.extra + diff.doubled + diff.misordered === 0 ? true : undefined;
+    },
+    timeoutMs,
+  ).catch((err) => {
+    throw new Error(`${(err as Error).message}\n${last}`);
+  });
 }
 
 /** Expects the promise to fail with this app error code (and, if given, this tRPC code). */

@@ -1,10 +1,14 @@
 import { inParallel } from "../../parallel";
+import type { Cut } from "../../store/feed-cuts";
 import { type FeedItem, type FeedKey, feedOrder, type Stored } from "../../store/feeds";
-import { writeTimeBase } from "../write-time";
+import { rewriteTime, writeTimeBase } from "../write-time";
 import type { HandlerContext } from "./context";
 
 /** Below every position: a source cut here has nothing missing. */
 const bottom: FeedKey = { createdAt: new Date(0), id: "" };
+
+/** The source of the upkeep's trims: every source's rows below its cut were deleted. */
+export const trimmed = "*";
 
 /**
  * FEED-SPEC: when removals leave a feed short of N while older qualifying activities exist, the
@@ -12,46 +16,55 @@ const bottom: FeedKey = { createdAt: new Date(0), id: "" };
  * crash replays both.
  *
  * A feed's gaps are recorded as cuts (feed_cuts): a backfill or a release that took a source's
- * newest N only cuts the feed at the N-th. Every missing item lies below its source's cut, so the
- * feed is exact at and above the newest cut (the horizon). A feed with no cuts is exact; one with
- * N items at or above its horizon still shows exactly its newest N. Otherwise its newest N are
- * computed from its sources (the user's own activities and those of everyone it follows), the
- * missing ones written, and every source cut at the N-th, where the feed is now exact.
- *
- * Each written item carries the write time its owner stream used or would have used for it, the
- * later of the activity's and the follow's (an own activity: the activity's), and so does each
- * cut. A completion that races with a removal in the owner's stream (a delete, an unfollow)
- * therefore loses to it in Cassandra and in the cache, whatever the timing (docs/stream.md).
+ * newest N only cuts the feed at the N-th, and the upkeep's trim cuts every source at the 2N-th
+ * (source '*'). Every missing item lies below some cut, so the feed is exact at and above its
+ * highest cut, the horizon. A feed with no cuts is exact; one with N items at or above its
+ * horizon still shows exactly its newest N. Otherwise it is completed (`completeFeed`).
  */
 export async function completeFeeds(ctx: HandlerContext, userIds: string[]) {
   await inParallel(userIds, 16, async (userId) => {
     const cuts = await ctx.feeds.cuts(userId);
-    if (cuts.size === 0) return;
-    const horizon = [...cuts.values()].sort(feedOrder)[0]!;
+    if (cuts.length === 0) return;
+    const horizon = cuts.map((c) => c.at).sort(feedOrder)[0]!;
     if ((await ctx.feeds.feedKeys(userId, ctx.feedLength, horizon)).length >= ctx.feedLength) return;
-    await complete(ctx, userId);
+    await completeFeed(ctx, userId, cuts);
   });
 }
 
-async function complete(ctx: HandlerContext, userId: string) {
+/**
+ * Recomputes a feed's newest N from its sources (the user's own activities and those of everyone
+ * it follows), writes the missing ones, and records that the feed is exact down to the N-th: each
+ * source with more below is cut there, and the cuts above it are dropped (each at its own write
+ * time, so a cut recorded meanwhile stays).
+ *
+ * Each written item carries the write time its owner stream used or would have used for it, the
+ * later of the activity's and the follow's (an own activity: the activity's), at a generation
+ * above any the trims deleted (write-time.ts). A completion that races with a removal in the
+ * owner's stream (a delete, an unfollow) therefore loses to it in Cassandra and in the cache,
+ * whatever the timing, and a row a trim deleted comes back (docs/stream.md).
+ */
+export async function completeFeed(ctx: HandlerContext, userId: string, cuts?: Cut[]) {
   const n = ctx.feedLength;
+  const known = cuts ?? (await ctx.feeds.cuts(userId));
+  const trims = known.filter((c) => c.source === trimmed);
+  const generation = trims.length > 0 ? Math.max(...trims.map((c) => c.generation)) + 1 : 0;
   const sources = [{ userId, ts: writeTimeBase }, ...(await ctx.feeds.following(userId))];
   const read = new Map<string, { ts: number; items: Stored<FeedItem>[] }>();
   await inParallel(sources, 16, async (source) => {
     const user = await ctx.feeds.getUser(source.userId);
     if (!user) return; // its activities wait for the user row, whose release reaches this feed
-    const items = (await ctx.feeds.activities(source.userId, n)).map((a) => ({ ...a, actorHandle: user.handle, ts: Math.max(a.ts, source.ts) }));
+    const items = (await ctx.feeds.activities(source.userId, n)).map((a) => ({ ...a, actorHandle: user.handle, ts: rewriteTime(Math.max(a.ts, source.ts), generation) }));
     read.set(source.userId, { ts: source.ts, items });
   });
   const newest = [...read.values()].flatMap((r) => r.items).sort(feedOrder).slice(0, n);
-  const last = newest.at(-1);
-  if (!last) return;
+  const last = newest.at(-1) ?? bottom;
   const held = new Set((await ctx.feeds.feedKeys(userId, 2 * n, last)).map((k) => k.id));
   const missing = newest.filter((i) => !held.has(i.id));
   if (missing.length > 0) ctx.onFanout(await ctx.feeds.writeItems(userId, missing), null);
-  // Exact down to `last` now: a source with anything below it (read or not) is cut there, the others at the bottom.
+  // Exact down to `last` now: a source with anything below it (read or not) is cut there.
   for (const [sourceId, { ts, items }] of read) {
-    const more = items.length === n || items.some((i) => feedOrder(i, last) > 0);
-    await ctx.feeds.cut([userId], sourceId, more ? last : bottom, ts);
+    if (items.length === n || items.some((i) => feedOrder(i, last) > 0)) await ctx.feeds.cut([userId], sourceId, last, ts);
   }
+  if (trims.length > 0) await ctx.feeds.cut([userId], trimmed, last, writeTimeBase, { generation: generation - 1 });
+  await ctx.feeds.dropCuts(userId, known.filter((c) => feedOrder(c.at, last) < 0));
 }
