@@ -1,5 +1,21 @@
 import { Kafka, type logCreator, logLevel } from "kafkajs";
+// @ts-expect-error kafkajs ships no types for its internals
+import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
 import type { Config } from "../config";
+
+/**
+ * kafkajs 2.2.4 bug (tulios/kafkajs#1751, #1704): after every response, each broker connection's
+ * request queue schedules its next check at `throttledUntil - Date.now()`, a large negative delay
+ * when nothing is throttled, even with nothing pending. The timer fires after 1 ms and schedules
+ * itself again: a busy loop per connection that kept idle workers at several percent of a core,
+ * and a `TimeoutNegativeWarning` at every start. With nothing pending there is nothing to check:
+ * a request that has to wait schedules its own check when it is queued, and every response checks
+ * the queue again. So the loop is not started then. (The fix proposed upstream, kafkajs#1768.)
+ */
+const scheduleCheck = RequestQueue.prototype.scheduleCheckPendingRequests;
+RequestQueue.prototype.scheduleCheckPendingRequests = function (this: { pending: unknown[] }) {
+  if (this.pending.length > 0) scheduleCheck.call(this);
+};
 
 /**
  * The kafkajs client. Its logger prints WARN and above, one line per kind of message per 30 s
