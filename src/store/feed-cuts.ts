@@ -1,5 +1,5 @@
 import type { CassandraClient } from "./cassandra";
-import { allRows, type FeedKey, keyOf, micros, type Stored } from "./feed-rows";
+import { allRows, type FeedKey, inBatches, keyOf, micros, type Stored } from "./feed-rows";
 
 type FanOut = (userIds: string[], statement: (userId: string) => { query: string; params: unknown[] }, beforeBatch?: () => void) => Promise<void>;
 
@@ -23,10 +23,7 @@ export function createFeedCuts({ db, fanOut }: { db: CassandraClient; fanOut: Fa
     below: "SELECT created_at, activity_id, WRITETIME(verb) AS ts FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?)",
     deleteRow: "DELETE FROM home_feed USING TIMESTAMP ? WHERE user_id = ? AND created_at = ? AND activity_id = ?",
   };
-  /** Single-partition unlogged batches of 100 statements, in order. */
-  async function inBatches<T>(rows: T[], statement: (row: T) => { query: string; params: unknown[] }) {
-    for (let i = 0; i < rows.length; i += 100) await db.batch(rows.slice(i, i + 100).map(statement), { prepare: true, logged: false });
-  }
+
 
   return {
     /** Records that these feeds may miss the source's activities older than `at` (feed_cuts). */
@@ -39,7 +36,7 @@ export function createFeedCuts({ db, fanOut }: { db: CassandraClient; fanOut: Fa
       allRows(db, q.cuts, [userId], (r): Cut => ({ source: r.source_id, at: keyOf(r), generation: r.generation ?? 0, ts: r.ts ? micros(r.ts) : 0 })),
     /** Deletes these cuts, each at its own write time: a cut recorded since (even at the same place) stays. */
     dropCuts: (userId: string, cuts: Cut[]) =>
-      inBatches(cuts, (c) => ({ query: q.dropCut, params: [c.ts, userId, c.source, c.at.createdAt, c.at.id] })),
+      inBatches(db, cuts, (c) => ({ query: q.dropCut, params: [c.ts, userId, c.source, c.at.createdAt, c.at.id] })),
 
     /** When the upkeep last kept the feed, or null. */
     async upkept(userId: string): Promise<Date | null> {
@@ -50,6 +47,6 @@ export function createFeedCuts({ db, fanOut }: { db: CassandraClient; fanOut: Fa
     below: (userId: string, at: FeedKey) => allRows(db, q.below, [userId, at.createdAt, at.id], (r): Stored<FeedKey> => ({ ...keyOf(r), ts: micros(r.ts) })),
     /** Deletes these rows, each at its own write time: a row written again since stays. */
     deleteRows: (userId: string, rows: Stored<FeedKey>[]) =>
-      inBatches(rows, (r) => ({ query: q.deleteRow, params: [r.ts, userId, r.createdAt, r.id] })),
+      inBatches(db, rows, (r) => ({ query: q.deleteRow, params: [r.ts, userId, r.createdAt, r.id] })),
   };
 }

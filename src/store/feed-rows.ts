@@ -57,3 +57,11 @@ export async function allRows<T>(db: CassandraClient, query: string, params: unk
   } while (pageState);
   return out;
 }
+
+/** Single-partition unlogged batches of 100 statements, in order; `beforeBatch` runs before each. */
+export async function inBatches<T>(db: CassandraClient, rows: T[], statement: (row: T) => { query: string; params: unknown[] }, beforeBatch?: () => void) {
+  for (let i = 0; i < rows.length; i += 100) {
+    beforeBatch?.();
+    await db.batch(rows.slice(i, i + 100).map(statement), { prepare: true, logged: false });
+  }
+}

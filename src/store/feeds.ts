@@ -3,7 +3,7 @@ import type { Activity } from "../stream/activities";
 import type { CassandraClient } from "./cassandra";
 import { type FeedCache, toCached } from "./feed-cache";
 import { createFeedCuts } from "./feed-cuts";
-import { activityColumns, allRows, type FeedItem, type FeedKey, itemColumns, keyOf, micros, type Stored, toActivityRow, toFeedItem } from "./feed-rows";
+import { activityColumns, allRows, inBatches, type FeedItem, type FeedKey, itemColumns, keyOf, micros, type Stored, toActivityRow, toFeedItem } from "./feed-rows";
 import type { LiveFeed } from "./live";
 
 export { type FeedItem, type FeedKey, feedOrder, type Stored } from "./feed-rows";
@@ -75,10 +75,7 @@ export function createFeedStore(deps: {
     });
   }
 
-  /** Single-partition unlogged batches of 100 statements, in order. */
-  async function inBatches<T>(rows: T[], statement: (row: T) => { query: string; params: unknown[] }) {
-    for (let i = 0; i < rows.length; i += 100) await db.batch(rows.slice(i, i + 100).map(statement), { prepare: true, logged: false });
-  }
+
 
   // Every write takes `ts`, its write time (src/stream/write-time.ts): the event's position, not a clock.
   return {
@@ -129,36 +126,45 @@ export function createFeedStore(deps: {
     activityKeysOf: (actorId: string) => allRows(db, q.activityKeysOf, [actorId], keyOf),
 
     /**
-     * Fan-out: one item into many feeds (Cassandra first, then the caches that exist).
-     * `beforeBatch` runs before each Cassandra batch (the stream's lease check and progress).
+     * Fan-out: one item into many feeds (Cassandra first, then the caches that exist, then live
+     * subscribers). `beforeStep` runs before each Cassandra batch, the cache update and the
+     * publish (the stream's lease check and progress, src/stream/stream-view.ts).
      */
-    async writeItem(userIds: string[], item: FeedItem, ts: number, beforeBatch?: () => void) {
+    async writeItem(userIds: string[], item: FeedItem, ts: number, beforeStep?: () => void) {
       if (userIds.length === 0) return 0;
-      await fanOut(userIds, (u) => ({ query: q.writeItem, params: itemParams(u, item, ts) }), beforeBatch);
+      await fanOut(userIds, (u) => ({ query: q.writeItem, params: itemParams(u, item, ts) }), beforeStep);
+      beforeStep?.();
       await cache.add(userIds, item, ts);
+      beforeStep?.();
       await live.publish(userIds, [{ type: "add", item: toCached(item) }]);
       return userIds.length;
     },
 
-    async removeItem(userIds: string[], key: FeedKey, ts: number, beforeBatch?: () => void) {
+    async removeItem(userIds: string[], key: FeedKey, ts: number, beforeStep?: () => void) {
       if (userIds.length === 0) return 0;
-      await fanOut(userIds, (u) => ({ query: q.removeItem, params: [ts, u, key.createdAt, key.id] }), beforeBatch);
+      await fanOut(userIds, (u) => ({ query: q.removeItem, params: [ts, u, key.createdAt, key.id] }), beforeStep);
+      beforeStep?.();
       await cache.remove(userIds, key.id, ts);
+      beforeStep?.();
       await live.publish(userIds, [{ type: "remove", id: key.id }]);
       return userIds.length;
     },
 
     /** Backfill and completion: many items into one feed, each with its own write time. */
-    async writeItems(userId: string, items: Stored<FeedItem>[]) {
-      await inBatches(items, (item) => ({ query: q.writeItem, params: itemParams(userId, item, item.ts) }));
+    async writeItems(userId: string, items: Stored<FeedItem>[], beforeStep?: () => void) {
+      await inBatches(db, items, (item) => ({ query: q.writeItem, params: itemParams(userId, item, item.ts) }), beforeStep);
+      beforeStep?.();
       await cache.addMany(userId, items);
+      beforeStep?.();
       await live.publish([userId], items.map((i) => ({ type: "add" as const, item: toCached(i) })));
       return items.length;
     },
 
-    async removeItems(userId: string, keys: FeedKey[], ts: number) {
-      await inBatches(keys, (k) => ({ query: q.removeItem, params: [ts, userId, k.createdAt, k.id] }));
+    async removeItems(userId: string, keys: FeedKey[], ts: number, beforeStep?: () => void) {
+      await inBatches(db, keys, (k) => ({ query: q.removeItem, params: [ts, userId, k.createdAt, k.id] }), beforeStep);
+      beforeStep?.();
       await cache.removeMany(userId, keys.map((k) => k.id), ts);
+      beforeStep?.();
       await live.publish([userId], keys.map((k) => ({ type: "remove" as const, id: k.id })));
       return keys.length;
     },

@@ -6,9 +6,10 @@ import type { FeedStore } from "../store/feeds";
  * - That user's row and follower list are read from Cassandra once and then kept in step with
  *   the run's own writes. This is exact, not a cache that can go stale: only this stream writes
  *   them (see docs/stream.md), and the view lives for one batch of one partition.
- * - Every write, and every batch of a fan-out, first calls `guard`, which throws once the member
- *   may have lost the partition (src/stream/lease.ts): a member that finds its assignment gone
- *   stops writing at once. Each call also tells the batch's keep-alive that work goes on.
+ * - Every write, and every step of a fan-out (each Cassandra batch, the cache update, the live
+ *   publish), first calls `guard`, which throws once the member may have lost the partition
+ *   (src/stream/lease.ts): a member that finds its assignment gone stops writing at once. Each
+ *   call also tells the batch's keep-alive that work goes on.
  */
 export function streamView(store: FeedStore, guard: () => void = () => {}): FeedStore {
   const users = new Map<string, Awaited<ReturnType<FeedStore["getUser"]>>>();
@@ -26,8 +27,8 @@ export function streamView(store: FeedStore, guard: () => void = () => {}): Feed
     deleteActivity: guarded(store.deleteActivity),
     writeItem: guarded((userIds, item, ts) => store.writeItem(userIds, item, ts, guard)),
     removeItem: guarded((userIds, key, ts) => store.removeItem(userIds, key, ts, guard)),
-    writeItems: guarded(store.writeItems),
-    removeItems: guarded(store.removeItems),
+    writeItems: guarded((userId, items) => store.writeItems(userId, items, guard)),
+    removeItems: guarded((userId, keys, ts) => store.removeItems(userId, keys, ts, guard)),
     cut: guarded((userIds, sourceId, at, ts, opts) => store.cut(userIds, sourceId, at, ts, { ...opts, beforeBatch: guard })),
     dropCuts: guarded(store.dropCuts),
     uncut: guarded(store.uncut),
