@@ -12,7 +12,7 @@ import { capturedTables, changeTopic } from "../src/store/kafka";
 import { datasetCounts, seedDataset } from "./dataset";
 import { cpuSeconds, cpuShare, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
 import { datasetArgs } from "./seed";
-import { markdownTable, record } from "./support";
+import { markdownTable, record, statusLine } from "./support";
 
 const o = datasetArgs();
 const { config, services, admin } = await openBench();
@@ -33,17 +33,18 @@ async function changeEvents() {
   return n;
 }
 // Nothing consumes yet: wait until Debezium has emitted everything (the topics stop growing).
+const emitted = statusLine();
 for (let last = -1, stable = 0; stable < 3; ) {
   await Bun.sleep(2000);
   const n = await changeEvents();
   stable = n === last ? stable + 1 : 0;
   last = n;
-  process.stderr.write(`\r  waiting for Debezium to emit the data set: ${n} change events in Kafka   `);
+  emitted.update(`waiting for Debezium to emit the data set: ${n} change events in Kafka`);
 }
-process.stderr.write("\n");
+emitted.done();
 
 console.log("dropping derived state: Cassandra tables, Redis, routed events, consumer group offsets");
-for (const table of ["users", "followers", "activities_by_actor", "home_feed"]) await cassandra.execute(`TRUNCATE ${table}`);
+for (const table of ["users", "followers", "following", "activities_by_actor", "home_feed", "feed_cuts"]) await cassandra.execute(`TRUNCATE ${table}`);
 await redis.flushdb();
 await admin.deleteGroups([config.stream.routerGroup, config.stream.feedsGroup]).catch(() => {});
 const events = await admin.fetchTopicOffsets(config.stream.eventsTopic);

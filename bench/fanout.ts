@@ -13,7 +13,7 @@
  */
 import { parseArgs } from "node:util";
 import { apiClient, cpuSeconds, openBench, stackPids, startService, totalLag, waitForPipeline } from "./pipeline";
-import { markdownTable, progressBar, record } from "./support";
+import { markdownTable, progressBar, record, statusLine } from "./support";
 
 const { values } = parseArgs({
   options: {
@@ -49,6 +49,7 @@ if (!marker || range.n === 0) {
     let posted = 0;
     let maxLag = 0;
     let nextLag = 0;
+    const load = statusLine();
     while (performance.now() - t0 < seconds * 1000) {
       const due = Math.floor(((performance.now() - t0) / 1000) * rate) - posted;
       if (due > 0) {
@@ -60,10 +61,11 @@ if (!marker || range.n === 0) {
       if (performance.now() >= nextLag) {
         nextLag = performance.now() + 1000;
         maxLag = Math.max(maxLag, await totalLag(admin, services));
-        process.stderr.write(`\r  ${posted} posts, lag ${maxLag} max   `);
+        load.update(`${posted} posts, lag ${maxLag} max`);
       }
       await Bun.sleep(20);
     }
+    load.done();
     const elapsed = (performance.now() - t0) / 1000;
     const atStop = await service.metrics();
     const drain = await waitForPipeline(services, admin, marker, { label: "draining" });
@@ -114,6 +116,7 @@ if (celebrityFollowers > 0) {
   let counterDone = Number.NaN;
   let sampleDone = Number.NaN;
   const waiting = new Set(sample);
+  const sampling = statusLine();
   while (performance.now() - t0 < 120_000 && (Number.isNaN(counterDone) || Number.isNaN(sampleDone))) {
     if (Number.isNaN(counterDone) && (await service.metrics()).sum("feedline_fanout_writes_total") - before >= fans.length + 1) {
       counterDone = performance.now() - t0;
@@ -124,10 +127,10 @@ if (celebrityFollowers > 0) {
       for (const [u, ok] of checks) if (ok) waiting.delete(u);
       if (waiting.size === 0) sampleDone = performance.now() - t0;
     }
-    process.stderr.write(`\r  ${((performance.now() - t0) / 1000).toFixed(1)} s: ${sample.length - waiting.size}/${sample.length} sampled feeds hold the post   `);
+    sampling.update(`${((performance.now() - t0) / 1000).toFixed(1)} s: ${sample.length - waiting.size}/${sample.length} sampled feeds hold the post`);
     await Bun.sleep(50);
   }
-  process.stderr.write("\n");
+  sampling.done();
   let missing = 0;
   const verify = progressBar("verifying every follower's feed", fans.length);
   for (let i = 0; i < fans.length; i += 256) {

@@ -14,7 +14,7 @@ import { EventSource } from "eventsource";
 import { parseArgs } from "node:util";
 import type { AppRouter } from "../src/router";
 import { apiClient, histogramDelta, openBench, startService, waitForPipeline } from "./pipeline";
-import { markdownTable, record, summarize } from "./support";
+import { markdownTable, record, statusLine, summarize } from "./support";
 
 const { values } = parseArgs({
   options: {
@@ -110,6 +110,7 @@ const before = await service.metrics();
 console.log(`posting ${rate}/s for ${seconds} s through the API`);
 const t0 = performance.now();
 let sent = 0;
+const progress = statusLine();
 const writes: Promise<void>[] = [];
 const writeLatency: number[] = [];
 while (performance.now() - t0 < seconds * 1000) {
@@ -128,13 +129,14 @@ while (performance.now() - t0 < seconds * 1000) {
       }),
     );
   }
-  process.stderr.write(`\r  ${sent} posted, ${visible.length} visible   `);
+  progress.update(`${sent} posted, ${visible.length} visible`);
   await Bun.sleep(5);
 }
 await Promise.all(writes);
 const achieved = sent / ((performance.now() - t0) / 1000);
 for (let waited = 0; (pending.size > 0 || visible.length + notVisible < sent) && waited < 30_000; waited += 100) await Bun.sleep(100);
-process.stderr.write(`\r  ${sent} posted, ${visible.length} visible\n`);
+progress.update(`${sent} posted, ${visible.length} visible`);
+progress.done();
 const after = await service.metrics();
 for (const s of subscriptions) s.unsubscribe();
 await service.stop();

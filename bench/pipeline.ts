@@ -8,6 +8,7 @@ import { loadConfig } from "../src/config";
 import { createServices, type Services } from "../src/services";
 import type { AppRouter } from "../src/router";
 import { consumerLag, streamGroups } from "../src/stream/lag";
+import { statusLine } from "./support";
 
 /**
  * What the pipeline benchmarks share: the service run as its own process (as in production:
@@ -99,6 +100,7 @@ export async function waitForPipeline(services: Services, admin: Admin, markerUs
   await sql`update users set display_name = ${mark} where id = ${markerUserId}`;
   const started = performance.now();
   const deadline = Date.now() + (opts.timeoutMs ?? 3_600_000);
+  const line = statusLine();
   let seen = false;
   let quiet = 0;
   while (quiet < 2) {
@@ -110,9 +112,9 @@ export async function waitForPipeline(services: Services, admin: Admin, markerUs
     }
     const lag = await totalLag(admin, services).catch(() => Number.NaN);
     quiet = seen && lag === 0 ? quiet + 1 : 0;
-    process.stderr.write(`\r  ${opts.label ?? "waiting for the pipeline"}: lag ${lag}, marker ${seen ? "applied" : "pending"}, ${((performance.now() - started) / 1000).toFixed(0)} s   `);
+    line.update(`${opts.label ?? "waiting for the pipeline"}: lag ${lag}, marker ${seen ? "applied" : "pending"}, ${((performance.now() - started) / 1000).toFixed(0)} s`);
   }
-  process.stderr.write("\n");
+  line.done();
   return (performance.now() - started) / 1000;
 }
 

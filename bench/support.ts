@@ -54,9 +54,35 @@ export function markdownTable(rows: Record<string, string | number>[]) {
   return [`| ${keys.join(" | ")} |`, `|${keys.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${keys.map((k) => r[k]).join(" | ")} |`)].join("\n");
 }
 
-/** A one-line progress bar on stderr for long operations: done/total, rate and time left. */
+/**
+ * A status line on stderr for long operations. On a terminal it is redrawn in place; elsewhere
+ * (a CI log, a file) it is printed as a plain line at most every 10 s, and once more at the end,
+ * rather than thousands of carriage-return updates.
+ */
+export function statusLine() {
+  const tty = Boolean(process.stderr.isTTY);
+  let printedAt = Number.NEGATIVE_INFINITY;
+  let unprinted = "";
+  return {
+    update(text: string) {
+      if (tty) return void process.stderr.write(`\r  ${text}   `);
+      unprinted = text;
+      if (performance.now() - printedAt < 10_000) return;
+      printedAt = performance.now();
+      unprinted = "";
+      process.stderr.write(`  ${text}\n`);
+    },
+    done() {
+      if (tty) process.stderr.write("\n");
+      else if (unprinted) process.stderr.write(`  ${unprinted}\n`);
+    },
+  };
+}
+
+/** A progress bar for long operations: done/total, rate and time left (see statusLine). */
 export function progressBar(label: string, total: number) {
   const started = performance.now();
+  const line = statusLine();
   let done = 0;
   let drawn = 0;
   const draw = () => {
@@ -65,7 +91,7 @@ export function progressBar(label: string, total: number) {
     const width = 30;
     const filled = Math.round((width * done) / Math.max(total, 1));
     const left = rate > 0 ? `${Math.ceil((total - done) / rate)} s left` : "";
-    process.stderr.write(`\r  ${label} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total} ${Math.round(rate)}/s ${left}   `);
+    line.update(`${label} [${"#".repeat(filled)}${" ".repeat(width - filled)}] ${done}/${total} ${Math.round(rate)}/s ${left}`);
   };
   return {
     tick(n: number) {
@@ -77,7 +103,7 @@ export function progressBar(label: string, total: number) {
     },
     finish() {
       draw();
-      process.stderr.write(`\n`);
+      line.done();
       return (performance.now() - started) / 1000;
     },
   };

@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { freePort } from "../deploy/stack/proc";
 import { apiClient } from "./pipeline";
-import { markdownTable, record, summarize } from "./support";
+import { markdownTable, record, statusLine, summarize } from "./support";
 
 const { values } = parseArgs({
   options: {
@@ -45,18 +45,20 @@ async function run(total: number, concurrency: number, label: string) {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
+  const progress = statusLine();
   const worker = async () => {
     while (next < total) {
       const i = next++;
       const t0 = performance.now();
       await me.posts.create.mutate({ body: `bench post ${i}` });
       latencies.push(performance.now() - t0);
-      if (latencies.length % 1000 === 0) process.stdout.write(`\r  ${label}: ${latencies.length}/${total}`);
+      if (latencies.length % 1000 === 0) progress.update(`${label}: ${latencies.length}/${total}`);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
-  process.stdout.write(`\r  ${label}: ${total}/${total} in ${seconds.toFixed(1)}s\n`);
+  progress.update(`${label}: ${total}/${total} in ${seconds.toFixed(1)}s`);
+  progress.done();
   return { latencies, seconds };
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { histogramDelta, parseMetrics } from "../../bench/pipeline";
-import { markdownTable, percentile, summarize } from "../../bench/support";
+import { markdownTable, percentile, statusLine, summarize } from "../../bench/support";
 import { createMetrics } from "../../src/metrics";
 
 describe("benchmark arithmetic", () => {
@@ -40,5 +40,24 @@ describe("benchmark arithmetic", () => {
     expect(d.p50).toBe(0.01);
     expect(d.p99).toBe(0.1);
     expect(histogramDelta(before, after, "stage_seconds", { stage: "route" }).p50).toBe(1);
+  });
+});
+
+describe("status lines", () => {
+  test("off a terminal: a plain line at most every 10 s and the last one at the end, no carriage returns", () => {
+    const written: string[] = [];
+    const write = process.stderr.write;
+    const tty = process.stderr.isTTY;
+    process.stderr.isTTY = false;
+    process.stderr.write = ((chunk: string) => (written.push(chunk), true)) as typeof process.stderr.write;
+    try {
+      const line = statusLine();
+      for (let i = 1; i <= 1000; i++) line.update(`${i}/1000`);
+      line.done();
+    } finally {
+      process.stderr.write = write;
+      process.stderr.isTTY = tty;
+    }
+    expect(written).toEqual(["  1/1000\n", "  1000/1000\n"]);
   });
 });
