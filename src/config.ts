@@ -64,8 +64,6 @@ const variables = {
   FEEDLINE_CASSANDRA_HEAP: z.string().regex(/^\d+[mg]$/).default("1g"),
 } as const;
 
-export type EnvName = keyof typeof variables;
-
 export class ConfigError extends Error {
   constructor(readonly variable: string, detail: string) {
     super(`invalid configuration: ${variable} ${detail}`);

@@ -31,7 +31,6 @@ export const probes = {
   },
 };
 
-export type ComponentName = keyof typeof probes;
 export type ComponentHealth = { ok: true; ms: number } | { ok: false; ms: number; error: string };
 
 /** Runs named checks concurrently, each bounded by a timeout, and reports every component's state. */

@@ -37,12 +37,12 @@ const envelope = z.object({
   op: z.enum(["c", "u", "d", "r"]),
   before: z.record(z.string(), z.unknown()).nullable(),
   after: z.record(z.string(), z.unknown()).nullable(),
-  source: z.object({ ts_ms: z.number(), lsn: z.number().nullable().optional(), table: z.string() }),
+  source: z.object({ ts_ms: z.number(), table: z.string() }),
 });
 
 /** A row as it now is (upsert) or as it was when deleted (delete, whole row thanks to REPLICA IDENTITY FULL). */
 export type Change<T extends CapturedTable = CapturedTable> = {
-  [K in T]: { table: K; op: "upsert" | "delete"; row: Rows[K]; sourceTs: number; lsn: number };
+  [K in T]: { table: K; op: "upsert" | "delete"; row: Rows[K]; sourceTs: number };
 }[T];
 
 /** Decodes one message value; `null` for a tombstone (nothing to do). Throws DecodeError. */
@@ -56,7 +56,7 @@ export function decodeChange(table: CapturedTable, value: Buffer | string | null
   if (!raw) throw new DecodeError(`op ${op} without ${op === "d" ? "before (is REPLICA IDENTITY FULL set?)" : "after"}`);
   const row = rowSchemas[table].safeParse(raw);
   if (!row.success) throw new DecodeError(`bad ${table} row: ${describe(row.error)}`);
-  return { table, op: op === "d" ? "delete" : "upsert", row: row.data, sourceTs: source.ts_ms, lsn: source.lsn ?? 0 } as Change;
+  return { table, op: op === "d" ? "delete" : "upsert", row: row.data, sourceTs: source.ts_ms } as Change;
 }
 
 /** A message value as JSON, or a DecodeError saying it is not. */

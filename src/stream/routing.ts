@@ -12,29 +12,29 @@ import { type Change, DecodeError, describe, parseJson, rowSchemasWith } from ".
  * - a follow → twice: as an edge to the followee (who gains a follower) and as a FOLLOW activity to the follower
  */
 export type Routed =
-  | { kind: "user"; op: "upsert" | "delete"; row: Change<"users">["row"]; sourceTs: number; lsn: number }
-  | { kind: "activity"; table: "posts" | "comments" | "likes" | "follows"; op: "upsert" | "delete"; row: Change<"posts" | "comments" | "likes" | "follows">["row"]; sourceTs: number; lsn: number }
-  | { kind: "edge"; op: "upsert" | "delete"; row: Change<"follows">["row"]; sourceTs: number; lsn: number };
+  | { kind: "user"; op: "upsert" | "delete"; row: Change<"users">["row"]; sourceTs: number }
+  | { kind: "activity"; table: "posts" | "comments" | "likes" | "follows"; op: "upsert" | "delete"; row: Change<"posts" | "comments" | "likes" | "follows">["row"]; sourceTs: number }
+  | { kind: "edge"; op: "upsert" | "delete"; row: Change<"follows">["row"]; sourceTs: number };
 
 export function route(change: Change): { key: string; event: Routed }[] {
-  const { op, sourceTs, lsn } = change;
+  const { op, sourceTs } = change;
   switch (change.table) {
     case "users":
-      return [{ key: change.row.id, event: { kind: "user", op, row: change.row, sourceTs, lsn } }];
+      return [{ key: change.row.id, event: { kind: "user", op, row: change.row, sourceTs } }];
     case "posts":
     case "comments":
-      return [{ key: change.row.author_id, event: { kind: "activity", table: change.table, op, row: change.row, sourceTs, lsn } }];
+      return [{ key: change.row.author_id, event: { kind: "activity", table: change.table, op, row: change.row, sourceTs } }];
     case "likes":
-      return [{ key: change.row.user_id, event: { kind: "activity", table: "likes", op, row: change.row, sourceTs, lsn } }];
+      return [{ key: change.row.user_id, event: { kind: "activity", table: "likes", op, row: change.row, sourceTs } }];
     case "follows":
       return [
-        { key: change.row.followee_id, event: { kind: "edge", op, row: change.row, sourceTs, lsn } },
-        { key: change.row.follower_id, event: { kind: "activity", table: "follows", op, row: change.row, sourceTs, lsn } },
+        { key: change.row.followee_id, event: { kind: "edge", op, row: change.row, sourceTs } },
+        { key: change.row.follower_id, event: { kind: "activity", table: "follows", op, row: change.row, sourceTs } },
       ];
   }
 }
 
-const common = { op: z.enum(["upsert", "delete"]), sourceTs: z.number(), lsn: z.number() };
+const common = { op: z.enum(["upsert", "delete"]), sourceTs: z.number() };
 /** On the internal topic, ids are decimal strings already. */
 const rows = rowSchemasWith(z.string().regex(/^[1-9]\d{0,18}$/));
 

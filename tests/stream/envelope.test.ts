@@ -13,7 +13,7 @@ describe("Debezium envelope decoding", () => {
   test("an insert decodes to an upsert of the row after, ids as strings", () => {
     const change = decodeChange("posts", fixture("posts.c"))!;
     const raw = parsed("posts.c");
-    expect(change).toMatchObject({ table: "posts", op: "upsert", sourceTs: raw.source.ts_ms, lsn: raw.source.lsn });
+    expect(change).toMatchObject({ table: "posts", op: "upsert", sourceTs: raw.source.ts_ms });
     expect(change.row).toEqual({ ...raw.after, id: String(raw.after.id), author_id: String(raw.after.author_id) });
   });
 

@@ -11,7 +11,7 @@ export type { HandlerContext } from "./context";
 
 /** Dispatches one routed event to the handler of its source table. */
 export function applyEvent(ctx: HandlerContext, e: Routed): Promise<void> {
-  const change = <T>(row: T) => ({ op: e.op, row, sourceTs: e.sourceTs, lsn: e.lsn });
+  const change = <T>(row: T) => ({ op: e.op, row, sourceTs: e.sourceTs });
   switch (e.kind) {
     case "user":
       return handleUser(ctx, { table: "users", ...change(e.row) });
