@@ -9,7 +9,7 @@ import { asUnavailable } from "./store/outage";
 import type { FeedReader } from "./store/feed-reader";
 import type { LiveFeed } from "./store/live";
 
-/** Everything a procedure may use reaches it through this context; the stores are built once in main.ts. */
+/** Everything a procedure may use reaches it through this context; the stores are built once in services.ts. */
 export interface Context {
   health: () => Promise<HealthReport>;
   activities: ActivityStore;
