@@ -22,7 +22,7 @@ export function isRetryable(err: unknown) {
 export interface WorkloadStats {
   done: number;
   refused: number;
-  /** Times (ms) at which a write was answered "retry" or not at all, and retried. */
+  /** Times (ms) at which a write that was answered "retry", or not at all, and retried, was sent. */
   rejectedAt: number[];
   /** Why, for each of those: the error's message. */
   rejectedWhy?: string[];
@@ -38,11 +38,14 @@ export interface ApiUser {
 export async function untilAnswered<T>(stats: WorkloadStats, call: (key: string) => Promise<T>): Promise<T | undefined> {
   const key = `chaos-${crypto.randomUUID()}`;
   for (let attempt = 0; ; attempt++) {
+    const started = Date.now();
     try {
       return await call(key);
     } catch (err) {
       if (isRetryable(err)) {
-        stats.rejectedAt.push(Date.now());
+        // When the request was sent, not when it failed: a connection that times out after 30 s
+        // belongs to the fault that was on when it started.
+        stats.rejectedAt.push(started);
         stats.rejectedWhy?.push((err as Error).message);
         await Bun.sleep(Math.min(2000, 100 * 2 ** attempt));
         continue;

@@ -10,6 +10,9 @@ export function createPostgres(config: Config["postgres"], options: { max?: numb
     password: config.password,
     database: config.database,
     max: options.max ?? 10,
+    // A connection that does not complete in 10 s fails the request as UNAVAILABLE (retry) rather
+    // than holding it for the client's default 30 s.
+    connect_timeout: 10,
     onnotice: () => {},
   });
 }
