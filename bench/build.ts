@@ -44,7 +44,7 @@ for (let last = -1, stable = 0; stable < 3; ) {
 emitted.done();
 
 console.log("dropping derived state: Cassandra tables, Redis, routed events, consumer group offsets");
-for (const table of ["users", "followers", "following", "activities_by_actor", "home_feed", "feed_cuts"]) await cassandra.execute(`TRUNCATE ${table}`);
+for (const table of ["users", "followers", "following", "activities_by_actor", "home_feed", "feed_cuts", "feed_upkeep"]) await cassandra.execute(`TRUNCATE ${table}`);
 await redis.flushdb();
 await admin.deleteGroups([config.stream.routerGroup, config.stream.feedsGroup]).catch(() => {});
 const events = await admin.fetchTopicOffsets(config.stream.eventsTopic);

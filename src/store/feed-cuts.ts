@@ -18,8 +18,8 @@ export function createFeedCuts({ db, fanOut }: { db: CassandraClient; fanOut: Fa
     uncut: "DELETE FROM feed_cuts USING TIMESTAMP ? WHERE user_id = ? AND source_id = ?",
     dropCut: "DELETE FROM feed_cuts USING TIMESTAMP ? WHERE user_id = ? AND source_id = ? AND created_at = ? AND activity_id = ?",
     cuts: "SELECT source_id, created_at, activity_id, generation, WRITETIME(generation) AS ts FROM feed_cuts WHERE user_id = ?",
-    upkept: "SELECT upkept FROM home_feed WHERE user_id = ? LIMIT 1",
-    markUpkept: "UPDATE home_feed SET upkept = ? WHERE user_id = ?",
+    upkept: "SELECT upkept FROM feed_upkeep WHERE user_id = ?",
+    markUpkept: "INSERT INTO feed_upkeep (user_id, upkept) VALUES (?, ?)",
     below: "SELECT created_at, activity_id, WRITETIME(verb) AS ts FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?)",
     deleteRow: "DELETE FROM home_feed USING TIMESTAMP ? WHERE user_id = ? AND created_at = ? AND activity_id = ?",
   };
@@ -42,7 +42,7 @@ export function createFeedCuts({ db, fanOut }: { db: CassandraClient; fanOut: Fa
     async upkept(userId: string): Promise<Date | null> {
       return (await db.execute(q.upkept, [userId], prepare)).first()?.upkept ?? null;
     },
-    markUpkept: (userId: string, at: Date) => db.execute(q.markUpkept, [at, userId], prepare),
+    markUpkept: (userId: string, at: Date) => db.execute(q.markUpkept, [userId, at], prepare),
     /** Every row below a position, with its write time. */
     below: (userId: string, at: FeedKey) => allRows(db, q.below, [userId, at.createdAt, at.id], (r): Stored<FeedKey> => ({ ...keyOf(r), ts: micros(r.ts) })),
     /** Deletes these rows, each at its own write time: a row written again since stays. */

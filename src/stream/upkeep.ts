@@ -8,7 +8,7 @@ const dayMs = 86_400_000;
 /**
  * Bounds the feeds that are read by length (docs/stream.md, "Trimming feeds"). Feed rows do not
  * expire: an age limit would cut inside N for a quiet account's old posts. Instead, when a feed
- * is read (at most once a day per user, across processes by the feed's `upkept` time), the rows
+ * is read (at most once a day per user, across processes by the feed's time in `feed_upkeep`), the rows
  * past 2N are deleted, each at its own write time, after the feed is cut there (source '*', with
  * the highest generation deleted): removals that later reach past the rows left complete the feed
  * from its sources and write the trimmed rows back above their trim (handlers/complete.ts). The N

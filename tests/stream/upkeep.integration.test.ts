@@ -47,3 +47,15 @@ describe("trimming past 2N", () => {
     expect(generationOf(Number(back.ts))).toBe(1);
   });
 });
+
+describe("the upkeep's bookkeeping", () => {
+  test("an empty feed that was kept reads back empty, and is not kept again the same day", async () => {
+    const userId = `upkeep-${crypto.randomUUID().slice(0, 8)}`;
+    await services().upkeep.upkeep(userId);
+    expect(await services().feeds.feed(userId, 10)).toEqual([]);
+    const kept = await services().feeds.upkept(userId);
+    expect(kept).not.toBeNull();
+    await services().upkeep.upkeep(userId);
+    expect((await services().feeds.upkept(userId))!.getTime()).toBe(kept!.getTime());
+  });
+});

@@ -107,6 +107,9 @@ export async function expectConverged(services: Services, userIds: string[], tim
       timeoutMs,
     );
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${last}`);
+    // The shared worker's own log, when it runs: what it was doing is usually why.
+    const worker = await shared?.catch(() => undefined);
+    const log = worker ? `\n--- shared worker (${worker.child.exitCode === null ? "running" : `exited ${worker.child.exitCode}`}), last lines:\n${worker.output().slice(-3000)}` : "";
+    throw new Error(`${(err as Error).message}\n${last}${log}`);
   }
 }
