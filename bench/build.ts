@@ -8,7 +8,7 @@
  * change has been routed and applied. This is also the recovery procedure for lost derived state
  * (docs/operations.md), measured. Needs the stack up and no service running.
  */
-import { capturedTables, changeTopic } from "../src/store/kafka";
+import { capturedTables, changeTopic } from "../src/clients/kafka";
 import { datasetCounts, seedDataset } from "./dataset";
 import { cpuSeconds, cpuShare, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
 import { datasetArgs } from "./seed";

@@ -1,4 +1,4 @@
-import type { Sql } from "../src/store/postgres";
+import type { Sql } from "../src/clients/postgres";
 import { progressBar } from "./support";
 
 /**

@@ -112,7 +112,7 @@ if (celebrityFollowers > 0) {
   const written = performance.now() - t0;
   const id = `shard:${post.id}`;
   const holds = async (userId: string) =>
-    (await cassandra.execute("SELECT activity_id FROM home_feed WHERE user_id = ? LIMIT 5", [userId], { prepare: true })).rows.some((r) => r.activity_id === id);
+    (await cassandra.execute("SELECT activity_id FROM home_feed WHERE user_id = ? LIMIT 5", [userId])).rows.some((r) => r.activity_id === id);
   let counterDone = Number.NaN;
   let sampleDone = Number.NaN;
   const waiting = new Set(sample);

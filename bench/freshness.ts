@@ -12,7 +12,7 @@
 import { createTRPCClient, httpSubscriptionLink } from "@trpc/client";
 import { EventSource } from "eventsource";
 import { parseArgs } from "node:util";
-import type { AppRouter } from "../src/router";
+import type { AppRouter } from "../src/api";
 import { apiClient, histogramDelta, openBench, startService, waitForPipeline } from "./pipeline";
 import { markdownTable, record, statusLine, summarize } from "./support";
 

@@ -1,4 +1,4 @@
-import type { Sql } from "../src/store/postgres";
+import type { Sql } from "../src/clients/postgres";
 
 /**
  * FEED-SPEC's feeds computed from PostgreSQL by the spec's own definition: the yardstick every

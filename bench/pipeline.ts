@@ -6,7 +6,7 @@ import type { Admin } from "kafkajs";
 import { freePort } from "../deploy/stack/proc";
 import { loadConfig } from "../src/config";
 import { createServices, type Services } from "../src/services";
-import type { AppRouter } from "../src/router";
+import type { AppRouter } from "../src/api";
 import { consumerLag, streamGroups } from "../src/stream/lag";
 import { statusLine } from "./support";
 
@@ -107,7 +107,7 @@ export async function waitForPipeline(services: Services, admin: Admin, markerUs
     if (Date.now() > deadline) throw new Error(`the pipeline did not catch up within ${(opts.timeoutMs ?? 3_600_000) / 1000} s`);
     await Bun.sleep(seen ? 1000 : 500);
     if (!seen) {
-      const row = (await cassandra.execute("SELECT display_name FROM users WHERE user_id = ?", [markerUserId], { prepare: true })).first();
+      const row = (await cassandra.execute("SELECT display_name FROM users WHERE user_id = ?", [markerUserId])).first();
       seen = row?.display_name === mark;
     }
     const lag = await totalLag(admin, services).catch(() => Number.NaN);

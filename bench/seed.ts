@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config";
-import { createPostgres } from "../src/store/postgres";
+import { createPostgres } from "../src/clients/postgres";
 import { type DatasetOptions, defaultDataset, seedDataset } from "./dataset";
 
 export function datasetArgs(args = process.argv.slice(2)): DatasetOptions & { rest: Record<string, string | undefined> } {

@@ -4,7 +4,7 @@
  * Types come from the server's AppRouter: a renamed procedure or a wrong input fails to compile.
  */
 import { createTRPCClient, httpBatchLink, TRPCClientError } from "@trpc/client";
-import type { AppRouter } from "../src/router";
+import type { AppRouter } from "../src/api";
 
 const url = `${process.argv[2] ?? "http://127.0.0.1:3100"}/trpc`;
 

@@ -2,8 +2,8 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { Hono } from "hono";
 import { authenticate } from "./auth";
 import type { Metrics } from "./metrics";
-import { appRouter } from "./router";
-import type { Context } from "./trpc";
+import { appRouter } from "./api";
+import type { Context } from "./api/trpc";
 
 /** What the app is built from: everything in the context but the per-request parts. */
 export type AppDeps = Omit<Context, "auth" | "idempotencyKey"> & { metrics?: Metrics };

@@ -1,8 +1,8 @@
 import type { Admin } from "kafkajs";
 import { assertRunning, createConnectClient } from "./capture/connect";
-import type { CassandraClient } from "./store/cassandra";
-import type { Sql } from "./store/postgres";
-import type { RedisClient } from "./store/redis";
+import type { CassandraClient } from "./clients/cassandra";
+import type { Sql } from "./clients/postgres";
+import type { RedisClient } from "./clients/redis";
 
 /** One readiness probe per component: resolves when the component really answers, throws otherwise. */
 export const probes = {

@@ -29,7 +29,7 @@ async function serve(config: Config, role: Role) {
   const stream =
     role === "api"
       ? undefined
-      : await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds, onFatal });
+      : await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds, fanout: services.fanout, onFatal });
   const capture =
     role === "api"
       ? undefined
@@ -64,7 +64,7 @@ async function token(config: Config, who: string | undefined) {
   if (!who) throw new AppError("INVALID_INPUT", "name the user: feedline token <id or handle>");
   const services = await createServices(config);
   try {
-    const user = /^\d+$/.test(who) ? await services.activities.getUser(who) : await services.activities.getUserByHandle(who);
+    const user = /^\d+$/.test(who) ? await services.writes.getUser(who) : await services.writes.getUserByHandle(who);
     console.log(services.tokens.mint(user.id));
   } finally {
     await services.close();

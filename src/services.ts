@@ -2,33 +2,38 @@ import { createTokens } from "./auth";
 import type { Config } from "./config";
 import { checkHealth, probes } from "./health";
 import { createMetrics } from "./metrics";
-import { createCursors } from "./cursor";
-import { createActivityStore } from "./store/activities";
-import { createCassandra } from "./store/cassandra";
-import { createFeedCache } from "./store/feed-cache";
-import { createFeedReader } from "./store/feed-reader";
-import { createFeedStore } from "./store/feeds";
-import { createLiveFeed } from "./store/live";
-import { createKafka } from "./store/kafka";
-import { createPostgres } from "./store/postgres";
-import { createRedis } from "./store/redis";
-import { createUpkeep } from "./stream/upkeep";
+import { createCursors } from "./api/cursor";
+import { createWriteStore } from "./source/writes";
+import { createCassandra } from "./clients/cassandra";
+import { createFeedCache } from "./feeds/cache";
+import { createCachePages } from "./feeds/cache-pages";
+import { cacheScripts } from "./feeds/cache-scripts";
+import { createFeedReader } from "./read/reader";
+import { createFeedStore } from "./feeds/store";
+import { createFanout } from "./fanout/fanout";
+import { createLiveFeed } from "./feeds/live";
+import { createKafka } from "./clients/kafka";
+import { createPostgres } from "./clients/postgres";
+import { createRedis } from "./clients/redis";
+import { createUpkeep } from "./fanout/upkeep";
 
 /** Builds every client once; main.ts and the tests share this wiring. */
 export async function createServices(config: Config) {
   const sql = createPostgres(config.postgres);
-  const redis = createRedis(config.redis);
+  const redis = createRedis(config.redis, { scripts: cacheScripts });
   const cassandra = createCassandra(config.cassandra);
   const kafka = createKafka(config.kafka);
   const kafkaAdmin = kafka.admin();
-  const activities = createActivityStore({ sql });
+  const writes = createWriteStore({ sql });
   const tokens = createTokens(config.auth);
-  const feedCache = createFeedCache({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
+  const feedCache = createFeedCache({ redis, length: config.feed.length });
+  const cachePages = createCachePages({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
   const live = createLiveFeed({ redis });
-  const feeds = createFeedStore({ cassandra, cache: feedCache, live, fanout: config.stream.fanout });
+  const feeds = createFeedStore({ cassandra, fanout: config.stream.fanout });
+  const fanout = createFanout({ feeds, cache: feedCache, live });
   const metrics = createMetrics();
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics });
-  const reader = createFeedReader({ feeds, cache: feedCache, length: config.feed.length, metrics, onRead: upkeep.read });
+  const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, metrics, onRead: upkeep.read });
   const cursors = createCursors(config.auth.secret);
 
   const extraChecks: Record<string, () => Promise<void>> = {};
@@ -50,7 +55,7 @@ export async function createServices(config: Config) {
     await Promise.allSettled([sql.end({ timeout: 5 }), live.close(), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
   }
 
-  return { config, sql, redis, cassandra, kafka, kafkaAdmin, activities, tokens, feedCache, feeds, upkeep, reader, cursors, live, metrics, health, watch, close };
+  return { config, sql, redis, cassandra, kafka, kafkaAdmin, writes, tokens, feedCache, cachePages, feeds, fanout, upkeep, reader, cursors, live, metrics, health, watch, close };
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createApp, requestContext } from "../src/app";
-import { createCaller } from "../src/router";
+import { createCaller } from "../src/api";
 import type { Services } from "../src/services";
 import { openServices } from "./support/stack";
 

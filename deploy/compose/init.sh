@@ -76,7 +76,7 @@ cmd_topics() {
   retry 60 kafka_topics --list >/dev/null 2>&1 || die "no Kafka broker answers at $KAFKA_BOOTSTRAP"
   EXISTING=$(kafka_topics --list)
 
-  # Change topics, one per captured table (capturedTables in src/store/kafka.ts): compacted, with a
+  # Change topics, one per captured table (capturedTables in src/clients/kafka.ts): compacted, with a
   # day of full history and a day of visible tombstones. See docs/operations.md.
   for table in users follows posts comments likes; do
     create_topic "$prefix.public.$table" "$change_partitions" \

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { assertRunning, type ConnectorStatus, createConnectClient } from "../../src/capture/connect";
 import { readSlot, type SlotState } from "../../src/capture/slot";
-import { createPostgres } from "../../src/store/postgres";
+import { createPostgres } from "../../src/clients/postgres";
 import { withClient } from "./components/component";
 import type { StackContext } from "./context";
 import { StackError } from "./errors";

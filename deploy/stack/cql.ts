@@ -1,5 +1,5 @@
 import { loadConfig } from "../../src/config";
-import { createCassandra } from "../../src/store/cassandra";
+import { createCassandra } from "../../src/clients/cassandra";
 
 /** `npm run cql -- "<query>"`: one CQL statement against the configured keyspace (cassandra-all ships no cqlsh). */
 const query = process.argv.slice(2).join(" ").trim();

@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from "node:fs";
 import type { ITopicConfig } from "kafkajs";
-import { createCassandra } from "../../src/store/cassandra";
-import { capturedTables, changeTopic, createKafka } from "../../src/store/kafka";
-import { createPostgres } from "../../src/store/postgres";
+import { createCassandra } from "../../src/clients/cassandra";
+import { capturedTables, changeTopic, createKafka } from "../../src/clients/kafka";
+import { createPostgres } from "../../src/clients/postgres";
 import { withClient } from "./components/component";
 import type { StackContext } from "./context";
 import { StackError } from "./errors";

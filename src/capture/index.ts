@@ -1,6 +1,6 @@
 import type { Config } from "../config";
 import type { Metrics } from "../metrics";
-import { createPostgres } from "../store/postgres";
+import { createPostgres } from "../clients/postgres";
 import { createConnectClient } from "./connect";
 import { readSlot, terminateBackend } from "./slot";
 import { type Action, decide, defaultSettings, type Memory, type Observation, type Settings } from "./watchdog";

@@ -1,4 +1,4 @@
-import type { Sql } from "../store/postgres";
+import type { Sql } from "../clients/postgres";
 
 /** The replication slot Debezium reads, as PostgreSQL sees it. */
 export interface SlotState {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { CapturedTable } from "../store/kafka";
+import type { CapturedTable } from "../clients/kafka";
 
 /**
  * Decoding of Debezium change events (JSON converter, schemas disabled) into typed changes.

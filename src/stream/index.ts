@@ -1,10 +1,12 @@
 import type { Admin, Kafka } from "kafkajs";
 import type { Config } from "../config";
 import type { Metrics } from "../metrics";
-import type { FeedStore } from "../store/feeds";
+import type { Fanout } from "../fanout/fanout";
+import type { FeedStore } from "../feeds/store";
 import { consumerLag } from "./lag";
-import { createRouter } from "./router";
-import { createStageStatus, type StageStatus, supervise } from "./supervisor";
+import { createRekeyStage } from "./rekey";
+import { createStageStatus, type StageStatus } from "./status";
+import { supervise } from "./supervisor";
 import { createFeedWorker } from "./worker";
 
 /**
@@ -12,12 +14,12 @@ import { createFeedWorker } from "./worker";
  * groups, each kept alive by a supervisor through any outage (see supervisor.ts). `onFatal` is
  * called when a stage cannot go on (a store rejected a write): the caller exits non-zero.
  */
-export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Config; metrics: Metrics; feeds: FeedStore; onFatal: (err: unknown) => void }) {
-  const { kafka, admin, config, metrics, feeds, onFatal } = deps;
+export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Config; metrics: Metrics; feeds: FeedStore; fanout: Fanout; onFatal: (err: unknown) => void }) {
+  const { kafka, admin, config, metrics, feeds, fanout, onFatal } = deps;
   const routerStatus = createStageStatus("router", metrics);
   const workerStatus = createStageStatus("worker", metrics);
-  const router = supervise({ status: routerStatus, onFatal, create: () => createRouter({ kafka, config, metrics, status: routerStatus }) });
-  const worker = supervise({ status: workerStatus, onFatal, create: () => createFeedWorker({ kafka, config, metrics, feeds, status: workerStatus }) });
+  const router = supervise({ status: routerStatus, onFatal, create: () => createRekeyStage({ kafka, config, metrics, status: routerStatus }) });
+  const worker = supervise({ status: workerStatus, onFatal, create: () => createFeedWorker({ kafka, config, metrics, feeds, fanout, status: workerStatus }) });
 
   const lag = metrics.gauge("feedline_consumer_lag", "Messages not yet consumed and committed, per group, topic and partition.");
   metrics.collect(async () => {

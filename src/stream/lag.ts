@@ -1,6 +1,6 @@
 import type { Admin } from "kafkajs";
 import type { Config } from "../config";
-import { capturedTables, changeTopic } from "../store/kafka";
+import { capturedTables, changeTopic } from "../clients/kafka";
 
 /** The stream's two consumer groups and the topics each reads. */
 export function streamGroups(config: Config) {

@@ -12,24 +12,23 @@ import { type Change, DecodeError, describe, parseJson, rowSchemasWith } from ".
  * - a follow → twice: as an edge to the followee (who gains a follower) and as a FOLLOW activity to the follower
  */
 export type Routed =
-  | { kind: "user"; op: "upsert" | "delete"; row: Change<"users">["row"]; sourceTs: number }
-  | { kind: "activity"; table: "posts" | "comments" | "likes" | "follows"; op: "upsert" | "delete"; row: Change<"posts" | "comments" | "likes" | "follows">["row"]; sourceTs: number }
-  | { kind: "edge"; op: "upsert" | "delete"; row: Change<"follows">["row"]; sourceTs: number };
+  | ({ kind: "user" } & Change<"users">)
+  | ({ kind: "edge" } & Change<"follows">)
+  | ({ kind: "activity" } & Change<"posts" | "comments" | "likes" | "follows">);
 
 export function route(change: Change): { key: string; event: Routed }[] {
-  const { op, sourceTs } = change;
   switch (change.table) {
     case "users":
-      return [{ key: change.row.id, event: { kind: "user", op, row: change.row, sourceTs } }];
+      return [{ key: change.row.id, event: { kind: "user", ...change } }];
     case "posts":
     case "comments":
-      return [{ key: change.row.author_id, event: { kind: "activity", table: change.table, op, row: change.row, sourceTs } }];
+      return [{ key: change.row.author_id, event: { kind: "activity", ...change } }];
     case "likes":
-      return [{ key: change.row.user_id, event: { kind: "activity", table: "likes", op, row: change.row, sourceTs } }];
+      return [{ key: change.row.user_id, event: { kind: "activity", ...change } }];
     case "follows":
       return [
-        { key: change.row.followee_id, event: { kind: "edge", op, row: change.row, sourceTs } },
-        { key: change.row.follower_id, event: { kind: "activity", table: "follows", op, row: change.row, sourceTs } },
+        { key: change.row.followee_id, event: { kind: "edge", ...change } },
+        { key: change.row.follower_id, event: { kind: "activity", ...change } },
       ];
   }
 }
@@ -39,8 +38,9 @@ const common = { op: z.enum(["upsert", "delete"]), sourceTs: z.number() };
 const rows = rowSchemasWith(z.string().regex(/^[1-9]\d{0,18}$/));
 
 const routedSchema = z.union([
-  z.object({ kind: z.literal("user"), row: rows.users, ...common }),
-  z.object({ kind: z.literal("edge"), row: rows.follows, ...common }),
+  // Events written before user and edge events carried their table read as if they did.
+  z.object({ kind: z.literal("user"), table: z.literal("users").default("users"), row: rows.users, ...common }),
+  z.object({ kind: z.literal("edge"), table: z.literal("follows").default("follows"), row: rows.follows, ...common }),
   z.object({ kind: z.literal("activity"), table: z.literal("posts"), row: rows.posts, ...common }),
   z.object({ kind: z.literal("activity"), table: z.literal("comments"), row: rows.comments, ...common }),
   z.object({ kind: z.literal("activity"), table: z.literal("likes"), row: rows.likes, ...common }),
@@ -55,5 +55,5 @@ export function decodeRouted(value: Buffer | null): Routed {
   if (!value) throw new DecodeError("empty message on the events topic");
   const parsed = routedSchema.safeParse(parseJson(value));
   if (!parsed.success) throw new DecodeError(`not a routed event: ${describe(parsed.error)}`);
-  return parsed.data as Routed;
+  return parsed.data;
 }

@@ -1,10 +1,10 @@
 import type { ConsumerConfig, IHeaders, KafkaMessage, Message } from "kafkajs";
 import type { Config } from "../config";
 import { AppError } from "../errors";
-import { asUnavailable } from "../store/outage";
+import { asUnavailable } from "../clients/outage";
 import { DecodeError } from "./envelope";
 import { FencedError } from "./lease";
-import type { StageStatus } from "./supervisor";
+import type { StageStatus } from "./status";
 
 /**
  * What the consume loops share: how an error is classified (retry, dead-letter or stop, from the

@@ -1,16 +1,17 @@
 import { type Kafka, type KafkaMessage, type Message, Partitioners } from "kafkajs";
 import type { Config } from "../config";
 import type { Metrics } from "../metrics";
-import type { FeedStore } from "../store/feeds";
+import type { Fanout } from "../fanout/fanout";
+import type { FeedStore } from "../feeds/store";
 import { DecodeError } from "./envelope";
-import { applyEvent, type HandlerContext } from "./handlers";
+import { applyEvent, type WriteContext } from "./handlers";
 import { decodeRouted, type Routed } from "./routing";
 import { inParallel } from "../parallel";
-import type { StageStatus } from "./supervisor";
+import type { StageStatus } from "./status";
 import { createLease, FencedError } from "./lease";
-import { streamView } from "./stream-view";
+import { unitOfWork } from "./unit-of-work";
 import { after, consumerOptions, deadLetter, heartbeatIntervalMs, keepAlive, retrying } from "./transport";
-import { writeTimeOf } from "./write-time";
+import { writeTimeOf } from "../model/write-time";
 
 /**
  * Stage 2: consumes the events topic and applies each event to Cassandra and Redis. Events of
@@ -19,8 +20,8 @@ import { writeTimeOf } from "./write-time";
  * succeeded; a retryable store error is retried with back-off (the partition waits), a
  * non-retryable one stops the consumer rather than skip a write.
  */
-export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: Metrics; feeds: FeedStore; status: StageStatus }) {
-  const { kafka, config, metrics, feeds, status } = deps;
+export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: Metrics; feeds: FeedStore; fanout: Fanout; status: StageStatus }) {
+  const { kafka, config, metrics, feeds, fanout, status } = deps;
   const consumer = kafka.consumer(consumerOptions(config, config.stream.feedsGroup));
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   const events = metrics.counter("feedline_events_total", "Change events consumed, by stage and topic.");
@@ -40,8 +41,9 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
   );
   const watermark = metrics.gauge("feedline_watermark_seconds", "Per partition of the events topic: source commit time of the last event whose writes are all done (Unix seconds).");
 
-  const ctx: Omit<HandlerContext, "ts"> = {
+  const ctx: Omit<WriteContext, "ts"> = {
     feeds,
+    fanout,
     feedLength: config.feed.length,
     onFanout(n, sourceTs) {
       writes.inc({}, n);
@@ -99,10 +101,10 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
           await inParallel([...byUser.values()], config.stream.concurrency, async (userEvents) => {
             // The user's row and followers are read once per run rather than once per event.
             const guard = () => (lease.check(), alive.progress());
-            const runCtx = { ...ctx, feeds: streamView(feeds, guard), onFanout: (n: number, ts: number | null) => (alive.progress(), ctx.onFanout(n, ts)) };
+            const runCtx = { ...ctx, ...unitOfWork(feeds, fanout, guard), onFanout: (n: number, ts: number | null) => (alive.progress(), ctx.onFanout(n, ts)) };
             for (const { event, message } of userEvents) {
               const started = Date.now();
-              const eventCtx: HandlerContext = { ...runCtx, ts: writeTimeOf(message.offset) };
+              const eventCtx: WriteContext = { ...runCtx, ts: writeTimeOf(message.offset) };
               await retrying(() => applyEvent(eventCtx, event), {
                 label: `applying ${event.kind} ${event.op}`,
                 heartbeat: beat,

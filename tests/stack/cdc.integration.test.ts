@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Consumer, KafkaMessage } from "kafkajs";
 import type { Config } from "../../src/config";
 import type { Services } from "../../src/services";
-import { changeTopic, createKafka } from "../../src/store/kafka";
+import { changeTopic, createKafka } from "../../src/clients/kafka";
 import { eventually, openServices, stackConfig, uniqueHandle } from "../support/stack";
 
 // A row written to PostgreSQL arrives as a Debezium change event on its Kafka topic, read with a

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Admin } from "kafkajs";
 import type { Config } from "../../src/config";
-import { createKafka } from "../../src/store/kafka";
+import { createKafka } from "../../src/clients/kafka";
 import { eventually, stackConfig } from "../support/stack";
 
 // kafkajs under Bun against the real broker: a consumer group with manual commits resumes

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, test } from "bun:test";
-import { changeTopic } from "../../src/store/kafka";
+import { changeTopic } from "../../src/clients/kafka";
 import { signUp } from "../support/api";
 import { expectConverged, feedIds, sharedWorker } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { toActivity } from "../../src/stream/activities";
+import { toActivity } from "../../src/stream/handlers/activity";
 import { DecodeError, decodeChange } from "../../src/stream/envelope";
 import { decodeRouted, encodeRouted, route } from "../../src/stream/routing";
 

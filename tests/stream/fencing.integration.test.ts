@@ -59,7 +59,7 @@ describe("a stale member wakes up with a creation in hand", () => {
         services().feeds.activities(author.user.id, 100),
         feedIds(services(), author.user.id),
         feedIds(services(), reader.user.id),
-        services().feedCache.page(reader.user.id, 100),
+        services().cachePages.page(reader.user.id, 100),
       ]);
       return !activities.some((x) => x.id === id) && !authorFeed.includes(id) && !readerFeed.includes(id) && !page?.items.some((x) => x.id === id);
     };

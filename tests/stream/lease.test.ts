@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { KafkaJSConnectionError, KafkaJSProtocolError } from "kafkajs";
 import { createLease, FencedError } from "../../src/stream/lease";
 import { retrying } from "../../src/stream/transport";
-import { generationOf, generations, rewriteTime, writeTimeBase, writeTimeOf } from "../../src/stream/write-time";
+import { generationOf, generations, rewriteTime, writeTimeBase, writeTimeOf } from "../../src/model/write-time";
 
 /** A lease on a clock the test moves. */
 function leaseAt(start = 1_000_000) {

@@ -21,10 +21,10 @@ beforeAll(async () => {
 async function wipe(table: string, key: string[], valueColumn: string, id: string) {
   const db = services().cassandra;
   const partition = key[0]!;
-  const rows = (await db.execute(`SELECT ${key.join(", ")}, WRITETIME(${valueColumn}) AS ts FROM ${table} WHERE ${partition} = ?`, [id], { prepare: true })).rows;
+  const rows = (await db.execute(`SELECT ${key.join(", ")}, WRITETIME(${valueColumn}) AS ts FROM ${table} WHERE ${partition} = ?`, [id])).rows;
   for (const row of rows) {
     const where = key.map((c) => `${c} = ?`).join(" AND ");
-    await db.execute(`DELETE FROM ${table} USING TIMESTAMP ? WHERE ${where}`, [row.ts, ...key.map((c) => row[c])], { prepare: true });
+    await db.execute(`DELETE FROM ${table} USING TIMESTAMP ? WHERE ${where}`, [row.ts, ...key.map((c) => row[c])]);
   }
 }
 

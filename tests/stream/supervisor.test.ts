@@ -4,7 +4,8 @@ import type { Consumer } from "kafkajs";
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded } from "kafkajs";
 import { AppError } from "../../src/errors";
 import { createMetrics } from "../../src/metrics";
-import { backoffMs, createStageStatus, type Stage, supervise } from "../../src/stream/supervisor";
+import { createStageStatus } from "../../src/stream/status";
+import { backoffMs, type Stage, supervise } from "../../src/stream/supervisor";
 import { eventually } from "../support/stack";
 
 // The supervisor's own logic, with stand-in stages (no Kafka here: the chaos suite and the

@@ -2,7 +2,7 @@ import { expect } from "bun:test";
 import { TRPCError } from "@trpc/server";
 import { requestContext } from "../../src/app";
 import type { ErrorCode } from "../../src/errors";
-import { createCaller } from "../../src/router";
+import { createCaller } from "../../src/api";
 import type { Services } from "../../src/services";
 import { compareFeeds, homeOracle } from "../../bench/oracle";
 import { eventually, uniqueHandle } from "./stack";

@@ -11,7 +11,7 @@ import { uniqueHandle } from "./stack";
 export async function randomWorkload(services: Services, opts: { users: number; operations: number; seed: number; onProgress?: (done: number) => void }) {
   const random = seededRandom(opts.seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
-  const store = services.activities;
+  const store = services.writes;
   const users: string[] = [];
   for (let i = 0; i < opts.users; i++) users.push((await store.createUser({ handle: uniqueHandle("w") })).id);
   const posts: { id: string; author: string }[] = [];

@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { probes } from "../../../src/health";
-import { createCassandra } from "../../../src/store/cassandra";
+import { createCassandra } from "../../../src/clients/cassandra";
 import type { StackContext } from "../context";
 import { StackError } from "../errors";
 import { type Component, daemon, jvmBase, withClient } from "./component";
@@ -60,7 +60,7 @@ export function cassandraComponent(ctx: StackContext): Component {
         // writes may keep periodic: a write survives on the other replicas. One node cannot.
         // Batch mode syncs as soon as writes are pending; concurrent writes share each sync.
         "commitlog_sync: batch",
-        // Fan-out sends unlogged batches of rows that share a replica (src/store/feeds.ts); the
+        // Fan-out sends unlogged batches of rows that share a replica (src/feeds/store.ts); the
         // defaults (warn at 5 KiB and at 10 partitions) would log a warning for every one.
         "batch_size_warn_threshold: 64KiB",
         "batch_size_fail_threshold: 640KiB",

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { probes } from "../../../src/health";
-import { createKafka } from "../../../src/store/kafka";
+import { createKafka } from "../../../src/clients/kafka";
 import type { StackContext } from "../context";
 import { note } from "../progress";
 import { run } from "../proc";

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, readFileSync, realpathSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { probes } from "../../../src/health";
-import { createPostgres } from "../../../src/store/postgres";
+import { createPostgres } from "../../../src/clients/postgres";
 import type { StackContext } from "../context";
 import { StackError } from "../errors";
 import { pgBin } from "../install";

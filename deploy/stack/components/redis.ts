@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { probes } from "../../../src/health";
-import { createRedis } from "../../../src/store/redis";
+import { createRedis } from "../../../src/clients/redis";
 import type { StackContext } from "../context";
 import { type Component, daemon, withClient } from "./component";
 

@@ -1,25 +1,69 @@
-import type { Activity } from "../activities";
-import { completeFeeds } from "./complete";
-import type { HandlerContext } from "./context";
+import type { Activity } from "../../model/activity";
+import type { Rows } from "../envelope";
+import { completeFeeds } from "../../fanout/complete";
+import type { WriteContext } from "../../fanout/context";
 
 /**
  * An activity appears in its actor's feed and in each follower's; it goes from all of them.
  * Runs in the actor's serial stream, which also owns the actor's followers and user row.
  */
-export async function upsertActivity(ctx: HandlerContext, activity: Activity, sourceTs: number) {
+export async function upsertActivity(ctx: WriteContext, activity: Activity, sourceTs: number) {
   await ctx.feeds.putActivity(activity, ctx.ts);
   const actor = await ctx.feeds.getUser(activity.actorId);
   // The actor's own row has not arrived yet (topics are not ordered with each other): the
   // activity waits in activities_by_actor and is fanned out when the user row arrives.
   if (!actor) return;
   const targets = [activity.actorId, ...(await ctx.feeds.followers(activity.actorId))];
-  ctx.onFanout(await ctx.feeds.writeItem(targets, { ...activity, actorHandle: actor.handle }, ctx.ts), sourceTs);
+  ctx.onFanout(await ctx.fanout.add(targets, { ...activity, actorHandle: actor.handle }, ctx.ts), sourceTs);
 }
 
 /** Removed from every feed it reached, then from the actor's activities; feeds it leaves short of N are completed. */
-export async function deleteActivity(ctx: HandlerContext, activity: Activity) {
+export async function deleteActivity(ctx: WriteContext, activity: Activity) {
   const targets = [activity.actorId, ...(await ctx.feeds.followers(activity.actorId))];
-  await ctx.feeds.removeItem(targets, activity, ctx.ts);
+  await ctx.fanout.remove(targets, activity, ctx.ts);
   await ctx.feeds.deleteActivity(activity, ctx.ts);
   await completeFeeds(ctx, targets);
 }
+
+/** The activity a source row stands for, with its deterministic id (FEED-SPEC): replaying the row's events can only rewrite it. */
+const excerptLength = 280;
+const excerpt = (text: string) => (text.length > excerptLength ? `${text.slice(0, excerptLength - 1)}…` : text);
+
+export const toActivity = {
+  posts: (r: Rows["posts"]): Activity => ({
+    id: `shard:${r.id}`,
+    verb: "SHARD",
+    actorId: r.author_id,
+    createdAt: new Date(r.created_at),
+    object: { type: "post", id: r.id },
+    postId: r.id,
+    excerpt: excerpt(r.body),
+  }),
+  comments: (r: Rows["comments"]): Activity => ({
+    id: `comment:${r.id}`,
+    verb: "COMMENT",
+    actorId: r.author_id,
+    createdAt: new Date(r.created_at),
+    object: { type: "post", id: r.post_id },
+    postId: r.post_id,
+    excerpt: excerpt(r.body),
+  }),
+  likes: (r: Rows["likes"]): Activity => ({
+    id: `like:${r.user_id}:${r.post_id}`,
+    verb: "LIKE",
+    actorId: r.user_id,
+    createdAt: new Date(r.created_at),
+    object: { type: "post", id: r.post_id },
+    postId: r.post_id,
+    excerpt: null,
+  }),
+  follows: (r: Rows["follows"]): Activity => ({
+    id: `follow:${r.follower_id}:${r.followee_id}`,
+    verb: "FOLLOW",
+    actorId: r.follower_id,
+    createdAt: new Date(r.created_at),
+    object: { type: "user", id: r.followee_id },
+    postId: null,
+    excerpt: null,
+  }),
+};

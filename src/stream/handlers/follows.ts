@@ -1,11 +1,10 @@
-import { toActivity } from "../activities";
 import type { Change } from "../envelope";
-import { deleteActivity, upsertActivity } from "./activity";
-import { completeFeeds } from "./complete";
-import type { HandlerContext } from "./context";
+import { deleteActivity, toActivity, upsertActivity } from "./activity";
+import { completeFeeds } from "../../fanout/complete";
+import type { WriteContext } from "../../fanout/context";
 
 /** The FOLLOW activity, in the follower's stream: it shows in the follower's and their followers' feeds. */
-export function handleFollowActivity(ctx: HandlerContext, change: Change<"follows">) {
+export function handleFollowActivity(ctx: WriteContext, change: Change<"follows">) {
   const activity = toActivity.follows(change.row);
   return change.op === "upsert" ? upsertActivity(ctx, activity, change.sourceTs) : deleteActivity(ctx, activity);
 }
@@ -16,7 +15,7 @@ export function handleFollowActivity(ctx: HandlerContext, change: Change<"follow
  * into the follower's feed; an unfollow removes every one of them, however old, and completes the
  * follower's feed if that leaves it short.
  */
-export async function handleFollowEdge(ctx: HandlerContext, change: Change<"follows">) {
+export async function handleFollowEdge(ctx: WriteContext, change: Change<"follows">) {
   const { follower_id: follower, followee_id: followee, created_at } = change.row;
   if (change.op === "upsert") {
     await ctx.feeds.addFollower(followee, follower, new Date(created_at), ctx.ts);
@@ -26,10 +25,10 @@ export async function handleFollowEdge(ctx: HandlerContext, change: Change<"foll
     const items = newest.slice(0, ctx.feedLength).map((a) => ({ ...a, actorHandle: user.handle, ts: ctx.ts }));
     // The followee has older activities than these: the feed may miss them from here down.
     if (newest.length > ctx.feedLength) await ctx.feeds.cut([follower], followee, items.at(-1)!, ctx.ts);
-    ctx.onFanout(await ctx.feeds.writeItems(follower, items), null);
+    ctx.onFanout(await ctx.fanout.addMany(follower, items), null);
   } else {
     await ctx.feeds.removeFollower(followee, follower, ctx.ts);
-    await ctx.feeds.removeItems(follower, await ctx.feeds.activityKeysOf(followee), ctx.ts);
+    await ctx.fanout.removeMany(follower, await ctx.feeds.activityKeysOf(followee), ctx.ts);
     await ctx.feeds.uncut(follower, followee, ctx.ts);
     await completeFeeds(ctx, [follower]);
   }

@@ -1,32 +1,30 @@
-import type { Change } from "../envelope";
 import type { Routed } from "../routing";
 import { handleComment } from "./comments";
-import type { HandlerContext } from "./context";
+import type { WriteContext } from "../../fanout/context";
 import { handleFollowActivity, handleFollowEdge } from "./follows";
 import { handleLike } from "./likes";
 import { handlePost } from "./posts";
 import { handleUser } from "./users";
 
-export type { HandlerContext } from "./context";
+export type { WriteContext } from "../../fanout/context";
 
 /** Dispatches one routed event to the handler of its source table. */
-export function applyEvent(ctx: HandlerContext, e: Routed): Promise<void> {
-  const change = <T>(row: T) => ({ op: e.op, row, sourceTs: e.sourceTs });
+export function applyEvent(ctx: WriteContext, e: Routed): Promise<void> {
   switch (e.kind) {
     case "user":
-      return handleUser(ctx, { table: "users", ...change(e.row) });
+      return handleUser(ctx, e);
     case "edge":
-      return handleFollowEdge(ctx, { table: "follows", ...change(e.row) });
+      return handleFollowEdge(ctx, e);
     case "activity":
       switch (e.table) {
         case "posts":
-          return handlePost(ctx, { table: "posts", ...change(e.row) } as Change<"posts">);
+          return handlePost(ctx, e);
         case "comments":
-          return handleComment(ctx, { table: "comments", ...change(e.row) } as Change<"comments">);
+          return handleComment(ctx, e);
         case "likes":
-          return handleLike(ctx, { table: "likes", ...change(e.row) } as Change<"likes">);
+          return handleLike(ctx, e);
         case "follows":
-          return handleFollowActivity(ctx, { table: "follows", ...change(e.row) } as Change<"follows">);
+          return handleFollowActivity(ctx, e);
       }
   }
 }

@@ -1,13 +1,13 @@
 import type { Change } from "../envelope";
-import type { HandlerContext } from "./context";
+import type { WriteContext } from "../../fanout/context";
 
 /**
  * A user's row carries the handle feed items show. When it first arrives (or the handle
  * changes), the user's activities that waited for it are fanned out to the user and every follower:
  * the newest N of them (anything older is past N in every feed they could reach, and those feeds
- * are cut there, so that removals complete them from the rest: handlers/complete.ts).
+ * are cut there, so that removals complete them from the rest: src/fanout/complete.ts).
  */
-export async function handleUser(ctx: HandlerContext, change: Change<"users">) {
+export async function handleUser(ctx: WriteContext, change: Change<"users">) {
   const { id, handle, display_name } = change.row;
   if (change.op === "delete") {
     // Its follows, posts, comments and likes are deleted by cascade, each with its own event.
@@ -19,7 +19,7 @@ export async function handleUser(ctx: HandlerContext, change: Change<"users">) {
     const newest = await ctx.feeds.activities(id, ctx.feedLength + 1);
     const targets = newest.length > 0 ? [id, ...(await ctx.feeds.followers(id))] : [];
     if (newest.length > ctx.feedLength) await ctx.feeds.cut(targets, id, newest[ctx.feedLength - 1]!, ctx.ts);
-    for (const a of newest.slice(0, ctx.feedLength)) ctx.onFanout(await ctx.feeds.writeItem(targets, { ...a, actorHandle: handle }, ctx.ts), null);
+    for (const a of newest.slice(0, ctx.feedLength)) ctx.onFanout(await ctx.fanout.add(targets, { ...a, actorHandle: handle }, ctx.ts), null);
   }
   // Stored last: a crash before this line replays the fan-out, since the handle still looks new.
   await ctx.feeds.putUser({ id, handle, displayName: display_name }, ctx.ts);

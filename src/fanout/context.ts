@@ -1,0 +1,17 @@
+import type { FeedStore } from "../feeds/store";
+import type { Fanout } from "./fanout";
+
+/**
+ * What an event's handler (and a completion it runs) may use: the feed store, the fan-out, the
+ * feed's retained length, and the event's write time. In the stream both are guarded by the
+ * member's lease (src/stream/unit-of-work.ts).
+ */
+export interface WriteContext {
+  feeds: FeedStore;
+  fanout: Fanout;
+  feedLength: number;
+  /** The write time of every write for the event being applied (src/model/write-time.ts). */
+  ts: number;
+  /** Called once per activity written to feeds, with its source commit time (for the freshness histogram). */
+  onFanout(writes: number, sourceTs: number | null): void;
+}

@@ -1,0 +1,62 @@
+import type { FeedItem, FeedKey, Stored } from "../model/feed";
+import { toWireItem } from "../model/feed";
+import type { FeedCache } from "../feeds/cache";
+import type { LiveFeed } from "../feeds/live";
+import type { FeedStore } from "../feeds/store";
+
+/**
+ * Fan-out: writes an item into (or out of) feeds in three systems, always in this order:
+ * 1. the Cassandra rows, the source of truth for feeds;
+ * 2. the Redis caches that exist (a reader built them; a write never creates one);
+ * 3. the live subscribers (pub/sub, at most once: a reconnect reads the feed).
+ * A crash between steps replays the whole event: each step is idempotent at the event's write
+ * time. `beforeStep` runs before each Cassandra batch, the cache update and the publish (the
+ * stream's lease check and progress, src/stream/unit-of-work.ts).
+ */
+export function createFanout({ feeds, cache, live }: { feeds: FeedStore; cache: FeedCache; live: LiveFeed }) {
+  return {
+    /** One item into many feeds; returns how many feeds it reached. */
+    async add(userIds: string[], item: FeedItem, ts: number, beforeStep?: () => void) {
+      if (userIds.length === 0) return 0;
+      await feeds.putItem(userIds, item, ts, beforeStep);
+      beforeStep?.();
+      await cache.add(userIds, item, ts);
+      beforeStep?.();
+      await live.publish(userIds, [{ type: "add", item: toWireItem(item) }]);
+      return userIds.length;
+    },
+
+    /** One item out of many feeds. */
+    async remove(userIds: string[], key: FeedKey, ts: number, beforeStep?: () => void) {
+      if (userIds.length === 0) return 0;
+      await feeds.deleteItem(userIds, key, ts, beforeStep);
+      beforeStep?.();
+      await cache.remove(userIds, key.id, ts);
+      beforeStep?.();
+      await live.publish(userIds, [{ type: "remove", id: key.id }]);
+      return userIds.length;
+    },
+
+    /** Many items into one feed, each with its own write time (a follow's backfill, a completion). */
+    async addMany(userId: string, items: Stored<FeedItem>[], beforeStep?: () => void) {
+      await feeds.putItems(userId, items, beforeStep);
+      beforeStep?.();
+      await cache.addMany(userId, items);
+      beforeStep?.();
+      await live.publish([userId], items.map((i) => ({ type: "add" as const, item: toWireItem(i) })));
+      return items.length;
+    },
+
+    /** Many items out of one feed (an unfollow). */
+    async removeMany(userId: string, keys: FeedKey[], ts: number, beforeStep?: () => void) {
+      await feeds.deleteItems(userId, keys, ts, beforeStep);
+      beforeStep?.();
+      await cache.removeMany(userId, keys.map((k) => k.id), ts);
+      beforeStep?.();
+      await live.publish([userId], keys.map((k) => ({ type: "remove" as const, id: k.id })));
+      return keys.length;
+    },
+  };
+}
+
+export type Fanout = ReturnType<typeof createFanout>;

@@ -1,0 +1,60 @@
+import type { Metrics } from "../metrics";
+import type { FeedStore } from "../feeds/store";
+import { trimmed } from "./complete";
+import { generationOf, writeTimeBase } from "../model/write-time";
+
+const dayMs = 86_400_000;
+
+/**
+ * Bounds the feeds that are read by length (docs/stream.md, "Trimming feeds"). Feed rows do not
+ * expire: an age limit would cut inside N for a quiet account's old posts. Instead, when a feed
+ * is read (at most once a day per user, across processes by the feed's time in `feed_upkeep`), the rows
+ * past 2N are deleted, each at its own write time, after the feed is cut there (source '*', with
+ * the highest generation deleted): removals that later reach past the rows left complete the feed
+ * from its sources and write the trimmed rows back above their trim (src/fanout/complete.ts). The N
+ * rows kept beyond N let most removals go without a completion.
+ *
+ * Runs off the request path; a failure is logged and retried on a later read.
+ */
+export function createUpkeep(deps: { feeds: FeedStore; length: number; metrics: Metrics; everyMs?: number }) {
+  const { feeds, length } = deps;
+  const everyMs = deps.everyMs ?? dayMs;
+  const keep = 2 * length;
+  const trims = deps.metrics.counter("feedline_feed_trimmed_rows_total", "Home feed rows past 2N deleted by the upkeep.");
+  /** Users this process kept recently (ms), so a read costs no store round trip most of the time. */
+  const recent = new Map<string, number>();
+  const running = new Set<string>();
+
+  /** Trims the user's feed past 2N, unless that was done less than a day ago (or `force`). */
+  async function upkeep(userId: string, opts: { force?: boolean } = {}) {
+    const now = Date.now();
+    const upkept = await feeds.upkept(userId);
+    if (upkept && now - upkept.getTime() < everyMs && !opts.force) return;
+    const edge = (await feeds.feedKeys(userId, keep)).at(keep - 1);
+    const past = edge ? await feeds.below(userId, edge) : [];
+    if (edge && past.length > 0) {
+      // Cut first: a crash between the two leaves a cut with nothing trimmed, which only costs a completion.
+      await feeds.cut([userId], trimmed, edge, writeTimeBase, { generation: Math.max(...past.map((r) => generationOf(r.ts))) });
+      await feeds.deleteRows(userId, past);
+      trims.inc({}, past.length);
+    }
+    await feeds.markUpkept(userId, new Date(now));
+  }
+
+  return {
+    upkeep,
+    /** A read of the user's feed: starts its upkeep in the background if it is due. */
+    read(userId: string) {
+      const now = Date.now();
+      if (now - (recent.get(userId) ?? 0) < everyMs || running.has(userId)) return;
+      if (recent.size > 100_000) recent.clear();
+      recent.set(userId, now);
+      running.add(userId);
+      upkeep(userId)
+        .catch((err) => console.warn(`[feed] upkeep of ${userId}: ${err instanceof Error ? err.message : err}`))
+        .finally(() => running.delete(userId));
+    },
+  };
+}
+
+export type Upkeep = ReturnType<typeof createUpkeep>;

@@ -1,0 +1,189 @@
+/**
+ * The Lua scripts of the home feed cache (cache.ts, cache-pages.ts). Each runs atomically on the two keys of
+ * one user's cache, KEYS[1] the sorted set and KEYS[2] the hash, which share a hash slot.
+ */
+
+/**
+ * Shared Lua. In the hash, an item's entry is "<write time> <json>", and a removed item's is
+ * "<write time> " (a marker, while the cache lives, so that neither a rebuild's merge nor a late
+ * writer brings it back). `stamp` reads the write time of an entry (nil when there is none).
+ */
+const stamp = `
+local function stamp(entry)
+  if not entry then return nil end
+  return tonumber(string.sub(entry, 1, string.find(entry, ' ', 1, true) - 1))
+end
+`;
+
+/**
+ * Shared Lua: all or nothing under eviction. Redis may evict one of a cache's two keys and not
+ * the other (both are volatile); the hash records the set's size (`__size`, kept by `resize`
+ * after every change), and a cache whose set no longer has that size lost a key: `intact` then
+ * drops what is left, and the cache is a miss (rebuilt from Cassandra) rather than a feed that
+ * says "complete" over an empty set.
+ */
+const intact = `
+local function intact()
+  local size = redis.call('HGET', KEYS[2], '__size')
+  if size and tonumber(size) ~= redis.call('ZCARD', KEYS[1]) then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    return false
+  end
+  return true
+end
+local function resize()
+  redis.call('HSET', KEYS[2], '__size', redis.call('ZCARD', KEYS[1]))
+end
+`;
+
+/** Shared Lua: trims the set to ARGV max length, dropping items from the hash and marking the cache incomplete. */
+const trim = `
+local function trim(maxlen)
+  local size = redis.call('ZCARD', KEYS[1])
+  if size > maxlen then
+    local drop = redis.call('ZRANGE', KEYS[1], 0, size - maxlen - 1)
+    redis.call('ZREMRANGEBYRANK', KEYS[1], 0, size - maxlen - 1)
+    for _, id in ipairs(drop) do redis.call('HDEL', KEYS[2], id) end
+    redis.call('HSET', KEYS[2], '__complete', '0')
+  end
+end
+`;
+
+/** Shared Lua: whether (score, id) comes after (tailScore, tailId) in feed order, i.e. is older. */
+const below = `
+local function below(score, id, tailScore, tailId)
+  return score < tailScore or (score == tailScore and id < tailId)
+end
+`;
+
+/**
+ * Shared Lua: adds the (score, id, write time, json) quads of ARGV from index `from`, each only
+ * if the hash has nothing for its id written at the same time or later (the later write wins, as
+ * in Cassandra), and, when `tail` is given, only if it is not older than the tail.
+ */
+const merge = `${stamp}${below}
+local function merge(from, tail)
+  for i = from, #ARGV, 4 do
+    local score, id, ts = tonumber(ARGV[i]), ARGV[i + 1], tonumber(ARGV[i + 2])
+    local known = stamp(redis.call('HGET', KEYS[2], id))
+    if (known == nil or known < ts) and (tail == nil or not below(score, id, tail[1], tail[2])) then
+      redis.call('ZADD', KEYS[1], score, id)
+      redis.call('HSET', KEYS[2], id, ARGV[i + 2] .. ' ' .. ARGV[i + 3])
+    end
+  end
+end
+`;
+
+export const scripts = {
+  /**
+   * ARGV: max length, then quads. Only where the cache exists. A cache that is not complete
+   * holds an unbroken run of the newest items down to its tail, and readers go on from
+   * Cassandra after the tail: an item older than the tail is left out (it is in Cassandra, where
+   * the reader will find it in its place), or the run would have a gap before it.
+   */
+  feedAdd: `${trim}${merge}${intact}
+if redis.call('EXISTS', KEYS[2]) == 0 or not intact() then return 0 end
+local tail = nil
+if redis.call('HGET', KEYS[2], '__complete') ~= '1' then
+  local last = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  if last[1] then tail = { tonumber(last[2]), last[1] } end
+end
+merge(2, tail)
+trim(tonumber(ARGV[1]))
+resize()
+return 1
+`,
+  /** ARGV: write time, then activity ids. An item written later than the removal stays. */
+  feedRemove: `${stamp}${intact}
+if redis.call('EXISTS', KEYS[2]) == 0 or not intact() then return 0 end
+local ts = tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local known = stamp(redis.call('HGET', KEYS[2], ARGV[i]))
+  if known == nil or known <= ts then
+    redis.call('ZREM', KEYS[1], ARGV[i])
+    redis.call('HSET', KEYS[2], ARGV[i], ARGV[1] .. ' ')
+  end
+end
+resize()
+return 1
+`,
+  /**
+   * ARGV: ttl, token. Empties the cache but for its removal markers, and marks it as being built
+   * by this token: a rebuild started earlier can no longer finish.
+   */
+  feedRebuildStart: `
+local entries = redis.call('HGETALL', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2])
+for i = 1, #entries, 2 do
+  local entry = entries[i + 1]
+  if string.sub(entry, -1) == ' ' then redis.call('HSET', KEYS[2], entries[i], entry) end
+end
+redis.call('HSET', KEYS[2], '__state', 'building', '__build', ARGV[2], '__size', 0)
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 1
+`,
+  /**
+   * ARGV: max length, ttl, complete (1|0), token, then quads. Merges what was read from
+   * Cassandra, where a writer has not written later. When the read was not the whole feed,
+   * whatever a writer added below its last item is dropped: the cache must end in an unbroken run
+   * (see feedAdd). Returns 0, merging nothing, when the cache is not being built by this token.
+   */
+  feedRebuildFinish: `${trim}${merge}${intact}
+if redis.call('HGET', KEYS[2], '__state') ~= 'building' or redis.call('HGET', KEYS[2], '__build') ~= ARGV[4] or not intact() then return 0 end
+merge(5, nil)
+if ARGV[3] == '0' and #ARGV >= 8 then
+  local lastScore, lastId = tonumber(ARGV[#ARGV - 3]), ARGV[#ARGV - 2]
+  local candidates = redis.call('ZRANGE', KEYS[1], '-inf', lastScore, 'BYSCORE', 'WITHSCORES')
+  for j = 1, #candidates, 2 do
+    local id = candidates[j]
+    if below(tonumber(candidates[j + 1]), id, lastScore, lastId) then
+      redis.call('ZREM', KEYS[1], id)
+      redis.call('HDEL', KEYS[2], id)
+    end
+  end
+end
+redis.call('HSET', KEYS[2], '__state', 'ready', '__complete', ARGV[3])
+redis.call('HDEL', KEYS[2], '__build')
+trim(tonumber(ARGV[1]))
+resize()
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+`,
+  /**
+   * ARGV: ttl, n, cursor score ('' for the first page), cursor id. Returns nil on a miss, else
+   * { complete, id1..idk, json1..jsonk } for the k (≤ n) items after the cursor, newest first.
+   */
+  feedPage: `${intact}
+if redis.call('HGET', KEYS[2], '__state') ~= 'ready' or not intact() then return nil end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+local n = tonumber(ARGV[2])
+local ids = {}
+if ARGV[3] == '' then
+  ids = redis.call('ZRANGE', KEYS[1], '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, n)
+else
+  for _, id in ipairs(redis.call('ZRANGE', KEYS[1], ARGV[3], ARGV[3], 'BYSCORE', 'REV')) do
+    if #ids < n and id < ARGV[4] then ids[#ids + 1] = id end
+  end
+  if #ids < n then
+    for _, id in ipairs(redis.call('ZRANGE', KEYS[1], '(' .. ARGV[3], '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, n - #ids)) do
+      ids[#ids + 1] = id
+    end
+  end
+end
+local complete = redis.call('HGET', KEYS[2], '__complete') == '1' and 1 or 0
+local out = { complete }
+for _, id in ipairs(ids) do out[#out + 1] = id end
+if #ids > 0 then
+  for _, json in ipairs(redis.call('HMGET', KEYS[2], unpack(ids))) do out[#out + 1] = json or '' end
+end
+return out
+`,
+};
+
+/** The scripts as ioredis client options take them (`createRedis(config, { scripts: cacheScripts })`). */
+export const cacheScripts = Object.fromEntries(Object.entries(scripts).map(([name, lua]) => [name, { lua, numberOfKeys: 2 }]));
+
+/** Deletes a lock only if it still holds the caller's token. KEYS[1] the lock, ARGV[1] the token. */
+export const unlockLua = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;

@@ -1,0 +1,127 @@
+import type { CassandraClient } from "../clients/cassandra";
+import type { Activity } from "../model/activity";
+import type { FeedItem, FeedKey, Stored } from "../model/feed";
+import { allRows, createReplicaBatches, inBatches } from "./batches";
+import { createFeedCuts } from "./cuts";
+import { activityColumns, itemColumns, keyOf, micros, toActivityRow, toFeedItem } from "./rows";
+
+/**
+ * The feed store, in Cassandra: the state the stream workers derive from the change stream
+ * (users, followers and following, each user's activities) and the home feed rows. A plain
+ * repository: every write is an upsert or a delete by a deterministic key at a given write time
+ * (`ts`, src/model/write-time.ts), so replaying is harmless. Writing an item to feeds and then to
+ * the cache and live subscribers is the fan-out's job (src/fanout/fanout.ts).
+ */
+export function createFeedStore(deps: {
+  cassandra: CassandraClient;
+  /** Rows per fan-out batch and batches in flight per fan-out. */
+  fanout: { batch: number; concurrency: number };
+}) {
+  const { cassandra: db } = deps;
+  const byReplica = createReplicaBatches(db, deps.fanout);
+  const q = {
+    getUser: "SELECT handle, display_name FROM users WHERE user_id = ?",
+    putUser: "INSERT INTO users (user_id, handle, display_name) VALUES (?, ?, ?) USING TIMESTAMP ?",
+    deleteUser: "DELETE FROM users USING TIMESTAMP ? WHERE user_id = ?",
+    addFollower: "INSERT INTO followers (user_id, follower_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?",
+    removeFollower: "DELETE FROM followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?",
+    followers: "SELECT follower_id FROM followers WHERE user_id = ?",
+    addFollowing: "INSERT INTO following (follower_id, followee_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?",
+    removeFollowing: "DELETE FROM following USING TIMESTAMP ? WHERE follower_id = ? AND followee_id = ?",
+    following: "SELECT followee_id, WRITETIME(since) AS ts FROM following WHERE follower_id = ?",
+    putActivity: `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, post_id, excerpt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+    deleteActivity: "DELETE FROM activities_by_actor USING TIMESTAMP ? WHERE actor_id = ? AND created_at = ? AND activity_id = ?",
+    activities: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? LIMIT ?`,
+    activitiesAfter: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
+    activityKeysOf: "SELECT created_at, activity_id FROM activities_by_actor WHERE actor_id = ?",
+    writeItem: `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+    removeItem: "DELETE FROM home_feed USING TIMESTAMP ? WHERE user_id = ? AND created_at = ? AND activity_id = ?",
+    feed: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? LIMIT ?`,
+    feedAfter: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
+    feedKeys: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? LIMIT ?",
+    feedKeysFrom: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? AND (created_at, activity_id) >= (?, ?) LIMIT ?",
+  };
+  const itemParams = (userId: string, i: FeedItem, ts: number) => [
+    userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.postId, i.excerpt, ts,
+  ];
+
+  // Every write takes `ts`, its write time (src/model/write-time.ts): the event's position, not a clock.
+  return {
+    ...createFeedCuts({ db, byReplica }),
+    async getUser(userId: string) {
+      const row = (await db.execute(q.getUser, [userId])).first();
+      return row ? { handle: row.handle as string, displayName: row.display_name as string | null } : null;
+    },
+    putUser: (u: { id: string; handle: string; displayName: string | null }, ts: number) => db.execute(q.putUser, [u.id, u.handle, u.displayName, ts]),
+    deleteUser: (userId: string, ts: number) => db.execute(q.deleteUser, [ts, userId]),
+
+    /** A follow edge, recorded both ways: followers (fan-out targets) and following (what a feed is completed from). */
+    addFollower: (userId: string, followerId: string, since: Date, ts: number) =>
+      db.batch(
+        [
+          { query: q.addFollower, params: [userId, followerId, since, ts] },
+          { query: q.addFollowing, params: [followerId, userId, since, ts] },
+        ],
+        { logged: false },
+      ),
+    removeFollower: (userId: string, followerId: string, ts: number) =>
+      db.batch(
+        [
+          { query: q.removeFollower, params: [ts, userId, followerId] },
+          { query: q.removeFollowing, params: [ts, followerId, userId] },
+        ],
+        { logged: false },
+      ),
+    /** Everyone following the user now. */
+    followers: (userId: string) => allRows(db, q.followers, [userId], (row) => row.follower_id as string),
+    /** Everyone the user follows now, with the write time of each follow. */
+    following: (userId: string) => allRows(db, q.following, [userId], (row) => ({ userId: row.followee_id as string, ts: micros(row.ts) })),
+
+    putActivity: (a: Activity, ts: number) =>
+      db.execute(q.putActivity, [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.postId, a.excerpt, ts]),
+    deleteActivity: (a: FeedKey & { actorId: string }, ts: number) => db.execute(q.deleteActivity, [ts, a.actorId, a.createdAt, a.id]),
+    /**
+     * A user's activities, newest first, from the start or after a position, however old:
+     * retention is by length, so a quiet account's year-old post is still among its newest
+     * (FEED-SPEC). Each carries `ts`, the write time of its row.
+     */
+    async activities(actorId: string, limit: number, after?: FeedKey): Promise<Stored<Activity>[]> {
+      const [query, params] = after ? [q.activitiesAfter, [actorId, after.createdAt, after.id, limit]] : [q.activities, [actorId, limit]];
+      const rs = await db.execute(query, params, { fetchSize: Math.min(limit, 5000), autoPage: true });
+      return rs.rows.map((r) => toActivityRow(r, actorId));
+    },
+    /** The keys of every activity of a user, however many and however old (what an unfollow removes). */
+    activityKeysOf: (actorId: string) => allRows(db, q.activityKeysOf, [actorId], keyOf),
+
+    /** One item into many feeds (token-aware batches); `beforeBatch` runs before each batch. */
+    putItem: (userIds: string[], item: FeedItem, ts: number, beforeBatch?: () => void) =>
+      byReplica(userIds, (u) => ({ query: q.writeItem, params: itemParams(u, item, ts) }), beforeBatch),
+    /** One item out of many feeds. */
+    deleteItem: (userIds: string[], key: FeedKey, ts: number, beforeBatch?: () => void) =>
+      byReplica(userIds, (u) => ({ query: q.removeItem, params: [ts, u, key.createdAt, key.id] }), beforeBatch),
+    /** Many items into one feed, each with its own write time (backfill, completion). */
+    putItems: (userId: string, items: Stored<FeedItem>[], beforeBatch?: () => void) =>
+      inBatches(db, items, (item) => ({ query: q.writeItem, params: itemParams(userId, item, item.ts) }), beforeBatch),
+    /** Many items out of one feed (an unfollow). */
+    deleteItems: (userId: string, keys: FeedKey[], ts: number, beforeBatch?: () => void) =>
+      inBatches(db, keys, (k) => ({ query: q.removeItem, params: [ts, userId, k.createdAt, k.id] }), beforeBatch),
+
+    /** A user's home feed from Cassandra, newest first, from the start or after a position; each item with its write time. */
+    async feed(userId: string, limit: number, after?: FeedKey): Promise<Stored<FeedItem>[]> {
+      const [query, params] = after ? [q.feedAfter, [userId, after.createdAt, after.id, limit]] : [q.feed, [userId, limit]];
+      const rs = await db.execute(query, params, { fetchSize: Math.min(limit, 5000), autoPage: true });
+      return rs.rows.map(toFeedItem);
+    },
+    /** The positions of the first `limit` items of a user's home feed, or of those at or above `from`. */
+    async feedKeys(userId: string, limit: number, from?: FeedKey): Promise<FeedKey[]> {
+      const [query, params] = from ? [q.feedKeysFrom, [userId, from.createdAt, from.id, limit]] : [q.feedKeys, [userId, limit]];
+      const rs = await db.execute(query, params, { fetchSize: Math.min(limit, 5000), autoPage: true });
+      return rs.rows.map(keyOf);
+    },
+  };
+}
+
+export type FeedStore = ReturnType<typeof createFeedStore>;
+

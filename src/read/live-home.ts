@@ -1,0 +1,68 @@
+import type { FeedReader } from "./reader";
+
+import type { LiveEvent, LiveFeed } from "../feeds/live";
+import { type FeedKey, type WireItem, feedOrder, positionOf } from "../model/feed";
+
+/**
+ * One connection to a user's live home feed (FEED-SPEC, `feed.onItem`): each add carries its
+ * item's feed position; a reconnect from a position first gets exactly the feed's items after
+ * it (read from the feed, oldest first), then the live events; removals are their own events;
+ * and no item id is sent twice on one connection.
+ *
+ * The live subscription is opened before the feed is read, so nothing written in between is
+ * missed; whatever both give is sent once.
+ */
+export async function* liveHome(deps: { live: LiveFeed; reader: FeedReader }, userId: string, since: FeedKey | undefined, signal?: AbortSignal) {
+  const events = await deps.live.subscribe(userId, signal);
+  const sent = new Set<string>();
+  const removed = new Set<string>();
+  // Where a reconnect should resume: the newest position sent, or where this connection began.
+  let newest: FeedKey = since ?? { createdAt: new Date(), id: "" };
+  const add = (item: WireItem) => {
+    if (sent.has(item.id)) return undefined;
+    sent.add(item.id);
+    const at = positionOf(item);
+    if (after(at, newest)) newest = at;
+    return { at, event: { type: "add", item } as LiveEvent };
+  };
+  try {
+    if (since) {
+      for (const item of (await newerThan(deps.reader, userId, since, deps.reader.length)).reverse()) {
+        const out = add(item);
+        if (out) yield out;
+      }
+    }
+    for await (const event of events) {
+      if (event.type === "add") {
+        const out = add(event.item);
+        if (out) yield out;
+      } else if (!removed.has(event.id)) {
+        removed.add(event.id);
+        // A removal has no position of its own: it carries the newest one sent, so a reconnect
+        // from it resumes where the adds left off.
+        yield { at: newest, event };
+      }
+    }
+  } finally {
+    await events.return(undefined);
+  }
+}
+
+/** The feed's items after `since` (newest first), at most `length` of them. */
+async function newerThan(reader: FeedReader, userId: string, since: FeedKey, length: number) {
+  const out: WireItem[] = [];
+  let cursor: FeedKey | undefined;
+  while (out.length < length) {
+    const page = await reader.home(userId, 100, cursor);
+    for (const item of page) {
+      if (!after(positionOf(item), since)) return out;
+      out.push(item);
+    }
+    if (page.length < 100) return out;
+    cursor = positionOf(page.at(-1)!);
+  }
+  return out;
+}
+
+/** Whether `a` comes before `b` in feed order (is newer). */
+const after = (a: FeedKey, b: FeedKey) => feedOrder(a, b) < 0;

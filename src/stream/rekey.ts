@@ -1,0 +1,78 @@
+import { type Kafka, type Message, Partitioners } from "kafkajs";
+import type { Config } from "../config";
+import type { Metrics } from "../metrics";
+import { type CapturedTable, capturedTables, changeTopic } from "../clients/kafka";
+import { DecodeError, decodeChange } from "./envelope";
+import { encodeRouted, route } from "./routing";
+import type { StageStatus } from "./status";
+import { after, consumerOptions, deadLetter, retrying } from "./transport";
+
+/**
+ * Stage 1: consumes the Debezium topics, decodes each change, and re-keys it onto the events
+ * topic by the user whose stream must handle it. Undecodable events go to the dead-letter topic
+ * with the reason. A batch's offsets are committed only after its messages are acknowledged by
+ * all in-sync replicas (acks=-1), so a crash re-sends rather than loses.
+ */
+export function createRekeyStage(deps: { kafka: Kafka; config: Config; metrics: Metrics; status: StageStatus }) {
+  const { kafka, config, metrics, status } = deps;
+  const topics = Object.fromEntries(capturedTables.map((t) => [changeTopic(config.kafka, t), t])) as Record<string, CapturedTable>;
+  const consumer = kafka.consumer(consumerOptions(config, config.stream.routerGroup));
+  // One request in flight per broker keeps the produced order equal to the consumed order on retries.
+  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false, maxInFlightRequests: 1 });
+  const routed = metrics.counter("feedline_events_total", "Change events consumed, by stage and topic.");
+  const dead = metrics.counter("feedline_dead_letters_total", "Events sent to the dead-letter topic, by source topic.");
+
+  async function start() {
+    await producer.connect();
+    await consumer.connect();
+    // A new group starts at the beginning, so the connector's snapshot builds the feeds.
+    await consumer.subscribe({ topics: Object.keys(topics), fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: capturedTables.length,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        const last = batch.messages.at(-1);
+        if (!last) return;
+        const table = topics[batch.topic]!;
+        const out: Message[] = [];
+        const dlq: Message[] = [];
+        for (const m of batch.messages) {
+          try {
+            const change = decodeChange(table, m.value);
+            if (!change) continue; // tombstone: the delete before it did the work
+            for (const r of route(change)) out.push({ key: r.key, value: encodeRouted(r.event), headers: { "source.ts": String(change.sourceTs), "change.ts": m.timestamp } });
+          } catch (err) {
+            if (!(err instanceof DecodeError)) throw err;
+            console.warn(`[router] ${batch.topic}/${batch.partition}@${m.offset} to the dead-letter topic: ${err.message}`);
+            dlq.push(deadLetter(batch.topic, batch.partition, m, err.message));
+          }
+        }
+        const topicMessages = [
+          ...(out.length ? [{ topic: config.stream.eventsTopic, messages: out }] : []),
+          ...(dlq.length ? [{ topic: config.stream.dlqTopic, messages: dlq }] : []),
+        ];
+        if (topicMessages.length) {
+          await retrying(() => producer.sendBatch({ acks: -1, topicMessages }), { label: `routing ${batch.topic}`, heartbeat, isRunning, status });
+        }
+        routed.inc({ stage: "router", topic: batch.topic }, batch.messages.length);
+        if (dlq.length) dead.inc({ topic: batch.topic }, dlq.length);
+        // Resolving moves this session's fetch position; committing makes it survive a restart.
+        resolveOffset(last.offset);
+        if (isRunning() && !isStale()) {
+          await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: after(last.offset) }]);
+          status.progress();
+        }
+      },
+    });
+  }
+
+  return {
+    consumer,
+    start,
+    async stop() {
+      await consumer.disconnect();
+      await producer.disconnect();
+    },
+  };
+}

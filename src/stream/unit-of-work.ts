@@ -1,0 +1,81 @@
+import type { Fanout } from "../fanout/fanout";
+import type { FeedStore } from "../feeds/store";
+
+/**
+ * The feed store and the fan-out as one user's serial stream sees them while it applies a run of
+ * events (one batch of one partition).
+ *
+ * - That user's row and follower list are read from Cassandra once and then kept in step with
+ *   the run's own writes. This is exact, not a cache that can go stale: only this stream writes
+ *   them (see docs/stream.md), and the view lives for one batch of one partition.
+ * - Every write, and every step of a fan-out (each Cassandra batch, the cache update, the live
+ *   publish), first calls `guard`, which throws once the member may have lost the partition
+ *   (src/stream/lease.ts): a member that finds its assignment gone stops writing at once. Each
+ *   call also tells the batch's keep-alive that work goes on.
+ */
+export function unitOfWork(store: FeedStore, fanout: Fanout, guard: () => void = () => {}): { feeds: FeedStore; fanout: Fanout } {
+  const users = new Map<string, Awaited<ReturnType<FeedStore["getUser"]>>>();
+  const followers = new Map<string, Set<string>>();
+  /** The write, called only while the guard allows it. */
+  const guarded =
+    <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
+    (...args: A) => {
+      guard();
+      return write(...args);
+    };
+  const feeds: FeedStore = {
+    ...store,
+    putActivity: guarded(store.putActivity),
+    deleteActivity: guarded(store.deleteActivity),
+    putItem: guarded((userIds, item, ts) => store.putItem(userIds, item, ts, guard)),
+    deleteItem: guarded((userIds, key, ts) => store.deleteItem(userIds, key, ts, guard)),
+    putItems: guarded((userId, items) => store.putItems(userId, items, guard)),
+    deleteItems: guarded((userId, keys, ts) => store.deleteItems(userId, keys, ts, guard)),
+    cut: guarded((userIds, sourceId, at, ts, opts) => store.cut(userIds, sourceId, at, ts, { ...opts, beforeBatch: guard })),
+    dropCuts: guarded(store.dropCuts),
+    uncut: guarded(store.uncut),
+    deleteRows: guarded(store.deleteRows),
+    async getUser(userId) {
+      if (!users.has(userId)) users.set(userId, await store.getUser(userId));
+      return users.get(userId)!;
+    },
+    async putUser(u, ts) {
+      guard();
+      const result = await store.putUser(u, ts);
+      users.set(u.id, { handle: u.handle, displayName: u.displayName });
+      return result;
+    },
+    async deleteUser(userId, ts) {
+      guard();
+      const result = await store.deleteUser(userId, ts);
+      users.set(userId, null);
+      return result;
+    },
+    async followers(userId) {
+      let set = followers.get(userId);
+      if (!set) followers.set(userId, (set = new Set(await store.followers(userId))));
+      return [...set];
+    },
+    async addFollower(userId, followerId, since, ts) {
+      guard();
+      const result = await store.addFollower(userId, followerId, since, ts);
+      followers.get(userId)?.add(followerId);
+      return result;
+    },
+    async removeFollower(userId, followerId, ts) {
+      guard();
+      const result = await store.removeFollower(userId, followerId, ts);
+      followers.get(userId)?.delete(followerId);
+      return result;
+    },
+  };
+  return {
+    feeds,
+    fanout: {
+      add: guarded((userIds, item, ts) => fanout.add(userIds, item, ts, guard)),
+      remove: guarded((userIds, key, ts) => fanout.remove(userIds, key, ts, guard)),
+      addMany: guarded((userId, items) => fanout.addMany(userId, items, guard)),
+      removeMany: guarded((userId, keys, ts) => fanout.removeMany(userId, keys, ts, guard)),
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createTRPCClient, httpSubscriptionLink } from "@trpc/client";
+import { EventSource } from "eventsource";
+import { isTrackedEnvelope } from "@trpc/server";
+import { createApp, requestContext } from "../../src/app";
+import { type AppRouter, createCaller } from "../../src/api";
+import type { LiveEvent } from "../../src/feeds/live";
+import { callerFor, signUp } from "../support/api";
+import { sharedWorker } from "../support/pipeline";
+import { eventually, useServices } from "../support/stack";
+
+// feed.onItem: a live timeline. Items written by the workers after the subscription opened arrive
+// on it, through a tRPC caller and over HTTP as server-sent events.
+
+const services = useServices();
+let server: ReturnType<typeof Bun.serve> | undefined;
+beforeAll(async () => {
+  await sharedWorker();
+});
+afterAll(() => server?.stop(true));
+
+const registered = (userId: string) => async () => ((await services().redis.zscore("feed:live", userId)) ? true : undefined);
+
+/** A live subscription through a caller, collecting `{ id, data }` events until closed. */
+async function open(user: Awaited<ReturnType<typeof signUp>>, lastEventId?: string) {
+  const abort = new AbortController();
+  const headers = new Headers({ authorization: `Bearer ${user.token}` });
+  const iterable = await createCaller(requestContext(services(), headers), { signal: abort.signal }).feed.onItem(lastEventId ? { lastEventId } : undefined);
+  const events: { id: string; data: LiveEvent }[] = [];
+  const consuming = (async () => {
+    for await (const e of iterable) if (isTrackedEnvelope(e)) events.push({ id: e[0], data: e[1] as LiveEvent });
+  })();
+  await eventually("the subscription to register", registered(user.user.id));
+  return {
+    events,
+    adds: () => events.flatMap((e) => (e.data.type === "add" ? [e.data.item.id] : [])),
+    async close() {
+      abort.abort();
+      await consuming;
+    },
+  };
+}
+
+describe("feed.onItem", () => {
+  test("delivers an item of the caller's home feed written after the subscription opened", async () => {
+    const [author, fan] = [await signUp(services(), "live"), await signUp(services(), "live")];
+    await fan.as.follows.follow({ userId: author.user.id });
+    const abort = new AbortController();
+    const received: { id: string; verb: string }[] = [];
+    const headers = new Headers({ authorization: `Bearer ${fan.token}` });
+    const iterable = await createCaller(requestContext(services(), headers), { signal: abort.signal }).feed.onItem();
+    const consuming = (async () => {
+      for await (const event of iterable) {
+        const data = (isTrackedEnvelope(event) ? event[1] : event) as LiveEvent;
+        if (data.type === "add") received.push(data.item);
+      }
+    })();
+    await eventually("the subscription to register", registered(fan.user.id));
+    const post = await author.as.posts.create({ body: "live!" });
+    const item = await eventually("the post on the live feed", () => received.find((i) => i.id === `shard:${post.id}`));
+    expect(item.verb).toBe("SHARD");
+    abort.abort();
+    await consuming;
+  });
+
+  test("streams over HTTP as server-sent events to a typed client, token in the connection params", async () => {
+    const [author, fan] = [await signUp(services(), "sse"), await signUp(services(), "sse")];
+    await fan.as.follows.follow({ userId: author.user.id });
+    server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createApp(services()).fetch });
+    const client = createTRPCClient<AppRouter>({
+      links: [
+        httpSubscriptionLink({
+          url: `http://127.0.0.1:${server.port}/trpc`,
+          connectionParams: { authorization: `Bearer ${fan.token}` },
+          EventSource, // Bun has no EventSource of its own
+        }),
+      ],
+    });
+    const received: string[] = [];
+    const errors: unknown[] = [];
+    const subscription = client.feed.onItem.subscribe(undefined, {
+      onData: (event) => {
+        if (event.data.type === "add") received.push(event.data.item.id);
+      },
+      onError: (err) => errors.push(err),
+    });
+    try {
+      await eventually("the subscription to register", registered(fan.user.id));
+      const post = await author.as.posts.create({ body: "over SSE" });
+      await eventually("the post over SSE", () => (received.includes(`shard:${post.id}`) ? true : undefined));
+      expect(errors).toEqual([]);
+    } finally {
+      subscription.unsubscribe();
+    }
+  });
+
+  test("a reconnect with the last event id gets exactly the 10 items written while it was away, oldest first", async () => {
+    const [author, fan] = [await signUp(services(), "resume"), await signUp(services(), "resume")];
+    await fan.as.follows.follow({ userId: author.user.id });
+    const first = await open(fan);
+    const seen = await author.as.posts.create({ body: "seen live" });
+    const last = await eventually("the first post live", () => first.events.find((e) => e.data.type === "add" && e.data.item.id === `shard:${seen.id}`));
+    await first.close();
+
+    const missed: string[] = [];
+    for (let i = 0; i < 10; i++) missed.push(`shard:${(await author.as.posts.create({ body: `missed ${i}` })).id}`);
+    await eventually("the missed posts in the feed", async () => {
+      const { items } = await fan.as.feed.home({ limit: 20 });
+      return missed.every((id) => items.some((it) => it.id === id)) ? true : undefined;
+    });
+
+    const again = await open(fan, last.id);
+    await eventually("the replay", () => (again.adds().length >= 10 ? true : undefined));
+    await Bun.sleep(300); // nothing more may follow
+    expect(again.adds()).toEqual(missed);
+    await again.close();
+  });
+
+  test("a deleted item reaches a subscriber as a removal, and no id arrives twice on one connection", async () => {
+    const [author, fan] = [await signUp(services(), "retract"), await signUp(services(), "retract")];
+    await fan.as.follows.follow({ userId: author.user.id });
+    const before = await author.as.posts.create({ body: "before" });
+    await eventually("the first post in the feed", async () => ((await fan.as.feed.home({ limit: 5 })).items.some((i) => i.id === `shard:${before.id}`) ? true : undefined));
+    const { items } = await fan.as.feed.home({ limit: 5 });
+    // Resume from before the first post while new posts are being written: the replay and the
+    // live events overlap, and each id must still come once.
+    const position = items.find((i) => i.id === `shard:${before.id}`)!;
+    const sub = await open(fan, services().cursors.encode(`live:${fan.user.id}`, { createdAt: new Date(Date.parse(position.createdAt) - 1), id: "" }));
+    const posts = await Promise.all(Array.from({ length: 5 }, (_, i) => author.as.posts.create({ body: `burst ${i}` })));
+    await eventually("every post on the connection", () => (posts.every((p) => sub.adds().includes(`shard:${p.id}`)) ? true : undefined));
+    await author.as.posts.delete({ postId: posts[0]!.id });
+    await eventually("the removal", () => sub.events.find((e) => e.data.type === "remove" && e.data.id === `shard:${posts[0]!.id}`));
+    expect(sub.adds()).toContain(`shard:${before.id}`);
+    expect(new Set(sub.adds()).size).toBe(sub.adds().length);
+    await sub.close();
+  });
+
+  test("a forged or foreign last event id is refused", async () => {
+    const fan = await signUp(services(), "forged");
+    const other = await signUp(services(), "forged");
+    const foreign = services().cursors.encode(`live:${other.user.id}`, { createdAt: new Date(), id: "shard:1" });
+    for (const lastEventId of ["garbage", foreign]) {
+      const iterable = await callerFor(services(), fan.token).feed.onItem({ lastEventId });
+      await expect(iterable[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: "INVALID_CURSOR" });
+    }
+  });
+
+  test("a subscription without a token is refused", async () => {
+    await expect(callerFor(services()).feed.onItem()).rejects.toMatchObject({ code: "UNAUTHORIZED" });
+  });
+});

@@ -1,0 +1,113 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Services } from "../../src/services";
+import { registry } from "../../src/feeds/cache-keys";
+import { unitOfWork } from "../../src/stream/unit-of-work";
+import { writeTimeOf } from "../../src/model/write-time";
+import { openServices } from "../support/stack";
+import { type FeedItem } from "../../src/model/feed";
+
+let services: Services;
+const run = crypto.randomUUID().slice(0, 8);
+// More targets than one batch holds and than a fan-out keeps in flight, plus a remainder.
+const targets = Array.from({ length: 32 * 4 * 2 + 7 }, (_, i) => `fanout-${run}-${i}`);
+
+beforeAll(async () => {
+  services = await openServices();
+});
+
+/** Write times as the events at these offsets would have them. */
+const at = (offset: number) => writeTimeOf(offset);
+
+afterAll(async () => {
+  for (const u of targets) await services.cassandra.execute("DELETE FROM home_feed USING TIMESTAMP 9007199254740991 WHERE user_id = ?", [u]);
+  await services.cassandra.execute("DELETE FROM followers USING TIMESTAMP 9007199254740991 WHERE user_id = ?", [`actor-${run}`]);
+  await services.cassandra.execute("DELETE FROM users USING TIMESTAMP 9007199254740991 WHERE user_id = ?", [`actor-${run}`]);
+  await services.close();
+});
+
+const item: FeedItem = {
+  id: `shard:${run}`,
+  verb: "SHARD",
+  actorId: `actor-${run}`,
+  actorHandle: "fanner",
+  createdAt: new Date(Date.UTC(2026, 10, 1)),
+  object: { type: "post", id: run },
+  postId: run,
+  excerpt: "to everyone",
+};
+
+async function holders(id: string) {
+  const held = await Promise.all(
+    targets.map(async (u) => (await services.cassandra.execute("SELECT activity_id FROM home_feed WHERE user_id = ?", [u])).rows.some((r) => r.activity_id === id)),
+  );
+  return held.filter(Boolean).length;
+}
+
+describe("fan-out in token-aware batches", () => {
+  test("an item reaches every target feed exactly once, and a replay changes nothing", async () => {
+    expect(await services.fanout.add(targets, item, at(1))).toBe(targets.length);
+    await services.fanout.add(targets, item, at(1)); // replay
+    expect(await holders(item.id)).toBe(targets.length);
+    const rows = (await services.cassandra.execute("SELECT activity_id FROM home_feed WHERE user_id = ?", [targets.at(-1)!])).rows;
+    expect(rows.map((r) => r.activity_id)).toEqual([item.id]);
+  });
+
+  test("a removal reaches every target feed", async () => {
+    await services.fanout.add(targets, item, at(2));
+    expect(await services.fanout.remove(targets, item, at(3))).toBe(targets.length);
+    expect(await holders(item.id)).toBe(0);
+  });
+
+  test("a single target goes as one statement", async () => {
+    await services.fanout.add(targets.slice(0, 1), { ...item, id: `shard:${run}-one` }, at(4));
+    expect(await holders(`shard:${run}-one`)).toBe(1);
+  });
+});
+
+describe("cache updates go only to users with a cache", () => {
+  test("building or reading a cache registers the user past its expiry; a fan-out updates registered caches and creates none", async () => {
+    const [reading, idle] = [targets[0]!, targets[1]!];
+    const { redis, feedCache, cachePages, config } = services;
+    await redis.del(...feedCache.keys(reading), ...feedCache.keys(idle));
+    await redis.zrem(registry, reading, idle);
+
+    await services.reader.rebuild(reading);
+    const ttlMs = config.feed.cacheTtlSeconds * 1000;
+    const registered = Number(await redis.zscore(registry, reading));
+    expect(registered).toBeGreaterThanOrEqual(Date.now() + ttlMs);
+    expect(registered).toBeGreaterThanOrEqual(Date.now() + (await redis.pttl(feedCache.keys(reading)[1])));
+    expect(await redis.zscore(registry, idle)).toBeNull();
+
+    const fresh = { ...item, id: `shard:${run}-cached` };
+    await services.fanout.add([reading, idle], fresh, at(5));
+    expect(await redis.hexists(feedCache.keys(reading)[1], fresh.id)).toBe(1);
+    expect(await redis.exists(...feedCache.keys(idle))).toBe(0);
+    expect((await cachePages.page(reading, 10))!.items.map((i) => i.id)).toContain(fresh.id);
+    await services.fanout.remove([reading, idle], fresh, at(6));
+    expect((await cachePages.page(reading, 10))!.items.map((i) => i.id)).not.toContain(fresh.id);
+  });
+});
+
+describe("the stream's unit of work for its own user", () => {
+  test("reads the user and followers once, then follows its own writes", async () => {
+    const actor = `actor-${run}`;
+    await services.feeds.putUser({ id: actor, handle: "before", displayName: null }, at(1));
+    await services.feeds.addFollower(actor, "f1", new Date(), at(2));
+    const { feeds: view } = unitOfWork(services.feeds, services.fanout);
+    expect(await view.getUser(actor)).toEqual({ handle: "before", displayName: null });
+    expect(await view.followers(actor)).toEqual(["f1"]);
+
+    // Writes through the view are seen by the view and land in Cassandra.
+    await view.addFollower(actor, "f2", new Date(), at(3));
+    await view.removeFollower(actor, "f1", at(4));
+    await view.putUser({ id: actor, handle: "after", displayName: "A" }, at(5));
+    expect((await view.followers(actor)).sort()).toEqual(["f2"]);
+    expect(await view.getUser(actor)).toEqual({ handle: "after", displayName: "A" });
+    expect(await services.feeds.followers(actor)).toEqual(["f2"]);
+    expect(await services.feeds.getUser(actor)).toEqual({ handle: "after", displayName: "A" });
+
+    await view.deleteUser(actor, at(6));
+    expect(await view.getUser(actor)).toBeNull();
+    expect(await services.feeds.getUser(actor)).toBeNull();
+  });
+});

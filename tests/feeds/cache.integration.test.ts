@@ -1,0 +1,133 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Services } from "../../src/services";
+import { writeTimeOf } from "../../src/model/write-time";
+import { openServices } from "../support/stack";
+import { type FeedItem, type Stored } from "../../src/model/feed";
+
+// The cache follows the rule Cassandra does: every add and removal carries its write time (the
+// event's position), and the later one wins, whatever order they arrive in.
+
+let services: Services;
+const run = crypto.randomUUID().slice(0, 8);
+let n = 0;
+const user = () => `cache-${run}-${n++}`;
+
+beforeAll(async () => {
+  services = await openServices();
+});
+afterAll(async () => {
+  for (let i = 0; i < n; i++) await services.redis.del(...services.feedCache.keys(`cache-${run}-${i}`));
+  await services.close();
+});
+
+const item = (id: string, ts: number): Stored<FeedItem> => ({
+  id,
+  verb: "SHARD",
+  actorId: "a",
+  actorHandle: "ay",
+  createdAt: new Date(Date.UTC(2026, 10, 1, 0, 0, Number(id.replace(/\D/g, "")))),
+  object: { type: "post", id },
+  postId: id,
+  excerpt: id,
+  ts,
+});
+const at = writeTimeOf;
+
+/** A ready, complete, empty cache for a new user. */
+async function emptyCache() {
+  const u = user();
+  await services.cachePages.startRebuild(u, "t");
+  expect(await services.cachePages.finishRebuild(u, "t", [], true)).toBe(true);
+  return u;
+}
+const ids = async (u: string) => (await services.cachePages.page(u, 100))!.items.map((i) => i.id);
+
+describe("write times in the cache", () => {
+  test("a late add older than a removal stays out (a stale member waking up after the delete)", async () => {
+    const u = await emptyCache();
+    await services.feedCache.addMany(u, [item("p1", at(10))]);
+    await services.feedCache.removeMany(u, ["p1"], at(20));
+    await services.feedCache.addMany(u, [item("p1", at(10))]);
+    expect(await ids(u)).toEqual([]);
+  });
+
+  test("an add later than a removal comes back (a re-follow); a removal older than the item leaves it", async () => {
+    const u = await emptyCache();
+    await services.feedCache.removeMany(u, ["p1"], at(20));
+    await services.feedCache.addMany(u, [item("p1", at(30))]);
+    expect(await ids(u)).toEqual(["p1"]);
+    await services.feedCache.remove([u], "p1", at(25)); // arrives late, from before the re-follow
+    expect(await ids(u)).toEqual(["p1"]);
+  });
+
+  test("a rebuild keeps the removal markers, so a read from before a removal cannot bring the item back", async () => {
+    const u = await emptyCache();
+    await services.feedCache.removeMany(u, ["p2"], at(20));
+    await services.cachePages.startRebuild(u, "second");
+    expect(await services.cachePages.finishRebuild(u, "second", [item("p2", at(10)), item("p1", at(5))], true)).toBe(true);
+    expect(await ids(u)).toEqual(["p1"]);
+  });
+});
+
+describe("rebuild fencing", () => {
+  test("of two interleaved rebuilds only the later one finishes; the earlier merges nothing", async () => {
+    const u = user();
+    await services.cachePages.startRebuild(u, "first");
+    await services.cachePages.startRebuild(u, "second"); // the first one's lock expired meanwhile
+    await services.feedCache.removeMany(u, ["p3"], at(40));
+    expect(await services.cachePages.finishRebuild(u, "first", [item("p3", at(30))], true)).toBe(false);
+    expect(await services.cachePages.page(u, 10)).toBeNull(); // still being built
+    expect(await services.cachePages.finishRebuild(u, "second", [item("p1", at(30))], true)).toBe(true);
+    expect(await ids(u)).toEqual(["p1"]);
+  });
+});
+
+describe("eviction is all or nothing per feed", () => {
+  test("a cache that lost its sorted set is a miss, not a complete empty feed, and a writer does not revive half of it", async () => {
+    const u = user();
+    await services.cachePages.startRebuild(u, "t");
+    await services.cachePages.finishRebuild(u, "t", [item("p1", at(1)), item("p2", at(2))], true);
+    const [zset, hash] = services.feedCache.keys(u);
+    await services.redis.del(zset); // as an eviction would
+    await services.feedCache.addMany(u, [item("p3", at(3))]);
+    expect(await services.cachePages.page(u, 10)).toBeNull();
+    expect(await services.redis.exists(zset, hash)).toBe(0);
+  });
+
+  test("under a small maxmemory, every cache is either whole or a miss", async () => {
+    const { redis, feedCache, cachePages } = services;
+    const [, limit] = (await redis.config("GET", "maxmemory")) as [string, string];
+    const used = Number(/used_memory:(\d+)/.exec(await redis.info("memory"))![1]);
+    const body = "x".repeat(400);
+    const built: string[] = [];
+    /** How many of the cache's two keys are left. */
+    const left = async (u: string) => redis.exists(...feedCache.keys(u));
+    const someOfOursEvicted = async () => (await Promise.all(built.slice(0, 20).map(left))).some((k) => k < 2);
+    await redis.config("SET", "maxmemory", String(used + 2_000_000));
+    try {
+      while (built.length < 5000 && !(built.length % 20 === 0 && built.length > 0 && (await someOfOursEvicted()))) {
+        const u = user();
+        await cachePages.startRebuild(u, "t");
+        await cachePages.finishRebuild(u, "t", Array.from({ length: 20 }, (_, i) => ({ ...item(`p${i + 1}`, at(i)), excerpt: body })), true);
+        built.push(u);
+      }
+      expect(await someOfOursEvicted()).toBe(true);
+      const seen = { whole: 0, half: 0, gone: 0 };
+      for (const u of built) {
+        const keys = await left(u);
+        const page = await cachePages.page(u, 100);
+        if (keys === 2) {
+          expect(page?.items.length).toBe(20);
+          seen.whole++;
+        } else {
+          expect(page).toBeNull(); // a cache with one key left is a miss, never a shorter feed
+          seen[keys === 1 ? "half" : "gone"]++;
+        }
+      }
+      console.log(`caches under eviction: ${JSON.stringify(seen)}`);
+      expect(seen.whole).toBeGreaterThan(0);
+    } finally {
+      await redis.config("SET", "maxmemory", limit);
+    }
+  });
+});
