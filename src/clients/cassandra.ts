@@ -19,7 +19,8 @@ export function createCassandra(config: Config["cassandra"], options: { keyspace
       maxRequestsPerConnection: 2048,
       heartBeatInterval: 5000,
     },
-    queryOptions: { consistency: cassandra.types.consistencies.localQuorum },
+    // Every statement is prepared (the batches and the feed reads rely on it: typed bind values, no re-parsing).
+    queryOptions: { prepare: true, consistency: cassandra.types.consistencies.localQuorum },
   });
 }
 

@@ -1,5 +1,7 @@
 import cassandra from "cassandra-driver";
 import { ReplyError } from "ioredis";
+import { MaxRetriesPerRequestError } from "ioredis/built/errors";
+import { CONNECTION_CLOSED_ERROR_MSG } from "ioredis/built/utils";
 import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } from "kafkajs";
 import { AppError } from "../errors";
 
@@ -20,8 +22,6 @@ const transientRedisReplies = new Set(["LOADING", "BUSY", "MASTERDOWN", "READONL
 /** PostgreSQL SQLSTATEs and client codes for connection trouble, shutdown, overload, serialization. */
 const retryableSqlStates = new Set(["40001", "40P01", "53300", "57P01", "57P02", "57P03", "08000", "08001", "08003", "08006"]);
 const postgresClientCodes = new Set(["CONNECTION_CLOSED", "CONNECTION_ENDED", "CONNECTION_DESTROYED", "CONNECT_TIMEOUT"]);
-/** ioredis rejects a command whose connection went away with exactly this message (utils.CONNECTION_CLOSED_ERROR_MSG). */
-const redisConnectionClosed = "Connection is closed.";
 
 type Coded = { code?: unknown; name?: string; message?: string; cause?: unknown; retriable?: boolean };
 
@@ -37,7 +37,9 @@ export function outageOf(err: unknown): Component | undefined {
   if (err instanceof errors.DriverError && (err as { isSocketError?: boolean }).isSocketError) return "cassandra";
   if (err instanceof KafkaJSError) return kafkaIsTransient(err) ? "kafka" : undefined;
   if (err instanceof ReplyError) return transientRedisReplies.has(String(e.message).split(" ")[0]!) ? "redis" : undefined;
-  if (e.name === "MaxRetriesPerRequestError" || e.message === redisConnectionClosed) return "redis";
+  // ioredis rejects a command whose connection went away with a plain Error of this message, and
+  // tells it apart the same way itself (Redis.js, on "Connection is closed.").
+  if (err instanceof MaxRetriesPerRequestError || e.message === CONNECTION_CLOSED_ERROR_MSG) return "redis";
   if (typeof e.code === "string" && (retryableSqlStates.has(e.code) || postgresClientCodes.has(e.code))) return "postgres";
   if (typeof e.code === "string" && socketCodes.has(e.code)) return "network";
   return undefined;

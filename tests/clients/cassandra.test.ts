@@ -1,0 +1,10 @@
+import { expect, test } from "bun:test";
+import { createCassandra } from "../../src/clients/cassandra";
+import { loadConfig } from "../../src/config";
+
+test("the Cassandra client prepares every statement and writes at LOCAL_QUORUM unless a call says otherwise", async () => {
+  const client = createCassandra(loadConfig({}).cassandra); // constructing a client does not connect
+  expect(client.options.queryOptions.prepare).toBe(true);
+  expect(client.options.queryOptions.consistency).toBe(6); // types.consistencies.localQuorum
+  await client.shutdown();
+});
