@@ -1,12 +1,14 @@
 import { z } from "zod";
 
 /**
- * The one reader of the environment. Every setting has a default that runs the
- * local stack on ports that do not clash with a machine's own PostgreSQL (5432),
- * Redis (6379) or Kafka (9092). A bad value stops start-up naming the variable.
+ * The service's one reader of the environment (the stack tool's own settings, such as heaps and
+ * its state directory, are read by deploy/stack/settings.ts with parseEnv below). Every setting
+ * has a default that runs the local stack on ports that do not clash with a machine's own
+ * PostgreSQL (5432), Redis (6379) or Kafka (9092). A bad value stops start-up naming the variable.
  */
 
-const port = z.coerce.number().int().min(1).max(65535);
+/** A TCP port variable; deploy/stack/settings.ts uses it too. */
+export const port = z.coerce.number().int().min(1).max(65535);
 const host = z.string().min(1);
 const positiveInt = z.coerce.number().int().min(1);
 
@@ -29,7 +31,6 @@ const variables = {
 
   FEEDLINE_KAFKA_HOST: host.default("127.0.0.1"),
   FEEDLINE_KAFKA_PORT: port.default(59092),
-  FEEDLINE_KAFKA_CONTROLLER_PORT: port.default(59093),
   FEEDLINE_TOPIC_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("feedline"),
   FEEDLINE_TOPIC_PARTITIONS: positiveInt.default(6),
   FEEDLINE_TOPIC_REPLICATION: positiveInt.default(1),
@@ -39,8 +40,6 @@ const variables = {
 
   FEEDLINE_CASSANDRA_HOST: host.default("127.0.0.1"),
   FEEDLINE_CASSANDRA_PORT: port.default(59042),
-  FEEDLINE_CASSANDRA_STORAGE_PORT: port.default(57000),
-  FEEDLINE_CASSANDRA_JMX_PORT: port.default(57199),
   FEEDLINE_CASSANDRA_DC: z.string().min(1).default("datacenter1"),
   FEEDLINE_CASSANDRA_KEYSPACE: z.string().regex(/^[a-z][a-z0-9_]*$/).default("feedline"),
   FEEDLINE_CASSANDRA_REPLICATION: positiveInt.default(1),
@@ -57,11 +56,6 @@ const variables = {
   FEEDLINE_STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(10_000),
   FEEDLINE_STREAM_APPLY_DELAY_MS: z.coerce.number().int().min(0).default(0),
 
-  FEEDLINE_STACK_DIR: z.string().min(1).default(".stack"),
-  FEEDLINE_JAVA_HOME: z.string().optional(),
-  FEEDLINE_KAFKA_HEAP: z.string().regex(/^\d+[mg]$/).default("512m"),
-  FEEDLINE_CONNECT_HEAP: z.string().regex(/^\d+[mg]$/).default("512m"),
-  FEEDLINE_CASSANDRA_HEAP: z.string().regex(/^\d+[mg]$/).default("1g"),
 } as const;
 
 export class ConfigError extends Error {
@@ -71,20 +65,22 @@ export class ConfigError extends Error {
   }
 }
 
-const envSchema = z.object(variables);
-
-/** Parses the environment once; throws ConfigError naming the first bad variable. */
-export function loadConfig(env: Record<string, string | undefined> = process.env) {
-  const picked = Object.fromEntries(
-    Object.keys(variables).map((name) => [name, env[name] === "" ? undefined : env[name]]),
-  );
-  const parsed = envSchema.safeParse(picked);
+/** Parses `variables` from `env`, an empty value meaning the default; throws ConfigError naming the first bad variable. */
+export function parseEnv<S extends z.ZodRawShape>(variables: S, env: Record<string, string | undefined>) {
+  const picked = Object.fromEntries(Object.keys(variables).map((name) => [name, env[name] === "" ? undefined : env[name]]));
+  const parsed = z.object(variables).safeParse(picked);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const variable = String(issue.path[0]);
     throw new ConfigError(variable, `(got ${JSON.stringify(env[variable])}): ${issue.message}`);
   }
-  const e = parsed.data;
+  return parsed.data;
+}
+
+/** Parses the environment once; throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env) {
+  const e = parseEnv(variables, env);
+  const names = kafkaNames(e.FEEDLINE_TOPIC_PREFIX);
   return {
     api: { host: e.FEEDLINE_API_HOST, port: e.FEEDLINE_API_PORT },
     auth: { secret: e.FEEDLINE_TOKEN_SECRET, ttlSeconds: e.FEEDLINE_TOKEN_TTL_HOURS * 3600 },
@@ -100,7 +96,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       brokers: [`${e.FEEDLINE_KAFKA_HOST}:${e.FEEDLINE_KAFKA_PORT}`],
       host: e.FEEDLINE_KAFKA_HOST,
       port: e.FEEDLINE_KAFKA_PORT,
-      controllerPort: e.FEEDLINE_KAFKA_CONTROLLER_PORT,
       topicPrefix: e.FEEDLINE_TOPIC_PREFIX,
       partitions: e.FEEDLINE_TOPIC_PARTITIONS,
       replicationFactor: e.FEEDLINE_TOPIC_REPLICATION,
@@ -116,8 +111,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     cassandra: {
       host: e.FEEDLINE_CASSANDRA_HOST,
       port: e.FEEDLINE_CASSANDRA_PORT,
-      storagePort: e.FEEDLINE_CASSANDRA_STORAGE_PORT,
-      jmxPort: e.FEEDLINE_CASSANDRA_JMX_PORT,
       localDataCenter: e.FEEDLINE_CASSANDRA_DC,
       keyspace: e.FEEDLINE_CASSANDRA_KEYSPACE,
       replicationFactor: e.FEEDLINE_CASSANDRA_REPLICATION,
@@ -130,19 +123,45 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sessionTimeoutMs: e.FEEDLINE_STREAM_SESSION_TIMEOUT_MS,
       /** Fault injection only: how long the worker holds each batch before applying it. */
       applyDelayMs: e.FEEDLINE_STREAM_APPLY_DELAY_MS,
-      eventsTopic: `${e.FEEDLINE_TOPIC_PREFIX}.events`,
-      dlqTopic: `${e.FEEDLINE_TOPIC_PREFIX}.dlq`,
-      routerGroup: `${e.FEEDLINE_TOPIC_PREFIX}-router`,
-      feedsGroup: `${e.FEEDLINE_TOPIC_PREFIX}-feeds`,
-    },
-    stack: {
-      dir: e.FEEDLINE_STACK_DIR,
-      javaHome: e.FEEDLINE_JAVA_HOME,
-      kafkaHeap: e.FEEDLINE_KAFKA_HEAP,
-      connectHeap: e.FEEDLINE_CONNECT_HEAP,
-      cassandraHeap: e.FEEDLINE_CASSANDRA_HEAP,
+      eventsTopic: names.events,
+      dlqTopic: names.dlq,
+      routerGroup: names.routerGroup,
+      feedsGroup: names.feedsGroup,
     },
   };
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+
+/**
+ * The tables Debezium captures, one change topic each. The one list: the change topics, the
+ * connector's `table.include.list` (deploy/stack/setup/connector.ts) and `stack snapshot` derive from it.
+ */
+export const capturedTables = ["users", "follows", "posts", "comments", "likes"] as const;
+export type CapturedTable = (typeof capturedTables)[number];
+
+/** Debezium's signalling table (migration 003): captured so the connector sees snapshot requests, but no source of feed events. */
+export const signalTable = "debezium_signal";
+
+/**
+ * Every Kafka topic and consumer group name, derived from the topic prefix (the connector's
+ * `topic.prefix`). Here rather than in src/clients/ because the config exposes some of them and
+ * may import nothing of a higher layer.
+ */
+export function kafkaNames(prefix: string) {
+  const change = (table: CapturedTable | typeof signalTable) => `${prefix}.public.${table}`;
+  return {
+    /** Debezium's change topic of a captured table: `<topic.prefix>.<schema>.<table>`. */
+    change,
+    /** Debezium's events for the signalling table; nothing consumes them. */
+    signal: change(signalTable),
+    heartbeat: `__debezium-heartbeat.${prefix}`,
+    /** The router re-keys every change by user onto this topic; the feed worker consumes it. */
+    events: `${prefix}.events`,
+    dlq: `${prefix}.dlq`,
+    routerGroup: `${prefix}-router`,
+    feedsGroup: `${prefix}-feeds`,
+    /** Kafka Connect's group and its three compacted topics. */
+    connect: { group: `${prefix}-connect`, configs: `${prefix}-connect-configs`, offsets: `${prefix}-connect-offsets`, status: `${prefix}-connect-status` },
+  };
+}

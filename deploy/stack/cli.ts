@@ -3,11 +3,14 @@ import { ConfigError, loadConfig } from "../../src/config";
 import { createStackContext } from "./context";
 import { StackError } from "./errors";
 import { seconds } from "./progress";
-import { requestSnapshot } from "./schema";
+import { loadStackSettings } from "./settings";
+import { requestSnapshot } from "./setup/snapshot";
 import { createStack } from "./stack";
 
 const usage = `usage: npm run stack -- <command>
   up       install what is missing, start the local stack, apply schemas, register the connector
+  setup    only apply schemas, create topics and register the connector, on a stack this tool
+           did not start (docker-compose.yml runs it); addresses from the FEEDLINE_* variables
   down     stop the stack's own processes and drop its replication slot
   status   show each component; exits 0 only when every one answers
   logs     print the last lines of each log (logs <component> [lines] for one)
@@ -18,13 +21,23 @@ const usage = `usage: npm run stack -- <command>
 
 async function main(argv: string[]) {
   const [command, ...rest] = argv;
-  const ctx = createStackContext(loadConfig());
+  const ctx = createStackContext(loadConfig(), loadStackSettings());
   const stack = createStack(ctx);
   const started = performance.now();
   switch (command) {
     case "up": {
       const names = await stack.up();
       console.log(`stack up in ${seconds(started)}${names.length ? ` (started ${names.join(", ")})` : " (nothing to start)"}`);
+      return 0;
+    }
+    case "setup": {
+      if (rest.length > 0) {
+        // It takes no arguments: `setup --help` (or anything else) prints the usage.
+        console.error(usage);
+        return rest[0] === "--help" || rest[0] === "-h" ? 0 : 2;
+      }
+      await stack.setup();
+      console.log(`stack set up in ${seconds(started)}`);
       return 0;
     }
     case "down":

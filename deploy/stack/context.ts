@@ -1,13 +1,18 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../../src/config";
+import { loadStackSettings, type StackSettings } from "./settings";
 
-/** Paths of the stack's state directory, the repo's deploy files, and the Java binary to run. */
-export function createStackContext(config: Config) {
+/**
+ * The service's config and the stack tool's own settings, paths of the state directory and of
+ * the repo's deploy files, and the Java binary to run.
+ */
+export function createStackContext(config: Config, settings: StackSettings = loadStackSettings()) {
   const repo = resolve(import.meta.dir, "../..");
-  const root = resolve(repo, config.stack.dir);
+  const root = resolve(repo, settings.dir);
   return {
     config,
+    settings,
     repo,
     root,
     deploy: (...parts: string[]) => join(repo, "deploy", ...parts),
@@ -17,7 +22,7 @@ export function createStackContext(config: Config) {
     data: (...parts: string[]) => join(root, "data", ...parts),
     conf: (...parts: string[]) => join(root, "conf", ...parts),
     jars: (...parts: string[]) => join(root, "jars", ...parts),
-    java: javaBinary(config.stack.javaHome),
+    java: javaBinary(settings.javaHome),
     /** Environment for child processes: the parsed config, so Connect's env config provider sees it too. */
     childEnv: (): NodeJS.ProcessEnv => ({
       ...process.env,

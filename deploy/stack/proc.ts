@@ -88,17 +88,19 @@ export function logTail(log: string, lines = 25) {
 
 /**
  * Polls `check` until it resolves. Fails early, with the log's last lines, when the process dies,
- * and at the deadline with the last check error and the log's last lines.
+ * and at the deadline with the last check error and the log's last lines. A component the tool
+ * did not start (`setup`) has no log of ours: then there is none to quote.
  */
 export async function waitReady(opts: {
   name: string;
   check: () => Promise<unknown>;
   alive: () => boolean;
-  log: string;
+  log?: string;
   timeoutMs: number;
   intervalMs?: number;
 }) {
   const deadline = Date.now() + opts.timeoutMs;
+  const tail = () => (opts.log ? `. Last lines of ${opts.log}:\n${logTail(opts.log)}` : "");
   let lastError = "no check ran";
   while (Date.now() < deadline) {
     try {
@@ -108,13 +110,11 @@ export async function waitReady(opts: {
       lastError = err instanceof Error ? err.message : String(err);
     }
     if (!opts.alive()) {
-      throw new StackError(`${opts.name} exited during start-up. Last lines of ${opts.log}:\n${logTail(opts.log)}`);
+      throw new StackError(`${opts.name} exited during start-up${tail()}`);
     }
     await sleep(opts.intervalMs ?? 500);
   }
-  throw new StackError(
-    `${opts.name} was not ready within ${opts.timeoutMs / 1000}s (last check: ${lastError}). Last lines of ${opts.log}:\n${logTail(opts.log)}`,
-  );
+  throw new StackError(`${opts.name} was not ready within ${opts.timeoutMs / 1000}s (last check: ${lastError})${tail()}`);
 }
 
 /** Fails, naming the port and the variable that sets it, when something else listens on the port. */

@@ -9,8 +9,9 @@ import type { StackContext } from "./context";
 import { ensureJars, ensureJava, ensurePackages } from "./install";
 import { note, step } from "./progress";
 import { ensurePortFree, logTail, waitReady } from "./proc";
-import { describeCapture, dropReplicationSlot, registerConnector } from "./connector";
-import { ensureTopics, migrateCassandra, migratePostgres } from "./schema";
+import { setupSteps } from "./setup";
+import { describeCapture } from "./setup/connector";
+import { dropReplicationSlot } from "./setup/slot";
 
 /** The components in start order, each followed by the set-up that needs it. JVMs start one at a time. */
 export function createStack(ctx: StackContext) {
@@ -20,12 +21,7 @@ export function createStack(ctx: StackContext) {
   const connect = connectComponent(ctx);
   const cassandra = cassandraComponent(ctx);
   const components = [postgres, redis, kafka, connect, cassandra];
-  const setUp: Record<string, { label: string; run: () => Promise<unknown> }> = {
-    postgres: { label: "PostgreSQL migrations", run: () => migratePostgres(ctx) },
-    kafka: { label: "Kafka topics", run: () => ensureTopics(ctx) },
-    connect: { label: "Debezium connector", run: () => registerConnector(ctx) },
-    cassandra: { label: "Cassandra keyspace and tables", run: () => migrateCassandra(ctx) },
-  };
+  const setUp = setupSteps(ctx);
 
   /** Starts whatever is not running (checking its ports first), applies schemas; returns the names it started. */
   async function up() {
@@ -52,6 +48,21 @@ export function createStack(ctx: StackContext) {
       if (s) await step(s.label, s.run);
     }
     return started;
+  }
+
+  /**
+   * The set-up alone, on components something else runs (docker-compose.yml's one-shot `setup`
+   * service): waits until each answers at its configured address, then sets it up. Starts nothing.
+   */
+  async function setup() {
+    for (const c of components) {
+      const s = setUp[c.name];
+      if (!s) continue;
+      await step(`waiting for ${c.name} to answer`, () =>
+        waitReady({ name: c.name, check: c.probe, alive: () => true, timeoutMs: c.readyTimeoutMs }),
+      );
+      await step(s.label, s.run);
+    }
   }
 
   /** Stops our processes (all, or the named ones) in reverse order, dropping the slot before PostgreSQL goes. */
@@ -104,5 +115,5 @@ export function createStack(ctx: StackContext) {
     note(`removed data, config and logs under ${ctx.root} (jars kept)`);
   }
 
-  return { components, up, down, status, logs, reset };
+  return { components, up, setup, down, status, logs, reset };
 }

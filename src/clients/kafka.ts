@@ -1,7 +1,7 @@
 import { Kafka, type logCreator, logLevel } from "kafkajs";
 // @ts-expect-error kafkajs ships no types for its internals
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
-import type { Config } from "../config";
+import { type CapturedTable, type Config, kafkaNames } from "../config";
 
 /**
  * kafkajs 2.2.4 bug (tulios/kafkajs#1751, #1704): after every response, each broker connection's
@@ -53,10 +53,9 @@ const throttledLog: logCreator = () => {
   };
 };
 
-/** Names of the change topics Debezium writes, one per captured table. */
-export const capturedTables = ["users", "follows", "posts", "comments", "likes"] as const;
-export type CapturedTable = (typeof capturedTables)[number];
+export { type CapturedTable, capturedTables } from "../config";
 
+/** The change topic Debezium writes for a captured table (all names: kafkaNames in src/config.ts). */
 export function changeTopic(config: Config["kafka"], table: CapturedTable) {
-  return `${config.topicPrefix}.public.${table}`;
+  return kafkaNames(config.topicPrefix).change(table);
 }

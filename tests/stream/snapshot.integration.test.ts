@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { createStackContext } from "../../deploy/stack/context";
-import { requestSnapshot } from "../../deploy/stack/schema";
+import { requestSnapshot } from "../../deploy/stack/setup/snapshot";
 import { signUp } from "../support/api";
 import { expectConverged, feedIds, sharedWorker } from "../support/pipeline";
 import { useServices } from "../support/stack";

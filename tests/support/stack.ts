@@ -1,17 +1,11 @@
 import { afterAll, beforeAll } from "bun:test";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { type Config, loadConfig } from "../../src/config";
 import { createServices, type Services } from "../../src/services";
 
 /**
- * How tests reach the stack, in one place. Every path ends with the same FEEDLINE_* addresses:
- *  1. a stack already answering at the configured addresses: the local one that `npm test`
- *     brings up (default ports), or any other whose addresses are given in the environment;
- *  2. otherwise, when a Docker engine answers, docker-compose.yml started through testcontainers
- *     (it publishes the same default ports). This path cannot run on the project's own machines,
- *     which have no Docker engine;
- *  3. otherwise a clear error saying how to start the local stack.
+ * How tests reach the stack, in one place: a stack already answering at the configured FEEDLINE_*
+ * addresses (the local one that `npm test` brings up, `docker compose up -d --wait`, or any other
+ * whose addresses are given in the environment); otherwise a clear error saying how to start one.
  */
 let ready: Promise<Config> | undefined;
 
@@ -23,14 +17,9 @@ export function stackConfig(): Promise<Config> {
 async function locateStack() {
   const config = loadConfig();
   if (await answers(config)) return config;
-  if (dockerAnswers()) {
-    const { DockerComposeEnvironment } = await import("testcontainers");
-    await new DockerComposeEnvironment(resolve(import.meta.dir, "../.."), "docker-compose.yml").up();
-    if (await answers(config)) return config;
-  }
   throw new Error(
     "the stack is not running at the configured addresses: run `npm test` (which starts it), " +
-      "or `npm run stack -- up` before `bun test`, or set the FEEDLINE_* addresses of a running stack",
+      "or `npm run stack -- up` (or `docker compose up -d --wait`) before `bun test`, or set the FEEDLINE_* addresses of a running stack",
   );
 }
 
@@ -41,10 +30,6 @@ async function answers(config: Config) {
   } finally {
     await services.close();
   }
-}
-
-function dockerAnswers() {
-  return Boolean(process.env.DOCKER_HOST) || existsSync("/var/run/docker.sock");
 }
 
 /** Clients for one test file, closed by the caller's afterAll. */

@@ -26,6 +26,7 @@ const jdk17Flags = [
 /** A single Cassandra 5.0 node run from the cassandra-all jars, as Cassandra's own launcher would. */
 export function cassandraComponent(ctx: StackContext): Component {
   const cfg = ctx.config.cassandra;
+  const { storagePort, jmxPort } = ctx.settings.cassandra;
   const d = daemon(ctx, "cassandra");
   const yaml = ctx.conf("cassandra", "cassandra.yaml");
   const logback = ctx.conf("cassandra", "logback.xml");
@@ -82,10 +83,10 @@ export function cassandraComponent(ctx: StackContext): Component {
         "seed_provider:",
         "  - class_name: org.apache.cassandra.locator.SimpleSeedProvider",
         "    parameters:",
-        `      - seeds: "127.0.0.1:${cfg.storagePort}"`,
+        `      - seeds: "127.0.0.1:${storagePort}"`,
         "listen_address: 127.0.0.1",
         "rpc_address: 127.0.0.1",
-        `storage_port: ${cfg.storagePort}`,
+        `storage_port: ${storagePort}`,
         `native_transport_port: ${cfg.port}`,
         "start_native_transport: true",
         "endpoint_snitch: SimpleSnitch",
@@ -114,8 +115,8 @@ export function cassandraComponent(ctx: StackContext): Component {
     name: "cassandra",
     ports: [
       { port: cfg.port, variable: "FEEDLINE_CASSANDRA_PORT" },
-      { port: cfg.storagePort, variable: "FEEDLINE_CASSANDRA_STORAGE_PORT" },
-      { port: cfg.jmxPort, variable: "FEEDLINE_CASSANDRA_JMX_PORT" },
+      { port: storagePort, variable: "FEEDLINE_CASSANDRA_STORAGE_PORT" },
+      { port: jmxPort, variable: "FEEDLINE_CASSANDRA_JMX_PORT" },
     ],
     pid: d.pid,
     probe,
@@ -127,7 +128,7 @@ export function cassandraComponent(ctx: StackContext): Component {
       mkdirSync(data, { recursive: true });
       mkdirSync(ctx.run("cassandra-tmp"), { recursive: true });
       await d.start(ctx.java, [
-        ...jvmBase(ctx, ctx.config.stack.cassandraHeap),
+        ...jvmBase(ctx, ctx.settings.cassandra.heap),
         "-Xss256k",
         ...jdk17Flags,
         `-javaagent:${jammJar()}`,
@@ -136,7 +137,7 @@ export function cassandraComponent(ctx: StackContext): Component {
         `-Dcassandra.logdir=${ctx.root}/logs`,
         `-Dlogback.configurationFile=${logback}`,
         "-Dcassandra-foreground=yes",
-        `-Dcassandra.jmx.local.port=${cfg.jmxPort}`,
+        `-Dcassandra.jmx.local.port=${jmxPort}`,
         // Single node: no need to wait for gossip to settle or to pick tokens (start-up ~1 min → ~15 s).
         "-Dcassandra.skip_wait_for_gossip_to_settle=0",
         "-Dcassandra.initial_token=0",

@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { probes } from "../../../src/health";
+import { kafkaNames } from "../../../src/config";
 import type { StackContext } from "../context";
 import { type Component, daemon, jvmBase } from "./component";
 import { writeLog4j } from "./kafka";
@@ -14,12 +15,12 @@ export function connectComponent(ctx: StackContext): Component {
 
   function writeConfig() {
     mkdirSync(ctx.conf("connect"), { recursive: true });
-    const prefix = ctx.config.kafka.topicPrefix;
+    const names = kafkaNames(ctx.config.kafka.topicPrefix).connect;
     writeFileSync(
       props,
       [
         `bootstrap.servers=${ctx.config.kafka.brokers.join(",")}`,
-        `group.id=${prefix}-connect`,
+        `group.id=${names.group}`,
         `listeners=http://${cfg.host}:${cfg.port}`,
         `rest.advertised.host.name=${cfg.host}`,
         `rest.advertised.port=${cfg.port}`,
@@ -30,9 +31,9 @@ export function connectComponent(ctx: StackContext): Component {
         "key.converter.schemas.enable=false",
         "value.converter.schemas.enable=false",
         // Connect creates its own three compacted topics.
-        `config.storage.topic=${prefix}-connect-configs`,
-        `offset.storage.topic=${prefix}-connect-offsets`,
-        `status.storage.topic=${prefix}-connect-status`,
+        `config.storage.topic=${names.configs}`,
+        `offset.storage.topic=${names.offsets}`,
+        `status.storage.topic=${names.status}`,
         `config.storage.replication.factor=${ctx.config.kafka.replicationFactor}`,
         `offset.storage.replication.factor=${ctx.config.kafka.replicationFactor}`,
         `status.storage.replication.factor=${ctx.config.kafka.replicationFactor}`,
@@ -67,7 +68,7 @@ export function connectComponent(ctx: StackContext): Component {
       await d.start(
         ctx.java,
         [
-          ...jvmBase(ctx, ctx.config.stack.connectHeap),
+          ...jvmBase(ctx, ctx.settings.connect.heap),
           `-Dlog4j.configuration=file:${log4j}`,
           "-cp", `${ctx.jars("kafka")}/*`,
           "org.apache.kafka.connect.cli.ConnectDistributed", props,

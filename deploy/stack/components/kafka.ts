@@ -26,6 +26,7 @@ export function writeLog4j(path: string) {
 /** A single-node Kafka in KRaft mode (broker and controller in one process). */
 export function kafkaComponent(ctx: StackContext): Component {
   const cfg = ctx.config.kafka;
+  const { controllerPort } = ctx.settings.kafka;
   const d = daemon(ctx, "kafka");
   const classpath = `${ctx.jars("kafka")}/*`;
   const props = ctx.conf("kafka", "server.properties");
@@ -46,8 +47,8 @@ export function kafkaComponent(ctx: StackContext): Component {
       [
         "process.roles=broker,controller",
         "node.id=1",
-        `controller.quorum.voters=1@127.0.0.1:${cfg.controllerPort}`,
-        `listeners=PLAINTEXT://${listener},CONTROLLER://127.0.0.1:${cfg.controllerPort}`,
+        `controller.quorum.voters=1@127.0.0.1:${controllerPort}`,
+        `listeners=PLAINTEXT://${listener},CONTROLLER://127.0.0.1:${controllerPort}`,
         `advertised.listeners=PLAINTEXT://${listener}`,
         "controller.listener.names=CONTROLLER",
         "inter.broker.listener.name=PLAINTEXT",
@@ -75,7 +76,7 @@ export function kafkaComponent(ctx: StackContext): Component {
     name: "kafka",
     ports: [
       { port: cfg.port, variable: "FEEDLINE_KAFKA_PORT" },
-      { port: cfg.controllerPort, variable: "FEEDLINE_KAFKA_CONTROLLER_PORT" },
+      { port: controllerPort, variable: "FEEDLINE_KAFKA_CONTROLLER_PORT" },
     ],
     pid: d.pid,
     probe,
@@ -90,7 +91,7 @@ export function kafkaComponent(ctx: StackContext): Component {
         java("kafka.tools.StorageTool", ["format", "-t", clusterId, "-c", props, "--ignore-formatted"]);
       }
       await d.start(ctx.java, [
-        ...jvmBase(ctx, ctx.config.stack.kafkaHeap),
+        ...jvmBase(ctx, ctx.settings.kafka.heap),
         `-Dlog4j.configuration=file:${log4j}`,
         `-Dkafka.logs.dir=${ctx.root}/logs`,
         "-cp", classpath,

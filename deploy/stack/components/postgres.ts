@@ -8,7 +8,7 @@ import type { StackContext } from "../context";
 import { StackError } from "../errors";
 import { pgBin } from "../install";
 import { note } from "../progress";
-import { isOurs, removeFile, run, waitReady } from "../proc";
+import { isOurs, run, waitReady } from "../proc";
 import { type Component, withClient } from "./component";
 
 /**
@@ -18,14 +18,20 @@ import { type Component, withClient } from "./component";
 export function postgresComponent(ctx: StackContext): Component {
   const cfg = ctx.config.postgres;
   const asRoot = process.getuid?.() === 0;
-  const home = postgresHome(ctx, asRoot);
-  const dataDir = `${home}/data`;
-  const socketDir = `${home}/run`;
-  const log = `${home}/postgres.log`;
+  // Resolved on first use, so building the stack touches no disk (`setup` on a stack it did not start).
+  let resolved: { home: string; dataDir: string; socketDir: string; log: string } | undefined;
+  const paths = () => {
+    if (!resolved) {
+      const home = postgresHome(ctx, asRoot);
+      resolved = { home, dataDir: `${home}/data`, socketDir: `${home}/run`, log: `${home}/postgres.log` };
+    }
+    return resolved;
+  };
   const pg = (tool: string, args: string[]) =>
     asRoot ? run("runuser", ["-u", "postgres", "--", `${pgBin}/${tool}`, ...args]) : run(`${pgBin}/${tool}`, args);
 
   const pid = () => {
+    const { dataDir } = paths();
     const pidFile = `${dataDir}/postmaster.pid`;
     if (!existsSync(pidFile)) return undefined;
     const p = Number.parseInt(readFileSync(pidFile, "utf8").split("\n")[0]!, 10);
@@ -53,6 +59,7 @@ export function postgresComponent(ctx: StackContext): Component {
   }
 
   function initCluster() {
+    const { home, dataDir } = paths();
     note(`initdb ${dataDir}`);
     ownedByPostgres(home, true);
     ownedByPostgres(dataDir, true);
@@ -67,9 +74,12 @@ export function postgresComponent(ctx: StackContext): Component {
     ports: [{ port: cfg.port, variable: "FEEDLINE_PG_PORT" }],
     pid,
     probe: () => probeDb(cfg.database),
-    log,
+    get log() {
+      return paths().log;
+    },
     readyTimeoutMs: 60_000,
     async start() {
+      const { dataDir, socketDir, log } = paths();
       if (!existsSync(`${dataDir}/PG_VERSION`)) initCluster();
       // Written on every start so a changed port takes effect; the rest is the CDC set-up.
       writeFileSync(
@@ -108,8 +118,7 @@ export function postgresComponent(ctx: StackContext): Component {
     },
     async stop() {
       if (pid() === undefined) return false;
-      pg("pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "-t", "60", "stop"]);
-      removeFile(ctx.pidFile("postgres"));
+      pg("pg_ctl", ["-D", paths().dataDir, "-m", "fast", "-w", "-t", "60", "stop"]);
       return true;
     },
   };

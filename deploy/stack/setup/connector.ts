@@ -1,27 +1,44 @@
 import { readFileSync } from "node:fs";
-import { assertRunning, type ConnectorStatus, createConnectClient } from "../../src/capture/connect";
-import { readSlot, type SlotState } from "../../src/capture/slot";
-import { createPostgres } from "../../src/clients/postgres";
-import { withClient } from "./components/component";
-import type { StackContext } from "./context";
-import { StackError } from "./errors";
-import { note } from "./progress";
-import { logTail, sleep } from "./proc";
+import { assertRunning, type ConnectorStatus, createConnectClient } from "../../../src/capture/connect";
+import { capturedTables, signalTable } from "../../../src/config";
+import type { StackContext } from "../context";
+import { StackError } from "../errors";
+import { note } from "../progress";
+import { logTail, sleep } from "../proc";
+import { slotState } from "./slot";
 
-/** The Debezium connector: its registration, the wait for it to stream, and its replication slot. */
+/** The Debezium connector: its config, its registration, the wait for it to stream, and its state for `status`. */
 
-export function connectorFile(ctx: StackContext) {
+/** A table as Debezium names it in include lists and signals: `<schema>.<table>`. */
+export const collection = (table: string) => `public.${table}`;
+
+/**
+ * The connector as registered: deploy/connectors/<name>.json with the fields that derive from the
+ * table list in src/config.ts added (the captured tables and the signalling table), so the file
+ * cannot disagree with it. The file must not set those fields itself. (Its `slot.name` stays
+ * literal; tests/capture/watchdog.test.ts checks it against config.connect.slot.)
+ */
+export function connectorConfig(ctx: StackContext): { name: string; config: Record<string, string> } {
   const file = ctx.deploy("connectors", `${ctx.config.connect.connector}.json`);
-  return JSON.parse(readFileSync(file, "utf8")) as { name: string; config: Record<string, string> };
+  const { name, config } = JSON.parse(readFileSync(file, "utf8")) as { name: string; config: Record<string, string> };
+  const derived = {
+    // With publication.autocreate.mode=filtered, the publication holds exactly these tables too.
+    "table.include.list": [...capturedTables, signalTable].map(collection).join(","),
+    "signal.data.collection": collection(signalTable),
+  };
+  const clash = Object.keys(derived).filter((k) => k in config);
+  if (clash.length) throw new StackError(`${file} sets ${clash.join(", ")}: the stack tool derives them (deploy/stack/setup/connector.ts)`);
+  return { name, config: { ...config, ...derived } };
 }
 
 /**
- * Registers the connector with PUT (repeatable) only when its config differs, so `up` on a running
- * stack restarts nothing; retries while Connect rebalances (409); waits until it is RUNNING.
+ * Registers the connector with PUT (create or update, repeatable) only when its config differs,
+ * so `up` on a running stack restarts nothing; retries while Connect rebalances (409); waits
+ * until it is RUNNING.
  */
 export async function registerConnector(ctx: StackContext) {
   const { url } = ctx.config.connect;
-  const { name, config } = connectorFile(ctx);
+  const { name, config } = connectorConfig(ctx);
   const current = await fetch(`${url}/connectors/${name}/config`);
   const currentConfig = current.ok ? ((await current.json()) as Record<string, string>) : undefined;
   const same = currentConfig && Object.entries(config).every(([k, v]) => currentConfig[k] === v) && Object.keys(currentConfig).length === Object.keys(config).length + 1;
@@ -81,15 +98,6 @@ export async function waitStreaming(ctx: StackContext, stallMs = 120_000) {
 
 const hasFailed = (s: ConnectorStatus | undefined) => Boolean(s && [s.connector, ...s.tasks].some((p) => p.state === "FAILED"));
 
-/** The replication slot as PostgreSQL sees it, for `status` and for the wait above. */
-export function slotState(ctx: StackContext): Promise<SlotState | undefined> {
-  return withClient(
-    () => createPostgres(ctx.config.postgres, { max: 1 }),
-    (sql) => sql.end({ timeout: 1 }),
-    (sql) => readSlot(sql, ctx.config.connect.slot),
-  );
-}
-
 /** One line for `status`: the connector's and task's states, and the slot's reader and lag. */
 export async function describeCapture(ctx: StackContext) {
   const connect = createConnectClient(ctx.config.connect.url, ctx.config.connect.connector);
@@ -100,26 +108,3 @@ export async function describeCapture(ctx: StackContext) {
 }
 
 const formatBytes = (n: number) => (n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`);
-
-/** Drops the replication slot the connector made: a slot nobody reads pins WAL forever. */
-export function dropReplicationSlot(ctx: StackContext) {
-  const slot = ctx.config.connect.slot;
-  return withClient(
-    () => createPostgres(ctx.config.postgres, { max: 1 }),
-    (sql) => sql.end({ timeout: 1 }),
-    async (sql) => {
-      const deadline = Date.now() + 15_000;
-      while (Date.now() < deadline) {
-        const [row] = await sql`select active from pg_replication_slots where slot_name = ${slot}`;
-        if (!row) return false;
-        if (!row.active) {
-          await sql`select pg_drop_replication_slot(${slot})`;
-          note(`dropped replication slot ${slot}`);
-          return true;
-        }
-        await sleep(500);
-      }
-      throw new StackError(`replication slot ${slot} is still in use after Connect stopped; drop it with pg_drop_replication_slot`);
-    },
-  );
-}

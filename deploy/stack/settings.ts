@@ -1,0 +1,36 @@
+import { z } from "zod";
+import { parseEnv, port } from "../../src/config";
+
+/**
+ * The stack tool's own settings: where it keeps its state, which JDK and heaps it runs, and the
+ * ports only its processes use. The service never reads these; its addresses (host and client
+ * ports) come from src/config.ts, which the stack tool reads too. Same rules as there: every
+ * variable has a default, and a bad value stops the tool with a ConfigError naming the variable.
+ */
+
+const heap = z.string().regex(/^\d+[mg]$/);
+
+const variables = {
+  FEEDLINE_STACK_DIR: z.string().min(1).default(".stack"),
+  FEEDLINE_JAVA_HOME: z.string().optional(),
+  FEEDLINE_KAFKA_HEAP: heap.default("512m"),
+  FEEDLINE_CONNECT_HEAP: heap.default("512m"),
+  FEEDLINE_CASSANDRA_HEAP: heap.default("1g"),
+  FEEDLINE_KAFKA_CONTROLLER_PORT: port.default(59093),
+  FEEDLINE_CASSANDRA_STORAGE_PORT: port.default(57000),
+  FEEDLINE_CASSANDRA_JMX_PORT: port.default(57199),
+} as const;
+
+/** Parses the stack tool's variables; throws ConfigError naming the first bad one. */
+export function loadStackSettings(env: Record<string, string | undefined> = process.env) {
+  const e = parseEnv(variables, env);
+  return {
+    dir: e.FEEDLINE_STACK_DIR,
+    javaHome: e.FEEDLINE_JAVA_HOME,
+    kafka: { heap: e.FEEDLINE_KAFKA_HEAP, controllerPort: e.FEEDLINE_KAFKA_CONTROLLER_PORT },
+    connect: { heap: e.FEEDLINE_CONNECT_HEAP },
+    cassandra: { heap: e.FEEDLINE_CASSANDRA_HEAP, storagePort: e.FEEDLINE_CASSANDRA_STORAGE_PORT, jmxPort: e.FEEDLINE_CASSANDRA_JMX_PORT },
+  };
+}
+
+export type StackSettings = ReturnType<typeof loadStackSettings>;
