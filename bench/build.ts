@@ -60,9 +60,9 @@ const [{ expected }] = (await sql`
 const [{ id: marker }] = (await sql`select id::text as id from users where handle = ${`${o.prefix}_1`}`) as unknown as [{ id: string }];
 console.log(`building every feed from ${toRoute} change events`);
 const service = await startService();
-const cpu0 = cpuSeconds({ service: service.process.pid, ...stackPids(services) });
+const cpu0 = cpuSeconds({ service: service.pid, ...stackPids() });
 const seconds = await waitForPipeline(services, admin, marker, { label: "building" });
-const cpu1 = cpuSeconds({ service: service.process.pid, ...stackPids(services) });
+const cpu1 = cpuSeconds({ service: service.pid, ...stackPids() });
 const m = await service.metrics();
 await service.stop();
 

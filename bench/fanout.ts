@@ -104,7 +104,7 @@ if (celebrityFollowers > 0) {
   const sample = [...fans].sort(() => Math.random() - 0.5).slice(0, 200);
 
   const before = (await service.metrics()).sum("feedline_fanout_writes_total");
-  const pids = { service: service.process.pid, cassandra: stackPids(services).cassandra };
+  const pids = { service: service.pid, cassandra: stackPids().cassandra };
   const cpuBefore = cpuSeconds(pids);
   let cpuAfter: Record<string, number> | undefined;
   const t0 = performance.now();

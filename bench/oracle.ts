@@ -1,7 +1,7 @@
 import type { Sql } from "../src/clients/postgres";
 
 /**
- * FEED-SPEC's feeds computed from PostgreSQL by the spec's own definition: the yardstick every
+ * the contract's feeds computed from PostgreSQL by the spec's own definition: the yardstick every
  * convergence check (tests and the chaos suite) compares the pipeline's feeds with.
  */
 
@@ -33,7 +33,7 @@ async function activityIds(sql: Sql, actors: ReturnType<Sql>) {
 }
 
 /**
- * How a served feed differs from the oracle, under FEED-SPEC's retention rule: the first
+ * How a served feed differs from the oracle, under the contract's retention rule: the first
  * `length` items must be exactly the oracle's; anything past that must still be in the oracle,
  * in order; nothing twice. Every count 0 means equal.
  */

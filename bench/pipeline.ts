@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { createTRPCClient, httpLink } from "@trpc/client";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Admin } from "kafkajs";
-import { freePort } from "../deploy/stack/proc";
+import { loadStackSettings } from "../deploy/stack/settings";
+import { launchService, type ServiceOptions } from "../deploy/stack/service";
 import { loadConfig } from "../src/config";
 import { createServices, type Services } from "../src/services";
 import type { AppRouter } from "../src/api";
@@ -16,45 +16,15 @@ import { statusLine } from "./support";
  * so far to PostgreSQL is in the feeds" that does not rely on sleeping.
  */
 
-export interface Service {
-  port: number;
-  url: string;
-  process: ChildProcess;
-  metrics(): Promise<MetricSet>;
-  stop(): Promise<void>;
-}
+/** The service as a benchmark runs it (deploy/stack/service.ts): its stderr passed through, its /metrics parsed. */
+export type Service = Awaited<ReturnType<typeof startService>>;
 
-/** Starts `src/main.ts serve` on a free port with the given role and waits until /healthz answers 200. */
-export async function startService(opts: { role?: "all" | "api" | "worker"; env?: Record<string, string> } = {}): Promise<Service> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [resolve(import.meta.dir, "../src/main.ts"), "serve", "--role", opts.role ?? "all"], {
-    env: { ...process.env, FEEDLINE_API_PORT: String(port), KAFKAJS_NO_PARTITIONER_WARNING: "1", ...opts.env },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  const kill = () => child.kill("SIGKILL");
-  process.on("exit", kill);
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the service exited with code ${child.exitCode} while starting`);
-    const ok = await fetch(`${url}/healthz`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) throw new Error("the service did not report healthy within 60 s");
-    await Bun.sleep(250);
-  }
+/** Starts `src/main.ts serve` on a free port with the given role (default all) and waits until /healthz answers 200 (or as `ready` says). */
+export async function startService(opts: Pick<ServiceOptions, "role" | "env" | "ready"> = {}) {
+  const service = await launchService({ ...opts, output: "forward", stopGraceMs: 15_000 });
   return {
-    port,
-    url,
-    process: child,
-    metrics: async () => parseMetrics(await (await fetch(`${url}/metrics`)).text()),
-    async stop() {
-      process.off("exit", kill);
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      await Promise.race([exited, Bun.sleep(15_000)]);
-      if (child.exitCode === null) kill();
-    },
+    ...service,
+    metrics: async () => parseMetrics(await (await fetch(`${service.url}/metrics`)).text()),
   };
 }
 
@@ -178,8 +148,8 @@ export function cpuSeconds(pids: Record<string, number | undefined>) {
 }
 
 /** The stack's JVMs and Redis by pid file (PostgreSQL runs as many processes and is left out). */
-export function stackPids(services: Services) {
-  const dir = resolve(import.meta.dir, "..", services.config.stack.dir, "run");
+export function stackPids() {
+  const dir = resolve(import.meta.dir, "..", loadStackSettings().dir, "run");
   const pid = (name: string) => {
     try {
       return Number(readFileSync(`${dir}/${name}.pid`, "utf8").trim()) || undefined;

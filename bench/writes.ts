@@ -4,11 +4,8 @@
  * Starts the API as its own process (so client and server do not share an event loop) against
  * the running stack (`npm run stack -- up` first), and appends the results to docs/benchmarks.md.
  */
-import { spawn } from "node:child_process";
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { freePort } from "../deploy/stack/proc";
-import { apiClient } from "./pipeline";
+import { apiClient, startService } from "./pipeline";
 import { markdownTable, record, statusLine, summarize } from "./support";
 
 const { values } = parseArgs({
@@ -22,20 +19,11 @@ const sequential = Number(values.sequential);
 const concurrent = Number(values.concurrent);
 const levels = values.concurrency.split(",").map(Number);
 
-const port = await freePort();
-const server = spawn(process.execPath, [resolve(import.meta.dir, "../src/main.ts"), "serve"], {
-  env: { ...process.env, FEEDLINE_API_PORT: String(port) },
-  stdio: ["ignore", "ignore", "inherit"],
-});
-process.on("exit", () => server.kill());
-const base = `http://127.0.0.1:${port}`;
-for (let i = 0; ; i++) {
-  if (await fetch(`${base}/trpc/health`).then((r) => r.ok, () => false)) break;
-  if (i > 100) throw new Error("the API did not start");
-  await Bun.sleep(100);
-}
+// API and workers in one process, as `serve` runs by default; measuring starts once it answers,
+// whether or not its stream stages have joined their groups yet.
+const server = await startService({ role: "all", ready: "answering" });
 
-const client = (token?: string) => apiClient(base, token);
+const client = (token?: string) => apiClient(server.url, token);
 const suffix = Math.random().toString(36).slice(2, 8);
 const { token } = await client().users.create.mutate({ handle: `bench_${suffix}` });
 const me = client(token);
@@ -84,5 +72,5 @@ record(
   "Client: @trpc/client httpLink (no batching) in its own Bun process; server: `bun src/main.ts serve` in another; " +
     "each mutation is one PostgreSQL transaction on the local stack, with Kafka Connect/Debezium streaming the WAL and every other stack component running on the same 2 cores.",
 );
-server.kill();
+await server.stop();
 process.exit(0);

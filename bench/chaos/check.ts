@@ -2,17 +2,19 @@ import type { Services } from "../../src/services";
 import { compareFeeds, type FeedDiff, homeOracle, profileOracle } from "../oracle";
 import { inParallel } from "../../src/parallel";
 import { apiClient } from "../pipeline";
+import { statusLine } from "../support";
 import type { Client } from "./workload";
 
 /**
  * Every user's home feed and profile, read through the public API with `limit: 100` and paged to
  * the end, compared with the PostgreSQL oracle. Returns the totals and the first differences.
  */
-export async function checkFeeds(services: Services, url: string, userIds: string[], log: (line: string) => void) {
+export async function checkFeeds(services: Services, url: string, userIds: string[]) {
   const length = services.config.feed.length;
   const totals = { users: userIds.length, entries: 0, missing: 0, extra: 0, doubled: 0, misordered: 0 };
   const failures: string[] = [];
   let done = 0;
+  const progress = statusLine();
   await inParallel(userIds, 8, async (userId) => {
     const as = apiClient(url, services.tokens.mint(userId));
     for (const [feed, want, got] of [
@@ -24,8 +26,9 @@ export async function checkFeeds(services: Services, url: string, userIds: strin
       for (const k of ["missing", "extra", "doubled", "misordered"] as const) totals[k] += diff[k];
       if (bad(diff) && failures.length < 5) failures.push(`${feed} feed of user ${userId}: ${JSON.stringify(diff)}\n  oracle: ${want.slice(0, 20).join(" ")}\n  served: ${got.slice(0, 20).join(" ")}`);
     }
-    if (++done % 250 === 0) log(`checked ${done}/${userIds.length} users`);
+    progress.update(`checked ${++done}/${userIds.length} users`);
   });
+  progress.done();
   return { ...totals, failures };
 }
 

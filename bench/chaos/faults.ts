@@ -39,8 +39,7 @@ export function workerFault(start: () => Promise<Service>, initial: Service) {
       target: "worker" as const,
       signal: "SIGKILL" as const,
       async kill() {
-        current.process.kill("SIGKILL");
-        await new Promise((r) => (current.process.exitCode !== null ? r(null) : current.process.once("exit", r)));
+        await current.kill();
       },
       async restore() {
         current = await start();
@@ -61,10 +60,10 @@ export function workerFault(start: () => Promise<Service>, initial: Service) {
         minHoldMs: sessionTimeoutMs + 4000,
         async kill() {
           standIn = await start();
-          current.process.kill("SIGSTOP");
+          current.signal("SIGSTOP");
         },
         async restore() {
-          current.process.kill("SIGCONT");
+          current.signal("SIGCONT");
           await Bun.sleep(sessionTimeoutMs);
           await standIn?.stop();
         },

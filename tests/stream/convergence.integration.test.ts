@@ -5,7 +5,7 @@ import { expectConverged, feedIds, setSharedWorker, sharedWorker, startWorker } 
 import { eventually, useServices } from "../support/stack";
 import { randomWorkload } from "../support/workload";
 
-// The oracle (FEED-SPEC's home feed computed from PostgreSQL by SQL) against every user's feed in
+// The oracle (the contract's home feed computed from PostgreSQL by SQL) against every user's feed in
 // Cassandra, after a randomised workload, a worker killed with SIGKILL mid-stream, and a replay of
 // every topic from the beginning.
 
@@ -23,7 +23,7 @@ describe("convergence", () => {
     let killed = false;
     const restarted = (async () => {
       await eventually("the workload to get going", () => (killed ? true : undefined), 60_000);
-      await worker.kill("SIGKILL");
+      await worker.kill();
       const next = startWorker();
       setSharedWorker(next);
       return next;
@@ -51,7 +51,7 @@ describe("convergence", () => {
     const before = await Promise.all(users.map((u) => feedIds(services(), u)));
 
     const worker = await sharedWorker();
-    await worker.kill("SIGTERM");
+    await worker.stop();
     const { config } = services();
     const admin = services().kafka.admin();
     await admin.connect();

@@ -29,9 +29,9 @@ beforeAll(async () => {
   await stopSharedWorker();
 });
 afterAll(async () => {
-  a?.child.kill("SIGCONT");
-  await a?.kill("SIGKILL");
-  await b?.kill("SIGTERM");
+  a?.signal("SIGCONT");
+  await a?.kill();
+  await b?.stop();
 });
 
 describe("a stale member wakes up with a creation in hand", () => {
@@ -49,7 +49,7 @@ describe("a stale member wakes up with a creation in hand", () => {
     const post = await author.as.posts.create({ body: "about to be deleted" });
     const id = `shard:${post.id}`;
     await eventually("A to hold the creation", async () => (a!.output().slice(seen).includes("holding") ? true : undefined), 2800);
-    a.child.kill("SIGSTOP");
+    a.signal("SIGSTOP");
 
     b = await startWorker(session); // joins once A is expelled: past A's session timeout
     await eventually("B to apply the creation", async () => ((await feedIds(services(), reader.user.id)).includes(id) ? true : undefined), 60_000);
@@ -66,7 +66,7 @@ describe("a stale member wakes up with a creation in hand", () => {
     await eventually("B to apply the deletion", async () => ((await gone()) ? true : undefined), 60_000);
 
     const before = a.output().length;
-    a.child.kill("SIGCONT");
+    a.signal("SIGCONT");
     await eventually("A to wake and stop its batch", async () => (a!.output().slice(before).includes("may have lost its partition") ? true : undefined), 30_000);
     await Bun.sleep(2000);
     expect(await gone()).toBe(true);

@@ -15,7 +15,7 @@ beforeAll(async () => {
   worker = await startWorker({ FEEDLINE_STREAM_SESSION_TIMEOUT_MS: "6000" });
 });
 afterAll(async () => {
-  await worker?.kill("SIGTERM");
+  await worker?.stop();
 });
 
 const metrics = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text());

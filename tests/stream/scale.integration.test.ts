@@ -43,7 +43,7 @@ describe("scale-out and observability", () => {
       const metrics = await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text();
       expect(counter(metrics, 'feedline_events_total{stage="feeds"')).toBeGreaterThan(0);
     } finally {
-      await second.kill("SIGTERM");
+      await second.stop();
     }
   });
 

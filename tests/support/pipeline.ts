@@ -1,7 +1,5 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { resolve } from "node:path";
-import { freePort } from "../../deploy/stack/proc";
 import { homeOracle } from "../../bench/oracle";
+import { launchService, type ServiceProcess } from "../../deploy/stack/service";
 import type { Services } from "../../src/services";
 import { eventually, stackConfig } from "./stack";
 
@@ -10,55 +8,18 @@ import { eventually, stackConfig } from "./stack";
  * the real topics, the SQL oracle of FEED-SPEC, and waits on convergence with a deadline.
  */
 
-export interface WorkerProcess {
-  child: ChildProcess;
-  port: number;
-  output: () => string;
-  /** Stops it: SIGTERM for a clean shutdown, SIGKILL for a crash. */
-  kill(signal: "SIGTERM" | "SIGKILL"): Promise<void>;
-}
+/** A worker process (deploy/stack/service.ts), all of its output kept for the test to read. */
+export type WorkerProcess = ServiceProcess;
 
-/** Starts a worker process (with extra environment, if given) and waits until its /healthz is green (consumers joined). */
+/**
+ * Starts a worker process (with extra environment, if given) and waits until its /healthz is green
+ * (consumers joined). stop() waits up to 2 minutes for the clean shutdown that leaves its groups.
+ */
 export async function startWorker(env: Record<string, string> = {}): Promise<WorkerProcess> {
-  await stackConfig();
-  const port = await freePort();
-  let output = "";
-  const child = spawn(process.execPath, [resolve(import.meta.dir, "../../src/main.ts"), "serve", "--role", "worker"], {
-    env: { ...process.env, FEEDLINE_API_PORT: String(port), KAFKAJS_NO_PARTITIONER_WARNING: "1", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  running.add(child);
-  child.once("exit", () => running.delete(child));
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  const exited = new Promise<void>((r) => child.once("exit", () => r()));
-  await eventually(
-    "the worker to report healthy",
-    async () => {
-      if (child.exitCode !== null) throw new Error(`worker exited (${child.exitCode}):\n${output}`);
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-      return res?.ok ? true : undefined;
-    },
-    60_000,
-  );
-  return {
-    child,
-    port,
-    output: () => output,
-    async kill(signal) {
-      if (child.exitCode === null) child.kill(signal);
-      await exited;
-    },
-  };
+  return launchService({ config: await stackConfig(), role: "worker", env, output: "keep", stopGraceMs: 120_000 });
 }
 
-/** Every worker still running: stopped after the last test file (tests/support/teardown.ts). */
-const running = new Set<ChildProcess>();
-
-export function killAllWorkers() {
-  for (const child of running) child.kill("SIGKILL");
-}
-process.on("exit", killAllWorkers);
+/** Stops every worker still running: after the last test file (tests/support/teardown.ts). */
 
 let shared: Promise<WorkerProcess> | undefined;
 
@@ -72,7 +33,7 @@ export function sharedWorker() {
 export async function stopSharedWorker() {
   const worker = await shared?.catch(() => undefined);
   shared = undefined;
-  await worker?.kill("SIGTERM");
+  await worker?.stop();
 }
 
 /** Replaces the shared worker (after a test killed it). */
@@ -109,7 +70,7 @@ export async function expectConverged(services: Services, userIds: string[], tim
   } catch (err) {
     // The shared worker's own log, when it runs: what it was doing is usually why.
     const worker = await shared?.catch(() => undefined);
-    const log = worker ? `\n--- shared worker (${worker.child.exitCode === null ? "running" : `exited ${worker.child.exitCode}`}), last lines:\n${worker.output().slice(-3000)}` : "";
+    const log = worker ? `\n--- shared worker (${worker.status()}), last lines:\n${worker.output().slice(-3000)}` : "";
     throw new Error(`${(err as Error).message}\n${last}${log}`);
   }
 }

@@ -1,5 +1,5 @@
 import { afterAll } from "bun:test";
-import { killAllWorkers } from "./pipeline";
+import { killAllServices } from "../../deploy/stack/service";
 
 // Preloaded (bunfig.toml): after the last test file, no worker process outlives the run.
-afterAll(killAllWorkers);
+afterAll(killAllServices);
