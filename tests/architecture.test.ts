@@ -23,9 +23,11 @@ const layers: string[][] = [
   ["src/main.ts"],
 ];
 
-function files(dir: string, ext: string): string[] {
+/** The files under `dir` whose names end in `ext`, skipping dependencies and local state. */
+function files(dir: string, ext = ""): string[] {
   return readdirSync(join(root, dir)).flatMap((name) => {
     const path = join(dir, name);
+    if (["node_modules", ".git", ".stack", "dist"].includes(name)) return [];
     return statSync(join(root, path)).isDirectory() ? files(path, ext) : path.endsWith(ext) ? [path] : [];
   });
 }
@@ -108,5 +110,22 @@ describe("the docs", () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+
+  /** Names that look like files and are not: a Kafka header. */
+  const notFiles = new Set(["change.ts"]);
+
+  test("every file they name in code spans exists (a path, or a file name found in the repository)", () => {
+    const all = files(".");
+    const missing: string[] = [];
+    for (const doc of docs.filter((d) => d !== "docs/benchmarks.md")) {
+      const text = readFileSync(join(root, doc), "utf8");
+      for (const [, name] of text.matchAll(/`([\w./-]+\.(?:ts|sql|cql|json|sh|yml|md))`/g)) {
+        if (name!.includes("NNN") || notFiles.has(name!)) continue;
+        const found = existsSync(join(root, name!)) || existsSync(join(root, dirname(doc), name!)) || all.some((f) => f.endsWith(`/${name}`));
+        if (!found) missing.push(`${doc}: ${name}`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 });

@@ -11,7 +11,7 @@ const bottom: FeedKey = { createdAt: new Date(0), id: "" };
 export const trimmed = "*";
 
 /**
- * FEED-SPEC: when removals leave a feed short of N while older qualifying activities exist, the
+ * The contract (docs/contract.md): when removals leave a feed short of N while older qualifying activities exist, the
  * feed is completed with them. Called after removing items from feeds, in the same event, so a
  * crash replays both.
  *

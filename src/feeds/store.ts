@@ -85,7 +85,7 @@ export function createFeedStore(deps: {
     /**
      * A user's activities, newest first, from the start or after a position, however old:
      * retention is by length, so a quiet account's year-old post is still among its newest
-     * (FEED-SPEC). Each carries `ts`, the write time of its row.
+     * (docs/contract.md). Each carries `ts`, the write time of its row.
      */
     async activities(actorId: string, limit: number, after?: FeedKey): Promise<Stored<Activity>[]> {
       const [query, params] = after ? [q.activitiesAfter, [actorId, after.createdAt, after.id, limit]] : [q.activities, [actorId, limit]];

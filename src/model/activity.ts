@@ -1,5 +1,5 @@
 /**
- * An activity derived from a source row, with its deterministic id (FEED-SPEC): replaying the
+ * An activity derived from a source row, with its deterministic id (docs/contract.md): replaying the
  * row's events can only rewrite the same activity, never add another.
  */
 export interface Activity {

@@ -4,7 +4,7 @@ import type { LiveEvent, LiveFeed } from "../feeds/live";
 import { type FeedKey, type WireItem, feedOrder, positionOf } from "../model/feed";
 
 /**
- * One connection to a user's live home feed (FEED-SPEC, `feed.onItem`): each add carries its
+ * One connection to a user's live home feed (docs/contract.md, `feed.onItem`): each add carries its
  * item's feed position; a reconnect from a position first gets exactly the feed's items after
  * it (read from the feed, oldest first), then the live events; removals are their own events;
  * and no item id is sent twice on one connection.

@@ -10,15 +10,15 @@ import { supervise } from "./supervisor";
 import { createFeedWorker } from "./worker";
 
 /**
- * The stream role: the router and the feed worker in this process, joined to their consumer
+ * The stream role: the rekey stage and the feed worker in this process, joined to their consumer
  * groups, each kept alive by a supervisor through any outage (see supervisor.ts). `onFatal` is
  * called when a stage cannot go on (a store rejected a write): the caller exits non-zero.
  */
 export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Config; metrics: Metrics; feeds: FeedStore; fanout: Fanout; onFatal: (err: unknown) => void }) {
   const { kafka, admin, config, metrics, feeds, fanout, onFatal } = deps;
-  const routerStatus = createStageStatus("router", metrics);
+  const rekeyStatus = createStageStatus("router", metrics);
   const workerStatus = createStageStatus("worker", metrics);
-  const router = supervise({ status: routerStatus, onFatal, create: () => createRekeyStage({ kafka, config, metrics, status: routerStatus }) });
+  const rekey = supervise({ status: rekeyStatus, onFatal, create: () => createRekeyStage({ kafka, config, metrics, status: rekeyStatus }) });
   const worker = supervise({ status: workerStatus, onFatal, create: () => createFeedWorker({ kafka, config, metrics, feeds, fanout, status: workerStatus }) });
 
   const lag = metrics.gauge("feedline_consumer_lag", "Messages not yet consumed and committed, per group, topic and partition.");
@@ -44,14 +44,14 @@ export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Co
     /** For /healthz: healthy while both stages consume; otherwise what each waits for, and since when. */
     check: async () => {
       const problems = [
-        ...[routerStatus, workerStatus].flatMap(describeTrouble),
-        ...(await describeStall(routerStatus, config.stream.routerGroup)),
+        ...[rekeyStatus, workerStatus].flatMap(describeTrouble),
+        ...(await describeStall(rekeyStatus, config.stream.routerGroup)),
         ...(await describeStall(workerStatus, config.stream.feedsGroup)),
       ];
       if (problems.length) throw new Error(problems.join("; "));
     },
     async stop() {
-      await Promise.all([router.stop(), worker.stop()]);
+      await Promise.all([rekey.stop(), worker.stop()]);
     },
   };
 }

@@ -3,7 +3,7 @@ import { expectServedIsOracle, servedHome, signUp, type User } from "../support/
 import { sharedWorker } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
 
-// FEED-SPEC's contract at its edges, as a user meets them through the API: the expected feed is
+// the contract's contract at its edges, as a user meets them through the API: the expected feed is
 // computed from PostgreSQL by the spec's definition, and the served feed is paged to the end.
 // Retention is by length, not age: a followed account's newest items arrive however old they are,
 // and an unfollow removes them however old they are.

@@ -3,7 +3,7 @@ import { signUp } from "../support/api";
 import { expectConverged, feedIds, sharedWorker } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
 
-// One test per rule of FEED-SPEC, through the whole pipeline: tRPC caller → PostgreSQL →
+// One test per rule of the contract (docs/contract.md), through the whole pipeline: tRPC caller → PostgreSQL →
 // Debezium → Kafka → router → feed worker → Cassandra (and Redis). Each waits on convergence
 // with a deadline, never on a fixed sleep.
 

@@ -34,7 +34,7 @@ export async function servedHome(u: User) {
   return ids;
 }
 
-/** Waits until the feed served to `u` equals FEED-SPEC's newest N computed in SQL; fails with the difference. */
+/** Waits until the feed served to `u` equals the contract's newest N computed in SQL; fails with the difference. */
 export async function expectServedIsOracle(services: Services, u: User, timeoutMs = 45_000) {
   let last = "";
   await eventually(

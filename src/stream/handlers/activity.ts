@@ -25,7 +25,7 @@ export async function deleteActivity(ctx: WriteContext, activity: Activity) {
   await completeFeeds(ctx, targets);
 }
 
-/** The activity a source row stands for, with its deterministic id (FEED-SPEC): replaying the row's events can only rewrite it. */
+/** The activity a source row stands for, with its deterministic id (docs/contract.md): replaying the row's events can only rewrite it. */
 const excerptLength = 280;
 const excerpt = (text: string) => (text.length > excerptLength ? `${text.slice(0, excerptLength - 1)}…` : text);
 
