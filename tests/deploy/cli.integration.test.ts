@@ -24,6 +24,18 @@ describe("the stack tool on a running stack", () => {
     expect(stack.components.map((c) => c.pid())).toEqual(before);
   });
 
+  test("`setup` (what compose runs) applies the set-up steps to the running components, starts nothing and changes nothing", async () => {
+    const stack = createStack(createStackContext(await stackConfig()));
+    const before = stack.components.map((c) => c.pid());
+    const res = runCli("setup");
+    expect(res.status).toBe(0);
+    expect(res.stdout + res.stderr).not.toContain("starting ");
+    expect(res.stdout).not.toMatch(/connector .* (registered|updated)/);
+    expect(res.stdout).not.toMatch(/applied \d+_/); // every migration was already applied
+    expect(res.stdout).not.toContain("created "); // every topic exists
+    expect(stack.components.map((c) => c.pid())).toEqual(before);
+  });
+
   test("`status` exits 0 and lists every component as ready", async () => {
     const res = runCli("status");
     expect(res.status).toBe(0);
