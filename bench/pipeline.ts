@@ -9,6 +9,7 @@ import { createServices, type Services } from "../src/services";
 import type { AppRouter } from "../src/api";
 import { consumerLag, streamGroups } from "../src/stream/lag";
 import { statusLine } from "./support";
+import { withStackSecret } from "../deploy/stack/secret";
 
 /**
  * What the pipeline benchmarks share: the service run as its own process (as in production:
@@ -35,7 +36,7 @@ export function apiClient(baseUrl: string, token?: string) {
 
 /** What every pipeline benchmark opens first: the stores, a Kafka admin, and a check that nothing else consumes the stream. */
 export async function openBench() {
-  const config = loadConfig();
+  const config = loadConfig(withStackSecret()); // the stack's token secret, so that tokens agree with the services it runs
   const services = await createServices(config);
   const admin = services.kafka.admin();
   await admin.connect();

@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config";
 import { createPostgres } from "../src/clients/postgres";
 import { type DatasetOptions, defaultDataset, seedDataset } from "./dataset";
+import { withStackSecret } from "../deploy/stack/secret";
 
 export function datasetArgs(args = process.argv.slice(2)): DatasetOptions & { rest: Record<string, string | undefined> } {
   const { values } = parseArgs({
@@ -29,7 +30,7 @@ export function datasetArgs(args = process.argv.slice(2)): DatasetOptions & { re
 
 if (import.meta.main) {
   const o = datasetArgs();
-  const config = loadConfig();
+  const config = loadConfig(withStackSecret()); // the stack's token secret, so that tokens agree with the services it runs
   const sql = createPostgres(config.postgres, { max: 2 });
   try {
     console.log(`seeding "${o.prefix}": ${o.users} users, ~${o.follows} follows each (skew ${o.skew}), ${o.activities} activities over ${o.days} days`);

@@ -12,13 +12,21 @@ export const port = z.coerce.number().int().min(1).max(65535);
 const host = z.string().min(1);
 const positiveInt = z.coerce.number().int().min(1);
 
-/** Signs tokens on development machines only: main.ts warns when it is in use. */
-export const devTokenSecret = "feedline-development-secret-do-not-use-in-production";
+/** The development secret earlier versions published in this file: refused, since anyone can sign with it. */
+const publishedSecret = "feedline-development-secret-do-not-use-in-production";
+const secret = z
+  .string()
+  .min(32, "must be at least 32 characters")
+  .refine((s) => s !== publishedSecret, "is the published development secret; generate one (openssl rand -base64 32)");
 
 /** Each entry: environment variable → [schema with default]. Names are the documented surface. */
 const variables = {
   FEEDLINE_API_HOST: host.default("127.0.0.1"),
   FEEDLINE_API_PORT: port.default(3100),
+  FEEDLINE_API_MAX_BODY_BYTES: positiveInt.default(256 * 1024),
+  FEEDLINE_API_MAX_BATCH: positiveInt.max(100).default(10),
+  FEEDLINE_LIVE_MAX_PER_USER: positiveInt.default(5),
+  FEEDLINE_LIVE_MAX_QUEUE: positiveInt.default(1000),
 
   FEEDLINE_PG_HOST: host.default("127.0.0.1"),
   FEEDLINE_PG_PORT: port.default(55432),
@@ -44,8 +52,15 @@ const variables = {
   FEEDLINE_CASSANDRA_KEYSPACE: z.string().regex(/^[a-z][a-z0-9_]*$/).default("feedline"),
   FEEDLINE_CASSANDRA_REPLICATION: positiveInt.default(1),
 
-  FEEDLINE_TOKEN_SECRET: z.string().min(32, "must be at least 32 characters").default(devTokenSecret),
+  FEEDLINE_TOKEN_SECRET: secret.optional(),
+  FEEDLINE_TOKEN_PREVIOUS_SECRETS: z
+    .string()
+    .transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(secret))
+    .default([]),
   FEEDLINE_TOKEN_TTL_HOURS: positiveInt.default(24 * 30),
+  FEEDLINE_IDEMPOTENCY_TTL_HOURS: positiveInt.default(24),
+  FEEDLINE_SIGNUP_KEY_TTL_SECONDS: positiveInt.default(600),
 
   FEEDLINE_FEED_LENGTH: z.coerce.number().int().min(500).default(500),
   FEEDLINE_CACHE_TTL_SECONDS: positiveInt.default(86_400),
@@ -82,8 +97,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parseEnv(variables, env);
   const names = kafkaNames(e.FEEDLINE_TOPIC_PREFIX);
   return {
-    api: { host: e.FEEDLINE_API_HOST, port: e.FEEDLINE_API_PORT },
-    auth: { secret: e.FEEDLINE_TOKEN_SECRET, ttlSeconds: e.FEEDLINE_TOKEN_TTL_HOURS * 3600 },
+    api: { host: e.FEEDLINE_API_HOST, port: e.FEEDLINE_API_PORT, maxBodyBytes: e.FEEDLINE_API_MAX_BODY_BYTES, maxBatch: e.FEEDLINE_API_MAX_BATCH },
+    /** Per user, across processes: open live streams; per stream: events buffered for a slow reader. */
+    live: { maxPerUser: e.FEEDLINE_LIVE_MAX_PER_USER, maxQueue: e.FEEDLINE_LIVE_MAX_QUEUE },
+    auth: {
+      /** The signing secret first, then the previous ones still accepted; empty when none is set (see tokenSecrets). */
+      secrets: e.FEEDLINE_TOKEN_SECRET ? [e.FEEDLINE_TOKEN_SECRET, ...e.FEEDLINE_TOKEN_PREVIOUS_SECRETS] : [],
+      ttlSeconds: e.FEEDLINE_TOKEN_TTL_HOURS * 3600,
+    },
     postgres: {
       host: e.FEEDLINE_PG_HOST,
       port: e.FEEDLINE_PG_PORT,
@@ -115,6 +136,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       keyspace: e.FEEDLINE_CASSANDRA_KEYSPACE,
       replicationFactor: e.FEEDLINE_CASSANDRA_REPLICATION,
     },
+    /** How long idempotency keys are honoured: a sign-up's briefly (a replay mints a token), others for a day. */
+    idempotency: { signupSeconds: e.FEEDLINE_SIGNUP_KEY_TTL_SECONDS, otherSeconds: e.FEEDLINE_IDEMPOTENCY_TTL_HOURS * 3600 },
     feed: { length: e.FEEDLINE_FEED_LENGTH, cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS },
     stream: {
       concurrency: e.FEEDLINE_WORKER_CONCURRENCY,
@@ -132,6 +155,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 export type Config = ReturnType<typeof loadConfig>;
+
+/** Whether a listen address is reachable from this machine only. */
+export function isLoopback(host: string) {
+  return host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * The token secrets a process serving the API may run with: the configured ones. With none, an
+ * API on a loopback address (a developer's machine) runs with `fallback`, a random secret whose
+ * tokens die with the process; one on any other address refuses to start.
+ */
+export function tokenSecrets(config: Config, fallback: () => string): { secrets: string[]; generated: boolean } {
+  if (config.auth.secrets.length > 0) return { secrets: config.auth.secrets, generated: false };
+  if (!isLoopback(config.api.host)) {
+    throw new ConfigError("FEEDLINE_TOKEN_SECRET", `is not set, and the API would listen on ${config.api.host}: set a secret of at least 32 characters (openssl rand -base64 32)`);
+  }
+  return { secrets: [fallback()], generated: true };
+}
 
 /**
  * The tables Debezium captures, one change topic each. The one list: the change topics, the

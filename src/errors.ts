@@ -20,6 +20,8 @@ export const errorCodes = {
   CANNOT_FOLLOW_SELF: { trpc: "BAD_REQUEST", canRetry: false },
   IDEMPOTENCY_KEY_REUSED: { trpc: "UNPROCESSABLE_CONTENT", canRetry: false },
   INVALID_CURSOR: { trpc: "BAD_REQUEST", canRetry: false },
+  PAYLOAD_TOO_LARGE: { trpc: "PAYLOAD_TOO_LARGE", canRetry: false },
+  TOO_MANY_REQUESTS: { trpc: "TOO_MANY_REQUESTS", canRetry: true },
   UNAVAILABLE: { trpc: "SERVICE_UNAVAILABLE", canRetry: true },
   STORE_REJECTED: { trpc: "INTERNAL_SERVER_ERROR", canRetry: false },
 } as const satisfies Record<string, { trpc: TRPCError["code"]; canRetry: boolean }>;

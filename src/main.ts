@@ -2,9 +2,11 @@ import { parseArgs } from "node:util";
 import { createApp } from "./app";
 import { startCaptureWatchdog } from "./capture";
 import { probes } from "./health";
-import { type Config, ConfigError, devTokenSecret, loadConfig } from "./config";
+import { randomSecret } from "./auth";
+import { type Config, ConfigError, loadConfig, tokenSecrets } from "./config";
 import { AppError } from "./errors";
 import { createServices } from "./services";
+import { startKeyExpiry } from "./source/key-expiry";
 import { startStream } from "./stream";
 
 const usage = `usage: feedline [command]
@@ -16,8 +18,10 @@ type Role = (typeof roles)[number];
 
 /** Wires config → clients → app (and the stream workers) and serves; stops cleanly on SIGINT/SIGTERM. */
 async function serve(config: Config, role: Role) {
-  if (config.auth.secret === devTokenSecret && role !== "worker") {
-    console.warn("warning: FEEDLINE_TOKEN_SECRET is not set; tokens are signed with the public development secret");
+  if (role !== "worker") {
+    const { secrets, generated } = tokenSecrets(config, randomSecret);
+    if (generated) console.warn("warning: FEEDLINE_TOKEN_SECRET is not set; tokens are signed with a random secret and die with this process (npm start sets one)");
+    config = { ...config, auth: { ...config.auth, secrets } };
   }
   const services = await createServices(config);
   // A stage that cannot go on (a store rejected a write) ends the process: its supervisor
@@ -34,10 +38,13 @@ async function serve(config: Config, role: Role) {
     role === "api"
       ? undefined
       : startCaptureWatchdog({ config, metrics: services.metrics, kafkaUp: () => probes.kafka(services.kafkaAdmin).then(() => true) });
+  // Idempotency keys past their life are deleted by the worker role, next to the other upkeep.
+  const keyExpiry = role === "api" ? undefined : startKeyExpiry({ sql: services.sql, lifetimes: config.idempotency, metrics: services.metrics });
   if (stream) services.watch("stream", stream.check);
   if (capture) services.watch("capture", capture.check);
   const app = createApp(services, { api: role !== "worker" });
-  const server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch });
+  // The app refuses a body past the limit with a typed 413 as it streams in; Bun's own cap is the backstop.
+  const server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch, maxRequestBodySize: config.api.maxBodyBytes + 65_536 });
   console.log(`feedline ${role} listening on http://${server.hostname}:${server.port} (${role === "worker" ? "" : "tRPC at /trpc, "}/healthz, /metrics)`);
 
   const report = await services.health();
@@ -52,6 +59,7 @@ async function serve(config: Config, role: Role) {
     server.stop();
     await stream?.stop();
     await capture?.stop();
+    await keyExpiry?.stop();
     await services.close();
     process.exit(0);
   };
@@ -62,6 +70,9 @@ async function serve(config: Config, role: Role) {
 /** Mints a token for an existing user, for operators and scripts (`npm run token -- alice`). */
 async function token(config: Config, who: string | undefined) {
   if (!who) throw new AppError("INVALID_INPUT", "name the user: feedline token <id or handle>");
+  if (config.auth.secrets.length === 0) {
+    throw new ConfigError("FEEDLINE_TOKEN_SECRET", "is not set: a token signed with any other secret than the API's verifies nowhere");
+  }
   const services = await createServices(config);
   try {
     const user = /^\d+$/.test(who) ? await services.writes.getUser(who) : await services.writes.getUserByHandle(who);

@@ -1,4 +1,4 @@
-import { createTokens } from "./auth";
+import { createTokens, randomSecret } from "./auth";
 import type { Config } from "./config";
 import { checkHealth, probes } from "./health";
 import { createMetrics } from "./metrics";
@@ -24,17 +24,19 @@ export async function createServices(config: Config) {
   const cassandra = createCassandra(config.cassandra);
   const kafka = createKafka(config.kafka);
   const kafkaAdmin = kafka.admin();
-  const writes = createWriteStore({ sql });
-  const tokens = createTokens(config.auth);
+  const writes = createWriteStore({ sql, keys: config.idempotency });
+  // No secret configured (tests, a worker-only process): a random one; main.ts decides whether an API may run so.
+  const secrets = config.auth.secrets.length > 0 ? config.auth.secrets : [randomSecret()];
+  const tokens = createTokens({ secrets, ttlSeconds: config.auth.ttlSeconds });
   const feedCache = createFeedCache({ redis, length: config.feed.length });
   const cachePages = createCachePages({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
-  const live = createLiveFeed({ redis });
+  const live = createLiveFeed({ redis, ...config.live });
   const feeds = createFeedStore({ cassandra, fanout: config.stream.fanout });
   const fanout = createFanout({ feeds, cache: feedCache, live });
   const metrics = createMetrics();
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics });
   const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, metrics, onRead: upkeep.read });
-  const cursors = createCursors(config.auth.secret);
+  const cursors = createCursors(secrets[0]!);
 
   const extraChecks: Record<string, () => Promise<void>> = {};
   const health = () =>

@@ -1,8 +1,11 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import os from "node:os";
+import { resolve } from "node:path";
 import { ConfigError, loadConfig } from "../../src/config";
 import { createStackContext } from "./context";
 import { StackError } from "./errors";
 import { seconds } from "./progress";
+import { ensureStackSecret } from "./secret";
 import { loadStackSettings } from "./settings";
 import { requestSnapshot } from "./setup/snapshot";
 import { createStack } from "./stack";
@@ -17,7 +20,9 @@ const usage = `usage: npm run stack -- <command>
   reset    down, then delete data, config and logs (jars are kept)
   snapshot [table…]  ask Debezium for an incremental snapshot (all captured tables by default):
            every row is re-emitted and the workers rebuild derived state
-  test     up (reusing what runs), bun test, then stop what it started`;
+  test     up (reusing what runs), bun test, then stop what it started
+  serve [--role api|worker|all]  run the service against the stack, with the stack's token secret
+  token <user>  print a bearer token for an existing user (id or handle), signed with that secret`;
 
 async function main(argv: string[]) {
   const [command, ...rest] = argv;
@@ -60,14 +65,29 @@ async function main(argv: string[]) {
       await stack.reset();
       return 0;
     case "test": {
-      const names = await stack.up();
-      console.log(`stack ready in ${seconds(started)}; running bun test`);
-      const res = spawnSync(process.execPath, ["test", "--timeout", "300000", ...rest], { stdio: "inherit", env: process.env });
-      if (names.length > 0) {
-        console.log(`stopping what this run started: ${names.join(", ")}`);
-        await stack.down(names);
+      const names: string[] = [];
+      try {
+        await stack.up(names);
+        console.log(`stack ready in ${seconds(started)}; running bun test`);
+        const res = spawnSync(process.execPath, ["test", "--timeout", "300000", ...rest], { stdio: "inherit", env: ctx.childEnv() });
+        return res.status ?? 1;
+      } finally {
+        // Also when `up` failed halfway: what this run started is stopped.
+        if (names.length > 0) {
+          console.log(`stopping what this run started: ${names.join(", ")}`);
+          await stack.down(names);
+        }
       }
-      return res.status ?? 1;
+    }
+    case "serve":
+    case "token": {
+      // The service in the foreground, as `npm start` and `npm run token` run it.
+      ensureStackSecret();
+      const main = resolve(import.meta.dir, "../../src/main.ts");
+      const child = spawn(process.execPath, [main, command, ...rest], { stdio: "inherit", env: ctx.childEnv() });
+      // A supervisor's SIGTERM (or a Ctrl-C) reaches the service, which stops cleanly.
+      for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
+      return new Promise<number>((done) => child.on("exit", (code, signal) => done(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1))));
     }
     default:
       console.error(usage);

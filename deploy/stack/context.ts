@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Config } from "../../src/config";
+import { withStackSecret } from "./secret";
 import { loadStackSettings, type StackSettings } from "./settings";
 
 /**
@@ -23,9 +24,12 @@ export function createStackContext(config: Config, settings: StackSettings = loa
     conf: (...parts: string[]) => join(root, "conf", ...parts),
     jars: (...parts: string[]) => join(root, "jars", ...parts),
     java: javaBinary(settings.javaHome),
-    /** Environment for child processes: the parsed config, so Connect's env config provider sees it too. */
+    /**
+     * Environment for child processes: the parsed config, so Connect's env config provider sees
+     * it too, and the stack's token secret (secret.ts) unless the environment sets one.
+     */
     childEnv: (): NodeJS.ProcessEnv => ({
-      ...process.env,
+      ...withStackSecret(process.env),
       FEEDLINE_PG_HOST: config.postgres.host,
       FEEDLINE_PG_PORT: String(config.postgres.port),
       FEEDLINE_PG_USER: config.postgres.user,

@@ -9,6 +9,7 @@ import type { StackContext } from "./context";
 import { ensureJars, ensureJava, ensurePackages } from "./install";
 import { note, step } from "./progress";
 import { ensurePortFree, logTail, waitReady } from "./proc";
+import { ensureStackSecret } from "./secret";
 import { setupSteps } from "./setup";
 import { describeCapture } from "./setup/connector";
 import { dropReplicationSlot } from "./setup/slot";
@@ -23,8 +24,11 @@ export function createStack(ctx: StackContext) {
   const components = [postgres, redis, kafka, connect, cassandra];
   const setUp = setupSteps(ctx);
 
-  /** Starts whatever is not running (checking its ports first), applies schemas; returns the names it started. */
-  async function up() {
+  /**
+   * Starts whatever is not running (checking its ports first), applies schemas; returns the names
+   * it started. `started` is filled as it goes, so a caller still knows them when a later step fails.
+   */
+  async function up(started: string[] = []) {
     // Port clashes are found before anything is installed or started.
     for (const c of components) {
       if (c.pid() === undefined) for (const p of c.ports) await ensurePortFree(p.port, p.variable, c.name);
@@ -32,7 +36,7 @@ export function createStack(ctx: StackContext) {
     ensureJava(ctx);
     await ensurePackages(ctx);
     await ensureJars(ctx);
-    const started: string[] = [];
+    ensureStackSecret();
     for (const c of components) {
       const pid = c.pid();
       if (pid !== undefined) {

@@ -1,6 +1,6 @@
 import { tracked } from "@trpc/server";
 import { z } from "zod";
-import { liveHome } from "../read/live-home";
+import { openLiveHome } from "../read/live-home";
 import { authedProcedure, publicProcedure, router } from "./trpc";
 import { id } from "./inputs";
 import { type WireItem, positionOf } from "../model/feed";
@@ -14,6 +14,19 @@ function paginate(items: WireItem[], limit: number, cursorFor: (item: WireItem) 
   return { items: shown, nextCursor: items.length > limit && last ? cursorFor(last) : null };
 }
 
+/** A signal that aborts with `signal` or at `atMs`, whichever comes first (re-armed past setTimeout's 24.8-day limit). */
+function abortAt(atMs: number, signal?: AbortSignal) {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    const left = atMs - Date.now();
+    if (left <= 0) return controller.abort();
+    timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+  };
+  signal?.addEventListener("abort", () => (clearTimeout(timer), controller.abort()), { once: true });
+  arm();
+  return controller.signal;
+}
 
 export const feedRouter = router({
   /** The caller's home feed, newest first: from Redis, rebuilt from Cassandra when missing. */
@@ -28,15 +41,19 @@ export const feedRouter = router({
    * The caller's home feed, live (server-sent events): `{ type: "add", item }` with the item's
    * feed position as the event id, and `{ type: "remove", id }`. A reconnect sends the last id
    * back (`lastEventId`, which tRPC's client does by itself) and first gets the items after it.
+   * The stream ends when the token expires; a user holds a bounded number of streams.
    */
   onItem: authedProcedure
     .input(z.strictObject({ lastEventId: z.string().max(512).nullish() }).optional())
-    .subscription(async function* ({ ctx, input, signal }) {
+    .subscription(async ({ ctx, input, signal }) => {
       const feed = `live:${ctx.userId}`;
       const since = input?.lastEventId ? ctx.cursors.decode(feed, input.lastEventId) : undefined;
-      for await (const { at, event } of liveHome(ctx, ctx.userId, since, signal)) {
-        yield tracked(ctx.cursors.encode(feed, at), event);
-      }
+      const until = abortAt(ctx.tokenExpiresAt * 1000, signal);
+      // Opened before the response starts: a refusal (too many streams) is a plain 429.
+      const events = await openLiveHome(ctx, ctx.userId, since, until);
+      return (async function* () {
+        for await (const { at, event } of events) yield tracked(ctx.cursors.encode(feed, at), event);
+      })();
     }),
 
   /** Anyone's own activities (their profile), newest first. */

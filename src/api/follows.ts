@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { authedProcedure, router } from "./trpc";
-import { id, idempotencyKey } from "./inputs";
+import { id, idempotencyKey, idempotencyKeyOf } from "./inputs";
 
 export const followsRouter = router({
   follow: authedProcedure.input(z.strictObject({ userId: id, idempotencyKey })).mutation(({ ctx, input }) => {
-    const key = input.idempotencyKey ?? ctx.idempotencyKey;
+    const key = idempotencyKeyOf(ctx.idempotencyKey, input.idempotencyKey);
     return ctx.writes.follow(ctx.userId, input.userId, key ? { key } : undefined);
   }),
 

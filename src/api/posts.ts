@@ -1,10 +1,10 @@
 import { z } from "zod";
 import { authedProcedure, router } from "./trpc";
-import { id, idempotencyKey, text } from "./inputs";
+import { id, idempotencyKey, idempotencyKeyOf, text } from "./inputs";
 
 export const postsRouter = router({
-  create: authedProcedure.input(z.strictObject({ body: text(5000), idempotencyKey })).mutation(({ ctx, input }) => {
-    const key = input.idempotencyKey ?? ctx.idempotencyKey;
+  create: authedProcedure.input(z.strictObject({ body: text(5000, { lines: true }), idempotencyKey })).mutation(({ ctx, input }) => {
+    const key = idempotencyKeyOf(ctx.idempotencyKey, input.idempotencyKey);
     return ctx.writes.createPost(ctx.userId, { body: input.body }, key ? { key } : undefined);
   }),
 

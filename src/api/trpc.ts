@@ -72,12 +72,13 @@ const authMessages = {
   malformed: "the bearer token is malformed",
   "bad-signature": "the bearer token is not valid",
   expired: "the bearer token has expired; get a new one",
+  "too-long": "the bearer token claims a longer life than this service grants; get a new one",
 } as const;
 
 /** Procedures that act as a user: the actor comes from the token, never from the input. */
 const requireUser = t.middleware(({ ctx, next }) => {
   if ("error" in ctx.auth) throw new AppError("UNAUTHENTICATED", authMessages[ctx.auth.error]);
-  return next({ ctx: { ...ctx, userId: ctx.auth.userId } });
+  return next({ ctx: { ...ctx, userId: ctx.auth.userId, tokenExpiresAt: ctx.auth.expiresAt } });
 });
 
 export const router = t.router;

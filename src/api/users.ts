@@ -1,13 +1,13 @@
 import { z } from "zod";
 import { publicProcedure, router } from "./trpc";
-import { handle, id, idempotencyKey, text } from "./inputs";
+import { handle, id, idempotencyKeyOf, signupKey, text } from "./inputs";
 
 export const usersRouter = router({
   /** Signs up: the new user and a bearer token acting as them. */
   create: publicProcedure
-    .input(z.strictObject({ handle, displayName: text(80).optional(), idempotencyKey }))
+    .input(z.strictObject({ handle, displayName: text(80).optional(), idempotencyKey: signupKey }))
     .mutation(async ({ ctx, input }) => {
-      const key = input.idempotencyKey ?? ctx.idempotencyKey;
+      const key = idempotencyKeyOf(ctx.idempotencyKey, input.idempotencyKey, signupKey);
       const user = await ctx.writes.createUser({ handle: input.handle, displayName: input.displayName }, key ? { key } : undefined);
       return { user, token: ctx.tokens.mint(user.id) };
     }),

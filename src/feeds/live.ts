@@ -1,5 +1,7 @@
 import { logOutages, type RedisClient, registered } from "../clients/redis";
-import { type WireItem } from "../model/feed";
+import { AppError } from "../errors";
+import type { WireItem } from "../model/feed";
+import { claimConnection } from "./live-scripts";
 
 /**
  * Live timelines over Redis pub/sub. A subscribed user is registered in `feed:live` (a sorted
@@ -7,14 +9,19 @@ import { type WireItem } from "../model/feed";
  * in a feed on `feed:live:{user}` only for registered users (one ZMSCORE per fan-out tells
  * which), so a celebrity's fan-out publishes to its live followers only. Pub/sub is at most
  * once: what a connection misses while it is away, the feed itself gives back (src/read/live-home.ts).
+ *
+ * Bounds: a user holds at most `maxPerUser` streams across every API process (counted in
+ * `feed:live:{user}:conns`, entries expiring with their registration), and a stream whose reader
+ * falls `maxQueue` events behind is ended (its client reconnects and resumes from the feed).
  */
 export type LiveEvent = { type: "add"; item: WireItem } | { type: "remove"; id: string };
 
 const registry = "feed:live";
 const registrationMs = 60_000;
 const channel = (userId: string) => `feed:live:{${userId}}`;
+const connections = (userId: string) => `feed:live:{${userId}}:conns`;
 
-export function createLiveFeed({ redis }: { redis: RedisClient }) {
+export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisClient; maxPerUser: number; maxQueue: number }) {
   let subscriber: RedisClient | undefined;
   const listeners = new Map<string, Set<(event: LiveEvent) => void>>();
 
@@ -28,6 +35,12 @@ export function createLiveFeed({ redis }: { redis: RedisClient }) {
       for (const listener of (userId && listeners.get(userId)) || []) listener(event);
     });
     return subscriber;
+  }
+
+  /** Takes (or refreshes) this connection's place among the user's streams; false at the limit. */
+  async function claim(userId: string, connectionId: string) {
+    const now = Date.now();
+    return (await redis.eval(claimConnection, 1, connections(userId), now, now + registrationMs, connectionId, maxPerUser)) === 1;
   }
 
   return {
@@ -45,37 +58,66 @@ export function createLiveFeed({ redis }: { redis: RedisClient }) {
     /**
      * API: listens to the user's feed from the moment this resolves (the Redis subscription and
      * the registration are in place), and returns the events as they come until `signal` aborts.
+     * TOO_MANY_REQUESTS when the user already holds `maxPerUser` streams.
      */
     async subscribe(userId: string, signal?: AbortSignal): Promise<AsyncGenerator<LiveEvent>> {
+      const connectionId = crypto.randomUUID();
+      if (!(await claim(userId, connectionId))) {
+        throw new AppError("TOO_MANY_REQUESTS", `at most ${maxPerUser} live streams per user; close one before opening another`);
+      }
       const queue: LiveEvent[] = [];
+      let overflowed = false;
       let wake: (() => void) | undefined;
       const listener = (event: LiveEvent) => {
-        queue.push(event);
+        if (queue.length >= maxQueue) overflowed = true;
+        else queue.push(event);
         wake?.();
       };
       const set = listeners.get(userId) ?? new Set();
       listeners.set(userId, set);
       set.add(listener);
       const sub = connectSubscriber();
-      if (set.size === 1) await sub.subscribe(channel(userId));
-      const register = () => redis.zadd(registry, Date.now() + registrationMs, userId).catch(() => 0);
-      await register();
-      const keepAlive = setInterval(register, registrationMs / 3);
+      let keepAlive: ReturnType<typeof setInterval> | undefined;
+      let closed = false;
+      /** Gives everything back, once: on abort, at the generator's end, or when opening fails. */
+      const close = async () => {
+        if (closed) return;
+        closed = true;
+        clearInterval(keepAlive);
+        set.delete(listener);
+        wake?.();
+        if (set.size === 0) {
+          listeners.delete(userId);
+          await sub.unsubscribe(channel(userId)).catch(() => {});
+        }
+        await redis.zrem(connections(userId), connectionId).catch(() => 0);
+      };
       const aborted = new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve(), { once: true }));
+      signal?.addEventListener("abort", () => void close(), { once: true });
+      const register = async () => {
+        const now = Date.now();
+        // Registrations of closed or dead connections are pruned as new ones arrive.
+        await redis.pipeline().zadd(registry, now + registrationMs, userId).zremrangebyscore(registry, "-inf", now).exec();
+        await claim(userId, connectionId);
+      };
+      try {
+        if (set.size === 1) await sub.subscribe(channel(userId));
+        await register().catch(() => {});
+      } catch (err) {
+        await close();
+        throw err;
+      }
+      keepAlive = setInterval(() => register().catch(() => {}), registrationMs / 3);
       return (async function* () {
         try {
-          while (!signal?.aborted) {
+          while (!signal?.aborted && !closed) {
             while (queue.length) yield queue.shift()!;
+            if (overflowed) throw new AppError("UNAVAILABLE", `the stream fell ${maxQueue} events behind its reader; reconnect to resume from the feed`);
             await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
             wake = undefined;
           }
         } finally {
-          clearInterval(keepAlive);
-          set.delete(listener);
-          if (set.size === 0) {
-            listeners.delete(userId);
-            await sub.unsubscribe(channel(userId)).catch(() => {});
-          }
+          await close();
         }
       })();
     },

@@ -1,5 +1,4 @@
 import type { FeedReader } from "./reader";
-
 import type { LiveEvent, LiveFeed } from "../feeds/live";
 import { type FeedKey, type WireItem, feedOrder, positionOf } from "../model/feed";
 
@@ -9,11 +8,16 @@ import { type FeedKey, type WireItem, feedOrder, positionOf } from "../model/fee
  * it (read from the feed, oldest first), then the live events; removals are their own events;
  * and no item id is sent twice on one connection.
  *
- * The live subscription is opened before the feed is read, so nothing written in between is
- * missed; whatever both give is sent once.
+ * The live subscription is opened (and the user's place among their streams taken) before this
+ * resolves, and before the feed is read, so nothing written in between is missed; whatever both
+ * give is sent once.
  */
-export async function* liveHome(deps: { live: LiveFeed; reader: FeedReader }, userId: string, since: FeedKey | undefined, signal?: AbortSignal) {
+export async function openLiveHome(deps: { live: LiveFeed; reader: FeedReader }, userId: string, since: FeedKey | undefined, signal?: AbortSignal) {
   const events = await deps.live.subscribe(userId, signal);
+  return stream(deps.reader, events, userId, since);
+}
+
+async function* stream(reader: FeedReader, events: AsyncGenerator<LiveEvent>, userId: string, since: FeedKey | undefined) {
   const sent = new Set<string>();
   const removed = new Set<string>();
   // Where a reconnect should resume: the newest position sent, or where this connection began.
@@ -27,7 +31,7 @@ export async function* liveHome(deps: { live: LiveFeed; reader: FeedReader }, us
   };
   try {
     if (since) {
-      for (const item of (await newerThan(deps.reader, userId, since, deps.reader.length)).reverse()) {
+      for (const item of (await newerThan(reader, userId, since, reader.length)).reverse()) {
         const out = add(item);
         if (out) yield out;
       }

@@ -1,5 +1,5 @@
 import { AppError, type ErrorCode, fromPostgresError } from "../errors";
-import { once } from "./idempotency";
+import { type KeyLifetimes, once } from "./idempotency";
 import { asUnavailable } from "../clients/outage";
 import type { Sql, Tx } from "../clients/postgres";
 
@@ -8,7 +8,7 @@ import type { Sql, Tx } from "../clients/postgres";
  * turns the rows into change events; nothing here talks to Kafka, Cassandra or Redis.
  * Ids are bigint identities, strings on the wire.
  */
-export function createWriteStore({ sql }: { sql: Sql }) {
+export function createWriteStore({ sql, keys }: { sql: Sql; keys: KeyLifetimes }) {
   /** One transaction; constraint violations become typed errors. */
   async function mutate<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     try {
@@ -29,7 +29,9 @@ export function createWriteStore({ sql }: { sql: Sql }) {
   return {
     createUser: (input: { handle: string; displayName?: string }, idem?: Idem) =>
       mutate((tx) =>
-        once(tx, idem && { ...idem, scope: "anonymous", procedure: "users.create", input }, async () => {
+        // Scoped by handle: a key someone claimed first cannot block another handle's sign-up, and
+        // replaying it needs the handle and display name too (docs/security.md).
+        once(tx, idem && { ...idem, scope: `signup:${input.handle}`, procedure: "users.create", input, ttlSeconds: keys.signupSeconds }, async () => {
           const [row] = await tx`
             insert into users (handle, display_name) values (${input.handle}, ${input.displayName ?? null})
             returning id, handle, display_name, created_at`;
@@ -54,7 +56,7 @@ export function createWriteStore({ sql }: { sql: Sql }) {
     follow: async (actorId: string, userId: string, idem?: Idem) => {
       if (actorId === userId) throw new AppError("CANNOT_FOLLOW_SELF", "you cannot follow yourself");
       return mutate((tx) =>
-        once(tx, idem && { ...idem, scope: `user:${actorId}`, procedure: "follows.follow", input: { userId } }, async () => {
+        once(tx, idem && { ...idem, scope: `user:${actorId}`, procedure: "follows.follow", ttlSeconds: keys.otherSeconds, input: { userId } }, async () => {
           const [row] = await tx`
             insert into follows (follower_id, followee_id) values (${actorId}, ${userId})
             returning follower_id, followee_id, created_at`;
@@ -72,7 +74,7 @@ export function createWriteStore({ sql }: { sql: Sql }) {
 
     createPost: (actorId: string, input: { body: string }, idem?: Idem) =>
       mutate((tx) =>
-        once(tx, idem && { ...idem, scope: `user:${actorId}`, procedure: "posts.create", input }, async () => {
+        once(tx, idem && { ...idem, scope: `user:${actorId}`, procedure: "posts.create", ttlSeconds: keys.otherSeconds, input }, async () => {
           const [row] = await tx`
             insert into posts (author_id, body) values (${actorId}, ${input.body})
             returning id, author_id, body, created_at`;
@@ -94,7 +96,7 @@ export function createWriteStore({ sql }: { sql: Sql }) {
 
     createComment: (actorId: string, input: { postId: string; body: string }, idem?: Idem) =>
       mutate((tx) =>
-        once(tx, idem && { ...idem, scope: `user:${actorId}`, procedure: "comments.create", input }, async () => {
+        once(tx, idem && { ...idem, scope: `user:${actorId}`, procedure: "comments.create", ttlSeconds: keys.otherSeconds, input }, async () => {
           const [row] = await tx`
             insert into comments (post_id, author_id, body) values (${input.postId}, ${actorId}, ${input.body})
             returning id, post_id, author_id, body, created_at`;
@@ -113,7 +115,7 @@ export function createWriteStore({ sql }: { sql: Sql }) {
 
     like: (actorId: string, postId: string, idem?: Idem) =>
       mutate((tx) =>
-        once(tx, idem && { ...idem, scope: `user:${actorId}`, procedure: "likes.like", input: { postId } }, async () => {
+        once(tx, idem && { ...idem, scope: `user:${actorId}`, procedure: "likes.like", ttlSeconds: keys.otherSeconds, input: { postId } }, async () => {
           const [row] = await tx`
             insert into likes (user_id, post_id) values (${actorId}, ${postId})
             returning user_id, post_id, created_at`;

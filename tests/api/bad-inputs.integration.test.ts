@@ -83,8 +83,8 @@ function authHeader(who: Who): Record<string, string> {
     case "bob":
       return { authorization: `Bearer ${bob.token}` };
     case "forged": {
-      const [v, , exp, sig] = alice.token.split(".");
-      return { authorization: `Bearer ${[v, bob.user.id, exp, sig].join(".")}` };
+      const [v, kid, , exp, sig] = alice.token.split(".");
+      return { authorization: `Bearer ${[v, kid, bob.user.id, exp, sig].join(".")}` };
     }
     case "expired":
       return { authorization: `Bearer ${expiredToken}` };

@@ -140,8 +140,8 @@ describe("feed.onItem", () => {
     const other = await signUp(services(), "forged");
     const foreign = services().cursors.encode(`live:${other.user.id}`, { createdAt: new Date(), id: "shard:1" });
     for (const lastEventId of ["garbage", foreign]) {
-      const iterable = await callerFor(services(), fan.token).feed.onItem({ lastEventId });
-      await expect(iterable[Symbol.asyncIterator]().next()).rejects.toMatchObject({ code: "INVALID_CURSOR" });
+      // Refused before the stream opens: a plain error response, not an event.
+      await expect(callerFor(services(), fan.token).feed.onItem({ lastEventId })).rejects.toMatchObject({ code: "BAD_REQUEST", cause: { code: "INVALID_CURSOR" } });
     }
   });
 

@@ -11,7 +11,7 @@ describe("users", () => {
     expect(user).toMatchObject({ handle, displayName: "New Person" });
     expect(user.id).toMatch(/^\d+$/);
     expect(Date.parse(user.createdAt)).not.toBeNaN();
-    expect(services().tokens.verify(token)).toEqual({ userId: user.id });
+    expect(services().tokens.verify(token)).toMatchObject({ userId: user.id });
   });
 
   test("get returns a user to anyone, and a missing one is USER_NOT_FOUND", async () => {
@@ -33,14 +33,15 @@ describe("users", () => {
     const first = await callerFor(services(), undefined, { "idempotency-key": key }).users.create({ handle });
     const again = await callerFor(services(), undefined, { "idempotency-key": key }).users.create({ handle });
     expect(again.user).toEqual(first.user);
-    expect(services().tokens.verify(again.token)).toEqual({ userId: first.user.id });
+    expect(services().tokens.verify(again.token)).toMatchObject({ userId: first.user.id });
     expect(await services().sql`select 1 from users where handle = ${handle}`).toHaveLength(1);
   });
 
-  test("the same idempotency key with a different request is refused", async () => {
+  test("the same sign-up key for the same handle with another display name is refused", async () => {
     const key = `signup-${crypto.randomUUID()}`;
-    await callerFor(services()).users.create({ handle: uniqueHandle("k1"), idempotencyKey: key });
-    const attempt = callerFor(services()).users.create({ handle: uniqueHandle("k2"), idempotencyKey: key });
+    const handle = uniqueHandle("k1");
+    await callerFor(services()).users.create({ handle, displayName: "One", idempotencyKey: key });
+    const attempt = callerFor(services()).users.create({ handle, displayName: "Two", idempotencyKey: key });
     await expectAppError(attempt, "IDEMPOTENCY_KEY_REUSED", "UNPROCESSABLE_CONTENT");
   });
 });

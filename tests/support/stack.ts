@@ -1,6 +1,7 @@
 import { afterAll, beforeAll } from "bun:test";
 import { type Config, loadConfig } from "../../src/config";
 import { createServices, type Services } from "../../src/services";
+import { withStackSecret } from "../../deploy/stack/secret";
 
 /**
  * How tests reach the stack, in one place: a stack already answering at the configured FEEDLINE_*
@@ -15,7 +16,7 @@ export function stackConfig(): Promise<Config> {
 }
 
 async function locateStack() {
-  const config = loadConfig();
+  const config = loadConfig(withStackSecret()); // the stack's token secret, so that tokens agree with the services it runs
   if (await answers(config)) return config;
   throw new Error(
     "the stack is not running at the configured addresses: run `npm test` (which starts it), " +
