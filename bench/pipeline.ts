@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Admin } from "kafkajs";
 import { loadStackSettings } from "../deploy/stack/settings";
-import { launchService, type ServiceOptions } from "../deploy/stack/service";
+import { generousRates, launchService, type ServiceOptions } from "../deploy/stack/service";
 import { loadConfig } from "../src/config";
 import { createServices, type Services } from "../src/services";
 import type { AppRouter } from "../src/api";
@@ -22,10 +22,10 @@ export type Service = Awaited<ReturnType<typeof startService>>;
 
 /** Starts `src/main.ts serve` on a free port with the given role (default all) and waits until /healthz answers 200 (or as `ready` says). */
 export async function startService(opts: Pick<ServiceOptions, "role" | "env" | "ready"> = {}) {
-  const service = await launchService({ ...opts, output: "forward", stopGraceMs: 15_000 });
+  const service = await launchService({ ...opts, env: { ...generousRates(), ...opts.env }, output: "forward", stopGraceMs: 15_000 });
   return {
     ...service,
-    metrics: async () => parseMetrics(await (await fetch(`${service.url}/metrics`)).text()),
+    metrics: async () => parseMetrics(await (await fetch(`${service.adminUrl}/metrics`)).text()),
   };
 }
 
@@ -36,7 +36,7 @@ export function apiClient(baseUrl: string, token?: string) {
 
 /** What every pipeline benchmark opens first: the stores, a Kafka admin, and a check that nothing else consumes the stream. */
 export async function openBench() {
-  const config = loadConfig(withStackSecret()); // the stack's token secret, so that tokens agree with the services it runs
+  const config = loadConfig({ ...withStackSecret(), ...generousRates() }); // the stack's token secret, so that tokens agree with the services it runs
   const services = await createServices(config);
   const admin = services.kafka.admin();
   await admin.connect();

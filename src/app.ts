@@ -1,31 +1,30 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
-import { Hono } from "hono";
+import { type Context as HonoContext, Hono } from "hono";
+import { getConnInfo } from "hono/bun";
 import { bodyLimit } from "hono/body-limit";
 import { authenticate } from "./auth";
 import type { Config } from "./config";
-import { errorCodes } from "./errors";
+import { AppError, errorCodes } from "./errors";
+import type { HealthReport } from "./health";
 import type { Metrics } from "./metrics";
 import { appRouter } from "./api";
 import type { Context } from "./api/trpc";
 
 /** What the app is built from: everything in the context but the per-request parts, and the API's limits. */
-export type AppDeps = Omit<Context, "auth" | "idempotencyKey"> & { metrics?: Metrics; config: Pick<Config, "api"> };
+export type AppDeps = Omit<Context, "auth" | "idempotencyKey" | "address"> & { config: Pick<Config, "api" | "trustedProxies"> };
 
 /**
- * The HTTP surface: /healthz for load balancers, /metrics for Prometheus, and tRPC at /trpc
- * unless this process only runs stream workers. Nothing else.
+ * The public HTTP surface: /healthz for load balancers (up or down per component, cached 2 s) and
+ * tRPC at /trpc unless this process only runs stream workers. The detailed health and /metrics
+ * are on the admin port (createAdminApp).
  */
 export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
   const app = new Hono();
   const limits = deps.config.api;
   app.get("/healthz", async (c) => {
-    const report = await deps.health();
+    const report = await deps.publicHealth();
     return c.json(report, report.ok ? 200 : 503);
   });
-  const { metrics } = deps;
-  if (metrics) {
-    app.get("/metrics", async (c) => c.text(await metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
-  }
   if (options.api === false) return app;
   app.all(
     "/trpc/*",
@@ -44,7 +43,15 @@ export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
         // EventSource cannot send headers: a subscription, and only a subscription, may pass its
         // token as a connection parameter (anything in a URL ends up in access logs).
         createContext: ({ req, info }) =>
-          requestContext(deps, req.headers, info.type === "subscription" ? info.connectionParams?.authorization : undefined),
+          requestContext(deps, req.headers, {
+            authorization: info.type === "subscription" ? info.connectionParams?.authorization : undefined,
+            address: clientAddress(c, deps.config.trustedProxies),
+          }),
+        // Over budget: when to come back.
+        responseMeta: ({ errors }) => {
+          const wait = errors.map((e) => (e.cause instanceof AppError ? e.cause.retryAfterSeconds : undefined)).find((s) => s !== undefined);
+          return wait === undefined ? {} : { headers: { "retry-after": String(wait) } };
+        },
         onError: ({ error, path }) => {
           if (error.code === "INTERNAL_SERVER_ERROR") console.error(`[trpc] ${path ?? "?"} failed:`, error.cause ?? error);
         },
@@ -53,13 +60,45 @@ export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
   return app;
 }
 
-/** The context of one request: the caller from its bearer token, its idempotency key. */
-export function requestContext(deps: AppDeps, headers: Headers, authorization?: string): Context {
+/**
+ * The admin surface, for operators and Prometheus on a private address (FEEDLINE_ADMIN_HOST/PORT):
+ * /healthz with each component's timing and error, checked live, and /metrics.
+ */
+export function createAdminApp(deps: { health: () => Promise<HealthReport>; metrics: Metrics }) {
+  const app = new Hono();
+  app.get("/healthz", async (c) => {
+    const report = await deps.health();
+    return c.json(report, report.ok ? 200 : 503);
+  });
+  app.get("/metrics", async (c) => c.text(await deps.metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }));
+  return app;
+}
+
+/** The context of one request: the caller from its bearer token, its idempotency key, its address. */
+export function requestContext(deps: AppDeps, headers: Headers, from: { authorization?: string; address?: string } = {}): Context {
   return {
     ...deps,
-    auth: authenticate(headers.get("authorization") ?? authorization, deps.tokens),
+    auth: authenticate(headers.get("authorization") ?? from.authorization, deps.tokens),
     idempotencyKey: headers.get("idempotency-key") ?? undefined,
+    address: from.address ?? "unknown",
   };
+}
+
+/**
+ * The client's address: the socket's peer, or, behind `trustedProxies` reverse proxies, the entry
+ * of X-Forwarded-For that the outermost trusted proxy added (earlier entries are the client's word).
+ */
+export function clientAddress(c: HonoContext, trustedProxies: number) {
+  if (trustedProxies > 0) {
+    const hops = (c.req.header("x-forwarded-for") ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    const entry = hops.at(-trustedProxies);
+    if (entry) return entry;
+  }
+  try {
+    return getConnInfo(c).remote.address ?? "unknown";
+  } catch {
+    return "unknown"; // not served by Bun.serve (app.request in tests)
+  }
 }
 
 /** An error answered before tRPC runs, in the shape tRPC gives its own (docs/api.md#errors). */

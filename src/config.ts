@@ -23,6 +23,8 @@ const secret = z
 const variables = {
   FEEDLINE_API_HOST: host.default("127.0.0.1"),
   FEEDLINE_API_PORT: port.default(3100),
+  FEEDLINE_ADMIN_HOST: host.default("127.0.0.1"),
+  FEEDLINE_ADMIN_PORT: port.default(3101),
   FEEDLINE_API_MAX_BODY_BYTES: positiveInt.default(256 * 1024),
   FEEDLINE_API_MAX_BATCH: positiveInt.max(100).default(10),
   FEEDLINE_LIVE_MAX_PER_USER: positiveInt.default(5),
@@ -62,6 +64,13 @@ const variables = {
   FEEDLINE_IDEMPOTENCY_TTL_HOURS: positiveInt.default(24),
   FEEDLINE_SIGNUP_KEY_TTL_SECONDS: positiveInt.default(600),
 
+  FEEDLINE_RATE_SIGNUPS_PER_HOUR: positiveInt.default(20),
+  FEEDLINE_RATE_WRITES_PER_MINUTE: positiveInt.default(120),
+  FEEDLINE_RATE_FOLLOWS_PER_HOUR: positiveInt.default(300),
+  FEEDLINE_RATE_READS_PER_MINUTE: positiveInt.default(1200),
+  FEEDLINE_RATE_ANONYMOUS_READS_PER_MINUTE: positiveInt.default(600),
+  FEEDLINE_TRUSTED_PROXIES: z.coerce.number().int().min(0).max(10).default(0),
+
   FEEDLINE_FEED_LENGTH: z.coerce.number().int().min(500).default(500),
   FEEDLINE_CACHE_TTL_SECONDS: positiveInt.default(86_400),
   FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),
@@ -98,6 +107,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const names = kafkaNames(e.FEEDLINE_TOPIC_PREFIX);
   return {
     api: { host: e.FEEDLINE_API_HOST, port: e.FEEDLINE_API_PORT, maxBodyBytes: e.FEEDLINE_API_MAX_BODY_BYTES, maxBatch: e.FEEDLINE_API_MAX_BATCH },
+    /** The admin surface (detailed /healthz, /metrics): keep it on a private address. */
+    admin: { host: e.FEEDLINE_ADMIN_HOST, port: e.FEEDLINE_ADMIN_PORT },
+    /** Budgets per user (per client address for sign-ups and anonymous calls), shared by every API process through Redis. */
+    rates: {
+      signupsPerHour: e.FEEDLINE_RATE_SIGNUPS_PER_HOUR,
+      writesPerMinute: e.FEEDLINE_RATE_WRITES_PER_MINUTE,
+      followsPerHour: e.FEEDLINE_RATE_FOLLOWS_PER_HOUR,
+      readsPerMinute: e.FEEDLINE_RATE_READS_PER_MINUTE,
+      anonymousReadsPerMinute: e.FEEDLINE_RATE_ANONYMOUS_READS_PER_MINUTE,
+    },
+    /** How many reverse proxies in front of the API append to X-Forwarded-For (0: the socket's address is the client's). */
+    trustedProxies: e.FEEDLINE_TRUSTED_PROXIES,
     /** Per user, across processes: open live streams; per stream: events buffered for a slow reader. */
     live: { maxPerUser: e.FEEDLINE_LIVE_MAX_PER_USER, maxQueue: e.FEEDLINE_LIVE_MAX_QUEUE },
     auth: {

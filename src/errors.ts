@@ -32,11 +32,14 @@ export class AppError extends Error {
   readonly canRetry: boolean;
   /** For UNAVAILABLE: which component is down (kafka, cassandra, redis, postgres), when known. */
   readonly component?: string;
-  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown; component?: string }) {
+  /** For TOO_MANY_REQUESTS: when the budget refills (the Retry-After header). */
+  readonly retryAfterSeconds?: number;
+  constructor(readonly code: ErrorCode, message: string, options?: { cause?: unknown; component?: string; retryAfterSeconds?: number }) {
     super(message, options);
     this.name = "AppError";
     this.canRetry = errorCodes[code].canRetry;
     this.component = options?.component;
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

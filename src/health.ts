@@ -53,6 +53,26 @@ export async function checkHealth(checks: Record<string, () => Promise<void>>, t
 
 export type HealthReport = Awaited<ReturnType<typeof checkHealth>>;
 
+/** The health a public endpoint shows: which components answer, without timings or internal error text. */
+export type PublicHealth = { ok: boolean; components: Record<string, { ok: boolean }> };
+
+/**
+ * `report` for anyone: at most one live check per `ttlMs` however many ask (concurrent callers
+ * share the check in flight), and only up/down per component.
+ */
+export function publicHealth(report: () => Promise<HealthReport>, ttlMs = 2000) {
+  let last: { at: number; value: Promise<PublicHealth> } | undefined;
+  return () => {
+    const now = Date.now();
+    if (!last || now - last.at >= ttlMs) {
+      const value = report().then((r) => ({ ok: r.ok, components: Object.fromEntries(Object.entries(r.components).map(([name, h]) => [name, { ok: h.ok }])) }));
+      last = { at: now, value };
+      value.catch(() => (last = undefined));
+    }
+    return last.value;
+  };
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout>;
   const timeout = new Promise<never>((_, reject) => {

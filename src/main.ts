@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { createApp } from "./app";
+import { createAdminApp, createApp } from "./app";
 import { startCaptureWatchdog } from "./capture";
 import { probes } from "./health";
 import { randomSecret } from "./auth";
@@ -45,7 +45,9 @@ async function serve(config: Config, role: Role) {
   const app = createApp(services, { api: role !== "worker" });
   // The app refuses a body past the limit with a typed 413 as it streams in; Bun's own cap is the backstop.
   const server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch, maxRequestBodySize: config.api.maxBodyBytes + 65_536 });
-  console.log(`feedline ${role} listening on http://${server.hostname}:${server.port} (${role === "worker" ? "" : "tRPC at /trpc, "}/healthz, /metrics)`);
+  const admin = Bun.serve({ hostname: config.admin.host, port: config.admin.port, fetch: createAdminApp(services).fetch, maxRequestBodySize: 65_536 });
+  console.log(`feedline ${role} listening on http://${server.hostname}:${server.port} (${role === "worker" ? "" : "tRPC at /trpc, "}/healthz)`);
+  console.log(`  admin on http://${admin.hostname}:${admin.port} (/healthz in detail, /metrics)`);
 
   const report = await services.health();
   for (const [name, h] of Object.entries(report.components)) {
@@ -57,6 +59,7 @@ async function serve(config: Config, role: Role) {
     if (stopping) return;
     stopping = true;
     server.stop();
+    admin.stop();
     await stream?.stop();
     await capture?.stop();
     await keyExpiry?.stop();

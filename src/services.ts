@@ -1,7 +1,8 @@
 import { createTokens, randomSecret } from "./auth";
 import type { Config } from "./config";
-import { checkHealth, probes } from "./health";
+import { checkHealth, probes, publicHealth } from "./health";
 import { createMetrics } from "./metrics";
+import { createRateLimits } from "./api/rate-limits";
 import { createCursors } from "./api/cursor";
 import { createWriteStore } from "./source/writes";
 import { createCassandra } from "./clients/cassandra";
@@ -34,6 +35,7 @@ export async function createServices(config: Config) {
   const feeds = createFeedStore({ cassandra, fanout: config.stream.fanout });
   const fanout = createFanout({ feeds, cache: feedCache, live });
   const metrics = createMetrics();
+  const rates = createRateLimits({ redis, rates: config.rates });
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics });
   const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, metrics, onRead: upkeep.read });
   const cursors = createCursors(secrets[0]!);
@@ -48,16 +50,18 @@ export async function createServices(config: Config) {
       cassandra: () => probes.cassandra(cassandra),
       ...extraChecks,
     });
+  /** The health anyone may see (public /healthz, the tRPC health query): cached 2 s, up/down only. */
+  const publicHealthReport = publicHealth(health);
   /** Adds a component to the health report (the stream, when this process runs it). */
   const watch = (name: string, check: () => Promise<void>) => {
     extraChecks[name] = check;
   };
 
   async function close() {
-    await Promise.allSettled([sql.end({ timeout: 5 }), live.close(), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
+    await Promise.allSettled([sql.end({ timeout: 5 }), live.close(), rates.close(), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
   }
 
-  return { config, sql, redis, cassandra, kafka, kafkaAdmin, writes, tokens, feedCache, cachePages, feeds, fanout, upkeep, reader, cursors, live, metrics, health, watch, close };
+  return { config, sql, redis, cassandra, kafka, kafkaAdmin, writes, tokens, feedCache, cachePages, feeds, fanout, upkeep, reader, cursors, live, rates, metrics, health, publicHealth: publicHealthReport, watch, close };
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

@@ -43,16 +43,22 @@ export type ServiceProcess = Awaited<ReturnType<typeof launchService>>;
 export async function launchService(opts: ServiceOptions = {}) {
   const role = opts.role ?? "all";
   const port = opts.port ?? (await freePort());
-  const { cmd, args, env } = serviceCommand({ config: opts.config ?? loadConfig(), role, port, env: opts.env });
+  const adminPort = await freePort();
+  const { cmd, args, env } = serviceCommand({ config: opts.config ?? loadConfig(), role, port, adminPort, env: opts.env });
   const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-  const service = watch(child, { output: opts.output ?? "forward", stopGraceMs: opts.stopGraceMs ?? 30_000 }, { role, port, name: `feedline serve --role ${role} (pid ${child.pid}, port ${port})` });
+  const service = watch(child, { output: opts.output ?? "forward", stopGraceMs: opts.stopGraceMs ?? 30_000 }, {
+    role,
+    port,
+    adminPort,
+    name: `feedline serve --role ${role} (pid ${child.pid}, port ${port}, admin ${adminPort})`,
+  });
   if (child.pid === undefined) throw new StackError(`could not start ${cmd} ${args.join(" ")}`);
   await untilReady(service, opts.ready ?? "healthy", opts.timeoutMs ?? 60_000);
   return service;
 }
 
-/** The command line and environment of the service: the stack's child environment, then `env`, then the port it is watched on. */
-export function serviceCommand(o: { config: Config; role: Role; port: number; env?: Record<string, string> }) {
+/** The command line and environment of the service: the stack's child environment, then `env`, then the ports it is watched on. */
+export function serviceCommand(o: { config: Config; role: Role; port: number; adminPort: number; env?: Record<string, string> }) {
   return {
     cmd: process.execPath,
     args: [resolve(import.meta.dir, "../../src/main.ts"), "serve", "--role", o.role],
@@ -61,8 +67,19 @@ export function serviceCommand(o: { config: Config; role: Role; port: number; en
       KAFKAJS_NO_PARTITIONER_WARNING: "1",
       ...o.env,
       FEEDLINE_API_PORT: String(o.port),
+      FEEDLINE_ADMIN_PORT: String(o.adminPort),
     },
   };
+}
+
+/**
+ * Rate budgets for the tests' and benchmarks' own clients, which sign up hundreds of users from one
+ * address and write far faster than a person: raised out of reach (the limiter still runs, one
+ * Redis round trip per call), unless the environment sets them. The security tests use their own.
+ */
+export function generousRates(env: Record<string, string | undefined> = process.env): Record<string, string> {
+  const names = ["SIGNUPS_PER_HOUR", "WRITES_PER_MINUTE", "FOLLOWS_PER_HOUR", "READS_PER_MINUTE", "ANONYMOUS_READS_PER_MINUTE"];
+  return Object.fromEntries(names.map((n) => `FEEDLINE_RATE_${n}`).filter((v) => !env[v]).map((v) => [v, "100000000"]));
 }
 
 /** The last `n` lines of a process's output, for error messages. */
@@ -84,8 +101,10 @@ type Exit = { code: number | null; signal: NodeJS.Signals | null };
 
 const keptTail = 64 * 1024;
 
-function watch(child: ChildProcess, { output, stopGraceMs }: { output: "keep" | "forward"; stopGraceMs: number }, meta: { role: Role; port: number; name: string }) {
+function watch(child: ChildProcess, { output, stopGraceMs }: { output: "keep" | "forward"; stopGraceMs: number }, meta: { role: Role; port: number; adminPort: number; name: string }) {
   const url = `http://127.0.0.1:${meta.port}`;
+  /** The admin surface: detailed /healthz, /metrics. */
+  const adminUrl = `http://127.0.0.1:${meta.adminPort}`;
   let text = "";
   let exit: Exit | undefined;
   running.add(child);
@@ -118,6 +137,7 @@ function watch(child: ChildProcess, { output, stopGraceMs }: { output: "keep" | 
   return {
     ...meta,
     url,
+    adminUrl,
     pid: child.pid!,
     /** Its output so far (see ServiceOptions.output). */
     output: () => text,
@@ -156,7 +176,8 @@ async function untilReady(service: Watched, ready: "healthy" | "answering", time
   let last = "no answer yet";
   for (;;) {
     if (service.status() !== "running") throw new StackError(`${service.name} ${service.status()} during start-up. Last lines of its output:\n${lastLines(service.output())}`);
-    const res = await fetch(`${service.url}/healthz`, { signal: AbortSignal.timeout(5000) }).catch((err: Error) => {
+    // The admin /healthz: checked live, and its errors say what is not ready.
+    const res = await fetch(`${service.adminUrl}/healthz`, { signal: AbortSignal.timeout(5000) }).catch((err: Error) => {
       last = err.message;
       return undefined;
     });

@@ -3,15 +3,17 @@ import { ZodError } from "zod";
 import type { Auth, Tokens } from "../auth";
 import type { Cursors } from "./cursor";
 import { AppError, type ErrorCode, toTRPCError } from "../errors";
-import type { HealthReport } from "../health";
+import type { PublicHealth } from "../health";
 import type { WriteStore } from "../source/writes";
 import { asUnavailable } from "../clients/outage";
 import type { FeedReader } from "../read/reader";
 import type { LiveFeed } from "../feeds/live";
+import type { RateLimits } from "./rate-limits";
 
 /** Everything a procedure may use reaches it through this context; the stores are built once in services.ts. */
 export interface Context {
-  health: () => Promise<HealthReport>;
+  /** Up or down per component, cached briefly: what anyone may see. */
+  publicHealth: () => Promise<PublicHealth>;
   writes: WriteStore;
   reader: FeedReader;
   live: LiveFeed;
@@ -21,6 +23,9 @@ export interface Context {
   auth: Auth;
   /** The `Idempotency-Key` header, when the client sent one. */
   idempotencyKey?: string;
+  rates: RateLimits;
+  /** The client's address (what anonymous calls are counted by), "unknown" when the transport has none. */
+  address: string;
 }
 
 const t = initTRPC.context<Context>().create({
@@ -81,7 +86,13 @@ const requireUser = t.middleware(({ ctx, next }) => {
   return next({ ctx: { ...ctx, userId: ctx.auth.userId, tokenExpiresAt: ctx.auth.expiresAt } });
 });
 
+/** Every call, batched or not, draws on its budget before it runs (rate-limits.ts). */
+const rateLimited = t.middleware(async ({ ctx, path, next }) => {
+  await ctx.rates.consume(path, { userId: "userId" in ctx.auth ? ctx.auth.userId : undefined, address: ctx.address });
+  return next();
+});
+
 export const router = t.router;
-export const publicProcedure = t.procedure.use(appErrors);
+export const publicProcedure = t.procedure.use(appErrors).use(rateLimited);
 export const authedProcedure = publicProcedure.use(requireUser);
 export const createCallerFactory = t.createCallerFactory;

@@ -5,7 +5,8 @@ import { resolve } from "node:path";
 import { createApp, requestContext } from "../../src/app";
 import { createCaller } from "../../src/api";
 import { keyIdOf } from "../../src/auth";
-import type { Services } from "../../src/services";
+import { createServices, type Services } from "../../src/services";
+import { createLiveFeed } from "../../src/feeds/live";
 import { expireKeys } from "../../src/source/idempotency";
 import { callerFor, rowCounts, signUp } from "../support/api";
 import { openServices, uniqueHandle } from "../support/stack";
@@ -259,6 +260,21 @@ describe("live streams", () => {
     for (const s of open) await s.abort();
   });
 
+  test("a reader that falls too far behind gets what was buffered, then an error telling it to reconnect", async () => {
+    const live = createLiveFeed({ redis: services.redis, maxPerUser: 5, maxQueue: 3 });
+    const user = `slow-${crypto.randomUUID()}`;
+    const events = await live.subscribe(user);
+    for (let i = 0; i < 6; i++) await live.publish([user], [{ type: "remove", id: `gone-${i}` }]);
+    await Bun.sleep(200); // the messages reach the subscriber connection
+    const got: string[] = [];
+    const ending = (async () => {
+      for await (const e of events) if (e.type === "remove") got.push(e.id);
+    })();
+    await expect(ending).rejects.toMatchObject({ code: "UNAVAILABLE" });
+    expect(got).toEqual(["gone-0", "gone-1", "gone-2"]);
+    await live.close();
+  });
+
   test("a stream ends when its token expires", async () => {
     const alice = await signUp(services, "ttl");
     const secret = services.config.auth.secrets[0]!;
@@ -267,5 +283,76 @@ describe("live streams", () => {
     const ended = await Promise.race([stream.done.then(() => "ended"), Bun.sleep(10_000).then(() => "still open")]);
     expect(ended).toBe("ended");
     await stream.abort();
+  });
+});
+
+describe("rate limits", () => {
+  const low = { signupsPerHour: 3, writesPerMinute: 5, followsPerHour: 4, readsPerMinute: 10, anonymousReadsPerMinute: 6 };
+  let limited: Services;
+  let limitedApp: ReturnType<typeof createApp>;
+  beforeAll(async () => {
+    // One proxy in front: the client's address is the last X-Forwarded-For entry, so each test can be its own client.
+    limited = await createServices({ ...services.config, rates: low, trustedProxies: 1 });
+    limitedApp = createApp(limited);
+  });
+  afterAll(() => limited.close());
+
+  const address = () => `198.51.100.${Math.floor(Math.random() * 250) + 1}, 10.0.0.${Math.floor(Math.random() * 250) + 1}`;
+  async function send(procedure: string, input: unknown, headers: Record<string, string>) {
+    const res = await limitedApp.request(`/trpc/${procedure}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(input) });
+    return { status: res.status, retryAfter: res.headers.get("retry-after"), json: (await res.json()) as Reply["json"] };
+  }
+
+  test("sign-ups are counted per client address: past the budget 429 with Retry-After, nothing written; another address goes on", async () => {
+    const from = { "x-forwarded-for": address() };
+    for (let i = 0; i < low.signupsPerHour; i++) expect((await send("users.create", { handle: uniqueHandle("rl") }, from)).status).toBe(200);
+    const before = await rowCounts(services);
+    const over = await send("users.create", { handle: uniqueHandle("rl") }, from);
+    expect([over.status, over.json.error?.data.appCode]).toEqual([429, "TOO_MANY_REQUESTS"]);
+    expect(Number(over.retryAfter)).toBeGreaterThan(0);
+    expect(Number(over.retryAfter)).toBeLessThanOrEqual(3600);
+    expect(await rowCounts(services)).toEqual(before);
+    expect((await send("users.create", { handle: uniqueHandle("rl") }, { "x-forwarded-for": address() })).status).toBe(200);
+  });
+
+  test("writes are counted per user, each call of a batch on its own", async () => {
+    const [alice, bob] = [await signUp(services, "rlw"), await signUp(services, "rlw")];
+    const batch = await limitedApp.request(`/trpc/${Array(low.writesPerMinute + 1).fill("posts.create").join(",")}?batch=1`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${alice.token}` },
+      body: JSON.stringify(Object.fromEntries(Array.from({ length: low.writesPerMinute + 1 }, (_, i) => [i, { body: `post ${i}` }]))),
+    });
+    const results = (await batch.json()) as { error?: { data: { appCode: string } } }[];
+    expect(results.filter((r) => !r.error)).toHaveLength(low.writesPerMinute);
+    expect(results.filter((r) => r.error?.data.appCode === "TOO_MANY_REQUESTS")).toHaveLength(1);
+    expect((await services.sql`select count(*)::int as n from posts where author_id = ${alice.user.id}`)[0]!.n).toBe(low.writesPerMinute);
+    expect((await send("posts.create", { body: "bob is fine" }, { authorization: `Bearer ${bob.token}` })).status).toBe(200);
+  });
+
+  test("follow churn has its own budget", async () => {
+    const [fan, star] = [await signUp(services, "rlf"), await signUp(services, "rlf")];
+    const auth = { authorization: `Bearer ${fan.token}` };
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      statuses.push((await send("follows.follow", { userId: star.user.id }, auth)).status);
+      statuses.push((await send("follows.unfollow", { userId: star.user.id }, auth)).status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
+    expect((await send("posts.create", { body: "writes are another budget" }, auth)).status).toBe(200);
+  });
+
+  test("reads are counted per user, anonymous reads per address; X-Forwarded-For past the trusted proxy is not believed", async () => {
+    const reader = await signUp(services, "rlr");
+    const get = (headers: Record<string, string>) =>
+      limitedApp.request(`/trpc/users.get?input=${encodeURIComponent(JSON.stringify({ userId: reader.user.id }))}`, { headers });
+    const statuses: number[] = [];
+    for (let i = 0; i <= low.readsPerMinute; i++) statuses.push((await get({ authorization: `Bearer ${reader.token}` })).status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(low.readsPerMinute);
+    expect(statuses.at(-1)).toBe(429);
+    // Anonymous, one client behind the trusted proxy: a forged first entry does not make a new client.
+    const proxy = `10.1.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+    const anonymous: number[] = [];
+    for (let i = 0; i <= low.anonymousReadsPerMinute; i++) anonymous.push((await get({ "x-forwarded-for": `203.0.113.${i}, ${proxy}` })).status);
+    expect(anonymous.at(-1)).toBe(429);
   });
 });

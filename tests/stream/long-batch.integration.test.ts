@@ -18,7 +18,7 @@ afterAll(async () => {
   await worker?.stop();
 });
 
-const metrics = async () => parseMetrics(await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text());
+const metrics = async () => parseMetrics(await (await fetch(`${worker.adminUrl}/metrics`)).text());
 const feedsLag = async () => (await metrics()).sum("feedline_consumer_lag", { group: services().config.stream.feedsGroup });
 
 describe("a batch longer than the session timeout", () => {

@@ -29,19 +29,19 @@ describe("store outages", () => {
     const worker = await sharedWorker();
     const author = await signUp(services(), "outage");
     await expectConverged(services(), [author.user.id]);
-    const retriesBefore = await metric(worker.port, "feedline_store_retries_total");
+    const retriesBefore = await metric(worker.adminPort, "feedline_store_retries_total");
 
     await redis.stop();
     try {
       await author.as.posts.create({ body: "written while the cache is down" });
-      await eventually("the worker to retry", async () => ((await metric(worker.port, "feedline_store_retries_total")) > retriesBefore ? true : undefined), 30_000);
-      const lag = await metric(worker.port, 'feedline_consumer_lag{group="feedline-feeds"');
+      await eventually("the worker to retry", async () => ((await metric(worker.adminPort, "feedline_store_retries_total")) > retriesBefore ? true : undefined), 30_000);
+      const lag = await metric(worker.adminPort, 'feedline_consumer_lag{group="feedline-feeds"');
       expect(lag).toBeGreaterThan(0);
     } finally {
       await redis.start();
     }
     await expectConverged(services(), [author.user.id], 60_000);
     // The feed is written before the batch's offset is committed: the lag follows a moment later.
-    await eventually("the lag to return to 0", async () => ((await metric(worker.port, 'feedline_consumer_lag{group="feedline-feeds"')) === 0 ? true : undefined), 30_000);
+    await eventually("the lag to return to 0", async () => ((await metric(worker.adminPort, 'feedline_consumer_lag{group="feedline-feeds"')) === 0 ? true : undefined), 30_000);
   });
 });

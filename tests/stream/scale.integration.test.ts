@@ -40,7 +40,7 @@ describe("scale-out and observability", () => {
 
       const users = await randomWorkload(services(), { users: 24, operations: 300, seed: 2024 });
       await expectConverged(services(), users, 90_000);
-      const metrics = await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text();
+      const metrics = await (await fetch(`${second.adminUrl}/metrics`)).text();
       expect(counter(metrics, 'feedline_events_total{stage="feeds"')).toBeGreaterThan(0);
     } finally {
       await second.stop();
@@ -51,7 +51,7 @@ describe("scale-out and observability", () => {
     const worker = await sharedWorker();
     const users = await randomWorkload(services(), { users: 4, operations: 30, seed: 5 });
     await expectConverged(services(), users);
-    const text = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
+    const text = await (await fetch(`${worker.adminUrl}/metrics`)).text();
     expect(text).toMatch(/^feedline_consumer_lag\{group="feedline-feeds",topic="feedline.events",partition="\d+"\} \d+$/m);
     expect(text).toMatch(/^feedline_consumer_lag\{group="feedline-router",topic="feedline.public.posts",partition="\d+"\} \d+$/m);
     expect(counter(text, "feedline_fanout_writes_total")).toBeGreaterThan(0);

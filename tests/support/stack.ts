@@ -2,6 +2,7 @@ import { afterAll, beforeAll } from "bun:test";
 import { type Config, loadConfig } from "../../src/config";
 import { createServices, type Services } from "../../src/services";
 import { withStackSecret } from "../../deploy/stack/secret";
+import { generousRates } from "../../deploy/stack/service";
 
 /**
  * How tests reach the stack, in one place: a stack already answering at the configured FEEDLINE_*
@@ -16,7 +17,8 @@ export function stackConfig(): Promise<Config> {
 }
 
 async function locateStack() {
-  const config = loadConfig(withStackSecret()); // the stack's token secret, so that tokens agree with the services it runs
+  // The stack's token secret, so that tokens agree with the services it runs; budgets out of reach.
+  const config = loadConfig({ ...withStackSecret(), ...generousRates() });
   if (await answers(config)) return config;
   throw new Error(
     "the stack is not running at the configured addresses: run `npm test` (which starts it), " +
