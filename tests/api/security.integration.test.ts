@@ -8,8 +8,9 @@ import { keyIdOf } from "../../src/auth";
 import { createServices, type Services } from "../../src/services";
 import { createLiveFeed } from "../../src/feeds/live";
 import { expireKeys } from "../../src/source/idempotency";
+import { startKeyExpiry } from "../../src/source/key-expiry";
 import { callerFor, rowCounts, signUp } from "../support/api";
-import { openServices, uniqueHandle } from "../support/stack";
+import { eventually, openServices, uniqueHandle } from "../support/stack";
 
 // The findings of the security review, each tried over HTTP the way an attacker would
 // (docs/security.md). Every refused call is checked to have written nothing.
@@ -132,6 +133,19 @@ describe("the Idempotency-Key header", () => {
       expect([bad.slice(0, 10), reply.status, reply.json.error?.data.appCode]).toEqual([bad.slice(0, 10), 400, "INVALID_INPUT"]);
       expect(reply.json.error!.message).toContain("Idempotency-Key header");
       expect(await rowCounts(services)).toEqual(before);
+    }
+  });
+
+  test("the worker role's expiry job runs by itself", async () => {
+    const alice = await signUp(services, "job");
+    const old = `job-${crypto.randomUUID()}`;
+    await call("posts.create", { body: "old" }, { authorization: `Bearer ${alice.token}`, "idempotency-key": old });
+    await services.sql`update idempotency_keys set created_at = now() - interval '25 hours' where key = ${old}`;
+    const job = startKeyExpiry({ sql: services.sql, lifetimes: services.config.idempotency, metrics: services.metrics, everyMs: 100 });
+    try {
+      await eventually("the old key to be deleted", async () => ((await services.sql`select 1 from idempotency_keys where key = ${old}`).length === 0 ? true : undefined), 10_000);
+    } finally {
+      await job.stop();
     }
   });
 
@@ -258,6 +272,16 @@ describe("live streams", () => {
     expect(body).toContain("serialized-error");
     expect(body).toContain("TOO_MANY_REQUESTS");
     for (const s of open) await s.abort();
+  });
+
+  test("registrations of streams that are gone are pruned from feed:live as new ones open", async () => {
+    const stale = `gone-${crypto.randomUUID()}`;
+    await services.redis.zadd("feed:live", Date.now() - 60_000, stale);
+    const alice = await signUp(services, "prune");
+    const stream = await openStream(alice.token);
+    expect(await services.redis.zscore("feed:live", stale)).toBeNull();
+    expect(Number(await services.redis.zscore("feed:live", alice.user.id))).toBeGreaterThan(Date.now());
+    await stream.abort();
   });
 
   test("a reader that falls too far behind gets what was buffered, then an error telling it to reconnect", async () => {
