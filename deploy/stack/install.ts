@@ -17,6 +17,7 @@ const debianNeeds = [
   { what: "JDK 17", file: "/usr/lib/jvm/java-17-openjdk-amd64/bin/java", pkg: "openjdk-17-jdk-headless" },
   { what: "Maven", file: "/usr/bin/mvn", pkg: "maven" },
   { what: "kcat (for inspecting topics)", file: "/usr/bin/kcat", pkg: "kcat" },
+  { what: "wrk (for npm run bench:compare)", file: "/usr/bin/wrk", pkg: "wrk" },
 ];
 
 /** Installs missing Debian packages when running as root with apt-get; otherwise says exactly what is missing. */

@@ -55,7 +55,8 @@ export function createRateLimits({ redis, rates }: { redis: RedisClient; rates: 
 
 function build(redis: RedisClient, rates: Config["rates"]) {
   // Its own connection: the library defines a Lua command on the client it is given.
-  const client = redis.duplicate();
+  // Auto-pipelined: the counts of concurrent requests go to Redis in one write, not one each.
+  const client = redis.duplicate({ enableAutoPipelining: true });
   client.on("error", () => {}); // outages are logged by the main client; the insurance limiter covers them
   const limiter = (name: string, points: number, duration: number) =>
     new RateLimiterRedis({

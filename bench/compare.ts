@@ -1,0 +1,84 @@
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { withStackSecret } from "../deploy/stack/secret";
+import { generousRates } from "../deploy/stack/service";
+import { loadStackSettings } from "../deploy/stack/settings";
+import { markdownTable, record } from "./support";
+
+/**
+ * Two builds of the API side by side, against the same running stack and the same warm feed:
+ * `feed.home` cache hits with wrk, alternating rounds, CPU-ms per request of each service and of
+ * Redis read from /proc, and redis-benchmark's ZREVRANGE in the same run as the yardstick. For
+ * what a change costs: `npm run bench:compare -- --before <checkout> [--after .]`, where a
+ * checkout is a worktree of an earlier commit (`git worktree add /tmp/before <rev>`, with
+ * node_modules linked). Needs the stack up and wrk installed.
+ */
+const { values } = parseArgs({ options: { before: { type: "string" }, after: { type: "string", default: "." }, rounds: { type: "string", default: "3" }, seconds: { type: "string", default: "10" } } });
+if (!values.before) throw new Error("usage: npm run bench:compare -- --before <checkout> [--after <checkout>] [--rounds 3] [--seconds 10]");
+const builds = [{ name: "before", dir: resolve(values.before), port: 3200 }, { name: "after", dir: resolve(values.after!), port: 3300 }];
+const ticksPerSecond = 100;
+const cpuMs = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond; // utime + stime
+};
+// The stack's secret, so both builds verify one token; budgets out of reach (the limiter, where there is one, still runs).
+const env = { ...withStackSecret(), ...generousRates() };
+const children: ChildProcess[] = builds.map((b) =>
+  spawn(process.execPath, [`${b.dir}/src/main.ts`, "serve", "--role", "api"], {
+    env: { ...env, FEEDLINE_API_PORT: String(b.port), FEEDLINE_ADMIN_PORT: String(b.port + 1) },
+    stdio: ["ignore", "ignore", "inherit"],
+  }),
+);
+try {
+  for (const b of builds) await until(`http://127.0.0.1:${b.port}/healthz`);
+  const base = `http://127.0.0.1:${builds[0]!.port}/trpc`;
+  const post = (path: string, body: unknown, token?: string) =>
+    fetch(`${base}/${path}`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+  const { result } = (await (await post("users.create", { handle: `cmp${Date.now() % 1e9}` })).json()) as { result: { data: { token: string; user: { id: string } } } };
+  const { token, user } = result.data;
+  for (let i = 0; i < 30; i++) await post("posts.create", { body: `post ${i}` }, token);
+  await Bun.sleep(3000); // the workers fan the posts out
+  const path = `/trpc/feed.home?input=${encodeURIComponent(JSON.stringify({ limit: 20 }))}`;
+  for (const b of builds) for (let i = 0; i < 50; i++) await fetch(`http://127.0.0.1:${b.port}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  await Bun.write("/tmp/feedline-compare.lua", `wrk.headers["authorization"] = "Bearer ${token}"`);
+  const redisPid = Number(readFileSync(resolve(import.meta.dir, "..", loadStackSettings().dir, "run", "redis.pid"), "utf8"));
+  const rows: Record<string, string | number>[] = [];
+  for (let round = 1; round <= Number(values.rounds); round++) {
+    for (const [i, b] of builds.entries()) {
+      const [s0, r0] = [cpuMs(children[i]!.pid!), cpuMs(redisPid)];
+      const out = spawnSync("wrk", ["-t2", "-c32", `-d${values.seconds}s`, "--latency", "-s", "/tmp/feedline-compare.lua", `http://127.0.0.1:${b.port}${path}`], { encoding: "utf8" }).stdout;
+      const [s1, r1] = [cpuMs(children[i]!.pid!), cpuMs(redisPid)];
+      const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+      if (total === 0) throw new Error(`wrk measured nothing:\n${out}`);
+      rows.push({
+        round,
+        build: b.name,
+        "pages/s": Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1])),
+        p99: /99%\s+([\d.]+\w+)/.exec(out)![1]!,
+        "service CPU-ms/page": ((s1 - s0) / total).toFixed(3),
+        "Redis CPU-ms/page": ((r1 - r0) / total).toFixed(3),
+      });
+      console.log(JSON.stringify(rows.at(-1)));
+    }
+  }
+  const bench = spawnSync("redis-benchmark", ["-p", String(env.FEEDLINE_REDIS_PORT ?? 56379), "-c", "32", "-n", "200000", "-q", "zrevrange", `home:{${user.id}}`, "0", "19", "WITHSCORES"], { encoding: "utf8" }).stdout;
+  const yardstick = bench.trim().split("\r").at(-1);
+  record(
+    "Two builds side by side: feed.home cache hits",
+    `npm run bench:compare -- --before ${values.before} --after ${values.after} --rounds ${values.rounds} --seconds ${values.seconds}`,
+    markdownTable(rows),
+    `wrk -t2 -c32 against each build's API process in turn (same stack, same warm 20-item page). redis-benchmark in the same run: ${yardstick}.`,
+  );
+} finally {
+  for (const c of children) c.kill("SIGTERM");
+}
+
+async function until(url: string) {
+  for (let i = 0; i < 200; i++) {
+    if (await fetch(url).then((r) => r.ok, () => false)) return;
+    await Bun.sleep(300);
+  }
+  throw new Error(`${url} never answered 200`);
+}
