@@ -10,7 +10,7 @@
  */
 import { capturedTables, changeTopic } from "../src/clients/kafka";
 import { datasetCounts, seedDataset } from "./dataset";
-import { cpuSeconds, cpuShare, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
+import { cpuPerUnit, cpuSeconds, cpuShare, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
 import { datasetArgs } from "./seed";
 import { markdownTable, record, statusLine } from "./support";
 
@@ -84,7 +84,8 @@ const table = markdownTable([
   },
 ]);
 const share = cpuShare(cpu0, cpu1, seconds);
-console.log(`\n${table}\n\nCPU (100% = one core): ${JSON.stringify(share)}`);
+const perEntry = cpuPerUnit(cpu0, cpu1, entries, "feed entry").text;
+console.log(`\n${table}\n\nCPU (100% = one core): ${JSON.stringify(share)}\n${perEntry}`);
 record(
   `Bulk build of every feed, ${counts.users} users, ${activities} activities`,
   `npm run bench:build -- --users ${o.users} --activities ${o.activities} --follows ${o.follows} --skew ${o.skew}`,
@@ -92,7 +93,7 @@ record(
   `From an empty derived state: the router re-reads the compacted change topics and the feed worker applies every event ` +
     `(API and workers in one process, every stack component and the script on the same 2 cores). ` +
     `The activities include the data set users' FOLLOW activities; "change events routed" also counts users and any rows not in the data set. ` +
-    `Average CPU over the build, 100% = one core: ${Object.entries(share).map(([k, v]) => `${k} ${v}`).join(", ")} (machine = all processes, out of 200%).`,
+    `Average CPU over the build, 100% = one core: ${Object.entries(share).map(([k, v]) => `${k} ${v}`).join(", ")} (machine = all processes, out of 200%). ${perEntry}.`,
 );
 await admin.disconnect();
 await services.close();

@@ -13,7 +13,7 @@ import { createTRPCClient, httpSubscriptionLink } from "@trpc/client";
 import { EventSource } from "eventsource";
 import { parseArgs } from "node:util";
 import type { AppRouter } from "../src/api";
-import { apiClient, histogramDelta, openBench, startService, waitForPipeline } from "./pipeline";
+import { apiClient, cpuPerUnit, cpuSeconds, histogramDelta, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
 import { markdownTable, record, statusLine, summarize } from "./support";
 
 const { values } = parseArgs({
@@ -107,6 +107,8 @@ async function seen(id: string, p: { start: number; watcher: number }, pushedAt:
 // ---- load -----------------------------------------------------------------------------------------
 const writers = authors.map((a) => client(a.token));
 const before = await service.metrics();
+const pids = { service: service.pid, ...stackPids() };
+const cpuBefore = cpuSeconds(pids);
 console.log(`posting ${rate}/s for ${seconds} s through the API`);
 const t0 = performance.now();
 let sent = 0;
@@ -138,6 +140,7 @@ for (let waited = 0; (pending.size > 0 || visible.length + notVisible < sent) &&
 progress.update(`${sent} posted, ${visible.length} visible`);
 progress.done();
 const after = await service.metrics();
+const cpu = cpuPerUnit(cpuBefore, cpuSeconds(pids), sent, "post").text;
 for (const s of subscriptions) s.unsubscribe();
 await service.stop();
 
@@ -156,14 +159,15 @@ const f = histogramDelta(before, after, "feedline_freshness_seconds");
 stageRows.push({ stage: "source commit → feed written (all stages)", n: f.count, "mean ms": ms(f.mean), "p50 ≤ ms": ms(f.p50), "p95 ≤ ms": ms(f.p95), "p99 ≤ ms": ms(f.p99) });
 const stages = markdownTable(stageRows);
 const lost = sent - visible.length;
-console.log(`\n${table}\n\n${stages}\n\nposted ${sent} at ${achieved.toFixed(0)}/s; not visible within 30 s: ${lost}`);
+console.log(`\n${table}\n\n${stages}\n\nposted ${sent} at ${achieved.toFixed(0)}/s; not visible within 30 s: ${lost}\n${cpu}`);
 record(
   `Freshness at ${rate} posts/s`,
   `npm run bench:freshness -- --rate ${rate} --seconds ${seconds} --authors ${authorCount} --followers ${followerCount}`,
   `${table}\n\nBy stage, from the service's histograms (bucket bounds, so "≤"):\n\n${stages}`,
   `${sent} posts at ${achieved.toFixed(0)}/s through the API by ${authorCount} authors, each followed by a watcher ` +
     `(live subscription, warm cache)${seeded > 0 ? ` and ${followerCount} data-set users` : ""}; ${lost} not visible within 30 s. ` +
-    `The service (API and workers in one process), the load generator, the watchers and every stack component share the 2 cores.`,
+    `The service (API and workers in one process), the load generator, the watchers and every stack component share the 2 cores. ` +
+    `${cpu} (the posting window and the wait for the last ones to show; the watchers' reads count too).`,
 );
 await services.close();
 process.exit(0);

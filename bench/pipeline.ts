@@ -1,8 +1,8 @@
 import { createTRPCClient, httpLink } from "@trpc/client";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
 import type { Admin } from "kafkajs";
-import { loadStackSettings } from "../deploy/stack/settings";
+import { createStackContext } from "../deploy/stack/context";
+import { createStack } from "../deploy/stack/stack";
 import { generousRates, launchService, type ServiceOptions } from "../deploy/stack/service";
 import { loadConfig } from "../src/config";
 import { createServices, type Services } from "../src/services";
@@ -130,35 +130,54 @@ export function histogramDelta(before: MetricSet, after: MetricSet, name: string
   return { count, mean: count > 0 ? sum / count : Number.NaN, p50: quantile(0.5), p95: quantile(0.95), p99: quantile(0.99) };
 }
 
-/** CPU seconds used so far by each named process, and by the whole machine (from /proc). */
+/**
+ * CPU seconds used so far by each named process with its descendants (PostgreSQL's backends, say:
+ * the live ones, and the ones that exited, which the kernel adds to their parent), and by the
+ * whole machine (from /proc).
+ */
 export function cpuSeconds(pids: Record<string, number | undefined>) {
   const ticks = 100; // USER_HZ on Linux
-  const out: Record<string, number> = {};
-  for (const [name, pid] of Object.entries(pids)) {
-    if (!pid) continue;
+  const stats = new Map<number, string[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ");
-      out[name] = (Number(fields[11]) + Number(fields[12])) / ticks; // utime + stime
+      stats.set(Number(entry), readFileSync(`/proc/${entry}/stat`, "utf8").replace(/^.*\) /, "").split(" "));
     } catch {
-      // gone: left out
+      // exited meanwhile
     }
   }
+  const children = new Map<number, number[]>();
+  for (const [pid, f] of stats) children.set(Number(f[1]), [...(children.get(Number(f[1])) ?? []), pid]);
+  const tree = (pid: number, top: boolean): number => {
+    const f = stats.get(pid);
+    if (!f) return 0;
+    // utime + stime, and for the top process cutime + cstime: what its reaped descendants used.
+    const own = Number(f[11]) + Number(f[12]) + (top ? Number(f[13]) + Number(f[14]) : 0);
+    return own + (children.get(pid) ?? []).reduce((sum, c) => sum + tree(c, false), 0);
+  };
+  const out: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) if (pid && stats.has(pid)) out[name] = tree(pid, true) / ticks;
   const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]!.split(/\s+/).slice(1).map(Number);
   out.machine = (cpu.reduce((a, b) => a + b, 0) - cpu[3]! - cpu[4]!) / ticks; // all but idle and iowait
   return out;
 }
 
-/** The stack's JVMs and Redis by pid file (PostgreSQL runs as many processes and is left out). */
+/** The stack's processes by the stack tool's own records: PostgreSQL's postmaster (its backends count with it), Redis, the JVMs. */
 export function stackPids() {
-  const dir = resolve(import.meta.dir, "..", loadStackSettings().dir, "run");
-  const pid = (name: string) => {
-    try {
-      return Number(readFileSync(`${dir}/${name}.pid`, "utf8").trim()) || undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  return { cassandra: pid("cassandra"), kafka: pid("kafka"), connect: pid("connect"), redis: pid("redis") };
+  const stack = createStack(createStackContext(loadConfig()));
+  return Object.fromEntries(stack.components.map((c) => [c.name, c.pid()])) as Record<"postgres" | "redis" | "kafka" | "connect" | "cassandra", number | undefined>;
+}
+
+/**
+ * One line for a benchmark's report: CPU-ms per unit of work (a post, a page) for each process
+ * of the stack and in total, between two cpuSeconds snapshots. Machines differ by 4× in speed;
+ * CPU per unit travels between them.
+ */
+export function cpuPerUnit(before: Record<string, number>, after: Record<string, number>, units: number, unit: string) {
+  const names = Object.keys(after).filter((k) => k !== "machine" && k in before);
+  const per = (k: string) => ((after[k]! - before[k]!) * 1000) / units;
+  const total = names.reduce((sum, k) => sum + per(k), 0);
+  return { totalMs: total, text: `CPU-ms per ${unit}: ${names.map((k) => `${k} ${per(k).toFixed(2)}`).join(", ")}; total ${total.toFixed(2)}` };
 }
 
 /** Per process: share of one core used between two cpuSeconds snapshots over `seconds`. */

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from "node:util";
 import { datasetCounts, seedDataset } from "./dataset";
-import { openBench, startService, waitForPipeline } from "./pipeline";
+import { cpuPerUnit, cpuSeconds, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
 import { datasetArgs } from "./seed";
 import { markdownTable, record, summarize } from "./support";
 
@@ -53,9 +53,11 @@ async function page(userId: string) {
   await res.arrayBuffer();
 }
 
+const pids = { service: service.pid, ...stackPids() };
 async function measure(label: string, total: number, job: (i: number) => Promise<void>, lanes = concurrency) {
   const latencies: number[] = [];
   let next = 0;
+  const cpuBefore = cpuSeconds(pids);
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: lanes }, async () => {
@@ -68,8 +70,9 @@ async function measure(label: string, total: number, job: (i: number) => Promise
     }),
   );
   const seconds = (performance.now() - t0) / 1000;
-  console.log(`  ${label}: ${total} in ${seconds.toFixed(1)} s`);
-  return { label, concurrency: lanes, ...summarize(latencies), "pages/s": Math.round(total / seconds) };
+  const cpu = cpuPerUnit(cpuBefore, cpuSeconds(pids), total, "page");
+  console.log(`  ${label}: ${total} in ${seconds.toFixed(1)} s; ${cpu.text}`);
+  return { label, concurrency: lanes, ...summarize(latencies), "pages/s": Math.round(total / seconds), "stack CPU-ms/page": cpu.totalMs.toFixed(3) };
 }
 
 for (const id of sample) await services.redis.del(...services.feedCache.keys(id));

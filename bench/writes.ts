@@ -5,7 +5,7 @@
  * the running stack (`npm run stack -- up` first), and appends the results to docs/benchmarks.md.
  */
 import { parseArgs } from "node:util";
-import { apiClient, startService } from "./pipeline";
+import { apiClient, cpuPerUnit, cpuSeconds, stackPids, startService } from "./pipeline";
 import { markdownTable, record, statusLine, summarize } from "./support";
 
 const { values } = parseArgs({
@@ -53,6 +53,8 @@ async function run(total: number, concurrency: number, label: string) {
 console.log("warming up…");
 await run(300, 4, "warm-up");
 
+const pids = { service: server.pid, ...stackPids() };
+const cpuBefore = cpuSeconds(pids);
 console.log(`sequential: ${sequential} posts.create, one at a time`);
 const seq = await run(sequential, 1, "sequential");
 const rows = [{ mode: "sequential", concurrency: 1, ...summarize(seq.latencies), "mutations/s": (sequential / seq.seconds).toFixed(0) }];
@@ -63,14 +65,16 @@ for (const c of levels.filter((l) => l > 1)) {
   rows.push({ mode: "concurrent", concurrency: c, ...summarize(r.latencies), "mutations/s": (concurrent / r.seconds).toFixed(0) });
 }
 
+const cpu = cpuPerUnit(cpuBefore, cpuSeconds(pids), sequential + concurrent * levels.filter((l) => l > 1).length, "post").text;
 const table = markdownTable(rows);
-console.log(`\n${table}`);
+console.log(`\n${table}\n${cpu}`);
 record(
   "Write latency (posts.create over HTTP)",
   `npm run bench:writes -- --sequential ${sequential} --concurrent ${concurrent} --concurrency ${levels.join(",")}`,
   table,
   "Client: @trpc/client httpLink (no batching) in its own Bun process; server: `bun src/main.ts serve` in another; " +
-    "each mutation is one PostgreSQL transaction on the local stack, with Kafka Connect/Debezium streaming the WAL and every other stack component running on the same 2 cores.",
+    "each mutation is one PostgreSQL transaction on the local stack, with Kafka Connect/Debezium streaming the WAL and every other stack component running on the same 2 cores. " +
+    `${cpu} (over every measured post; the workers apply them meanwhile, so some of the fan-out of the last ones may fall outside).`,
 );
 await server.stop();
 process.exit(0);
