@@ -64,7 +64,7 @@ export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
  * The admin surface, for operators and Prometheus on a private address (FEEDLINE_ADMIN_HOST/PORT):
  * /healthz with each component's timing and error, checked live, and /metrics.
  */
-export function createAdminApp(deps: { health: () => Promise<HealthReport>; metrics: Metrics }) {
+export function createAdminApp(deps: { health: () => Promise<HealthReport>; metrics: Pick<Metrics, "render"> }) {
   const app = new Hono();
   app.get("/healthz", async (c) => {
     const report = await deps.health();

@@ -1,13 +1,10 @@
 import { parseArgs } from "node:util";
 import { createAdminApp, createApp } from "./app";
-import { startCaptureWatchdog } from "./capture";
-import { probes } from "./health";
+import { startBackground, startBackgroundThread } from "./background";
 import { randomSecret } from "./auth";
 import { type Config, ConfigError, loadConfig, tokenSecrets } from "./config";
 import { AppError } from "./errors";
 import { createServices } from "./services";
-import { startKeyExpiry } from "./source/key-expiry";
-import { startStream } from "./stream";
 
 const usage = `usage: feedline [command]
   serve [--role api|worker|all]   run the API, the stream workers, or both (default: all)
@@ -30,22 +27,19 @@ async function serve(config: Config, role: Role) {
     console.error("[stream] exiting so that the process supervisor restarts this worker");
     process.exit(70);
   };
-  const stream =
-    role === "api"
-      ? undefined
-      : await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds, fanout: services.fanout, onFatal });
-  const capture =
-    role === "api"
-      ? undefined
-      : startCaptureWatchdog({ config, metrics: services.metrics, kafkaUp: () => probes.kafka(services.kafkaAdmin).then(() => true) });
-  // Idempotency keys past their life are deleted by the worker role, next to the other upkeep.
-  const keyExpiry = role === "api" ? undefined : startKeyExpiry({ sql: services.sql, lifetimes: config.idempotency, metrics: services.metrics });
-  if (stream) services.watch("stream", stream.check);
-  if (capture) services.watch("capture", capture.check);
+  // The stream stages, the capture watchdog and key expiry: on this event loop for a worker-only
+  // process; in a thread of their own when this process also serves the API, so that stream load
+  // does not queue behind (or in front of) requests (docs/architecture.md).
+  const thread = role === "all" ? await startBackgroundThread(onFatal) : undefined;
+  const background = role === "worker" ? await startBackground(config, services, onFatal) : thread;
+  for (const [name, check] of Object.entries(background?.checks ?? {})) services.watch(name, check);
+  const metrics = thread
+    ? { render: async () => (await services.metrics.render()) + (await thread.metrics(services.metrics.names()).catch(() => "")) }
+    : services.metrics;
   const app = createApp(services, { api: role !== "worker" });
   // The app refuses a body past the limit with a typed 413 as it streams in; Bun's own cap is the backstop.
   const server = Bun.serve({ hostname: config.api.host, port: config.api.port, fetch: app.fetch, maxRequestBodySize: config.api.maxBodyBytes + 65_536 });
-  const admin = Bun.serve({ hostname: config.admin.host, port: config.admin.port, fetch: createAdminApp(services).fetch, maxRequestBodySize: 65_536 });
+  const admin = Bun.serve({ hostname: config.admin.host, port: config.admin.port, fetch: createAdminApp({ health: services.health, metrics }).fetch, maxRequestBodySize: 65_536 });
   console.log(`feedline ${role} listening on http://${server.hostname}:${server.port} (${role === "worker" ? "" : "tRPC at /trpc, "}/healthz)`);
   console.log(`  admin on http://${admin.hostname}:${admin.port} (/healthz in detail, /metrics)`);
 
@@ -60,9 +54,7 @@ async function serve(config: Config, role: Role) {
     stopping = true;
     server.stop();
     admin.stop();
-    await stream?.stop();
-    await capture?.stop();
-    await keyExpiry?.stop();
+    await background?.stop();
     await services.close();
     process.exit(0);
   };

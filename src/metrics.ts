@@ -90,9 +90,16 @@ export function createMetrics() {
     collect(fn: () => Promise<void>) {
       collectors.push(fn);
     },
-    async render() {
+    /** The families' names, so that another registry's text can leave them out. */
+    names: () => families.map((f) => f.name),
+    /**
+     * Prometheus text. `onlyWithSamples` leaves out families nothing has recorded into, and
+     * `exclude` the named ones: what the background thread's registry adds to the API thread's.
+     */
+    async render(opts: { onlyWithSamples?: boolean; exclude?: string[] } = {}) {
       await Promise.allSettled(collectors.map((c) => c()));
-      return `${families.flatMap((f) => [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...f.lines()]).join("\n")}\n`;
+      const shown = families.filter((f) => !opts.exclude?.includes(f.name)).map((f) => ({ f, lines: f.lines() })).filter((x) => !opts.onlyWithSamples || x.lines.length > 0);
+      return shown.length === 0 ? "" : `${shown.flatMap(({ f, lines }) => [`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...lines]).join("\n")}\n`;
     },
   };
 }

@@ -20,6 +20,8 @@ const layers: string[][] = [
   ["src/read/", "src/health.ts"],
   ["src/api/"],
   ["src/services.ts", "src/app.ts"],
+  ["src/background.ts"],
+  ["src/background-thread.ts"],
   ["src/main.ts"],
 ];
 

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { freePort } from "../deploy/stack/proc";
+import { generousRates } from "../deploy/stack/service";
 import { eventually, stackConfig } from "./support/stack";
 
 // The single binary made by `npm run build` serves the same API, and the typed client example
@@ -18,10 +19,12 @@ let output = "";
 
 beforeAll(async () => {
   await stackConfig();
-  const build = spawnSync(process.execPath, ["build", "--compile", "src/main.ts", "--outfile", binary], { cwd: repo, encoding: "utf8" });
+  const build = spawnSync(process.execPath, ["build", "--compile", "src/main.ts", "src/background-thread.ts", "--outfile", binary], { cwd: repo, encoding: "utf8" });
   if (build.status !== 0) throw new Error(`bun build --compile failed:\n${build.stderr}`);
   port = await freePort();
-  server = spawn(binary, ["serve"], { env: { ...process.env, FEEDLINE_API_PORT: String(port) }, stdio: ["ignore", "pipe", "pipe"] });
+  // The test's own client signs users up from this address: budgets out of reach, as for every test client.
+  const env = { ...process.env, ...generousRates(), FEEDLINE_API_PORT: String(port), FEEDLINE_ADMIN_PORT: String(await freePort()) };
+  server = spawn(binary, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
   server.stdout!.on("data", (d) => (output += d));
   server.stderr!.on("data", (d) => (output += d));
 });
