@@ -4,9 +4,10 @@ import { EventSource } from "eventsource";
 import { isTrackedEnvelope } from "@trpc/server";
 import { createApp, requestContext } from "../../src/app";
 import { type AppRouter, createCaller } from "../../src/api";
+import { cacheKeys } from "../../src/feeds/cache-keys";
 import type { LiveEvent } from "../../src/feeds/live";
 import { callerFor, signUp } from "../support/api";
-import { sharedWorker } from "../support/pipeline";
+import { sharedWorker, sharedWorkerLog } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
 
 // feed.onItem: a live timeline. Items written by the workers after the subscription opened arrive
@@ -107,6 +108,15 @@ describe("feed.onItem", () => {
     await eventually("the missed posts in the feed", async () => {
       const { items } = await fan.as.feed.home({ limit: 20 });
       return missed.every((id) => items.some((it) => it.id === id)) ? true : undefined;
+    }).catch(async (err) => {
+      // Where the items are, if not on the page: Cassandra's feed, the cache's state, the follow edge.
+      const s = services();
+      const [zset, hash] = cacheKeys(fan.user.id);
+      const stored = (await s.cassandra.execute("SELECT activity_id FROM home_feed WHERE user_id = ? LIMIT 20", [fan.user.id])).rows.map((r) => r.activity_id);
+      const followers = (await s.cassandra.execute("SELECT follower_id FROM followers WHERE user_id = ?", [author.user.id])).rows.map((r) => r.follower_id);
+      const cache = await s.redis.hmget(hash, "__state", "__complete", "__build", "__size");
+      const state = { stored, followers, cache, zcard: await s.redis.zcard(zset), registered: await s.redis.zscore("feed:cached", fan.user.id), page: (await fan.as.feed.home({ limit: 20 })).items.map((i) => i.id) };
+      throw new Error(`${(err as Error).message}\nmissed ${JSON.stringify(missed)}\n${JSON.stringify(state)}${await sharedWorkerLog()}`);
     });
 
     const again = await open(fan, last.id);

@@ -68,9 +68,12 @@ export async function expectConverged(services: Services, userIds: string[], tim
       timeoutMs,
     );
   } catch (err) {
-    // The shared worker's own log, when it runs: what it was doing is usually why.
-    const worker = await shared?.catch(() => undefined);
-    const log = worker ? `\n--- shared worker (${worker.status()}), last lines:\n${worker.output().slice(-3000)}` : "";
-    throw new Error(`${(err as Error).message}\n${last}${log}`);
+    throw new Error(`${(err as Error).message}\n${last}${await sharedWorkerLog()}`);
   }
+}
+
+/** The shared worker's state and the end of its log, when one runs: what it was doing is usually why a wait on the pipeline failed. */
+export async function sharedWorkerLog() {
+  const worker = await shared?.catch(() => undefined);
+  return worker ? `\n--- shared worker (${worker.status()}), last lines:\n${worker.output().slice(-3000)}` : "";
 }
