@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { withStackSecret } from "../deploy/stack/secret";
 import { generousRates } from "../deploy/stack/service";
-import { loadStackSettings } from "../deploy/stack/settings";
+import { cpuSeconds, stackPids } from "./pipeline";
 import { markdownTable, record } from "./support";
 
 /**
@@ -18,11 +17,6 @@ import { markdownTable, record } from "./support";
 const { values } = parseArgs({ options: { before: { type: "string" }, after: { type: "string", default: "." }, rounds: { type: "string", default: "3" }, seconds: { type: "string", default: "10" } } });
 if (!values.before) throw new Error("usage: npm run bench:compare -- --before <checkout> [--after <checkout>] [--rounds 3] [--seconds 10]");
 const builds = [{ name: "before", dir: resolve(values.before), port: 3200 }, { name: "after", dir: resolve(values.after!), port: 3300 }];
-const ticksPerSecond = 100;
-const cpuMs = (pid: number) => {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond; // utime + stime
-};
 // The stack's secret, so both builds verify one token; budgets out of reach (the limiter, where there is one, still runs).
 const env = { ...withStackSecret(), ...generousRates() };
 const children: ChildProcess[] = builds.map((b) =>
@@ -43,13 +37,13 @@ try {
   const path = `/trpc/feed.home?input=${encodeURIComponent(JSON.stringify({ limit: 20 }))}`;
   for (const b of builds) for (let i = 0; i < 50; i++) await fetch(`http://127.0.0.1:${b.port}${path}`, { headers: { authorization: `Bearer ${token}` } });
   await Bun.write("/tmp/feedline-compare.lua", `wrk.headers["authorization"] = "Bearer ${token}"`);
-  const redisPid = Number(readFileSync(resolve(import.meta.dir, "..", loadStackSettings().dir, "run", "redis.pid"), "utf8"));
+  const redisPid = stackPids().redis;
   const rows: Record<string, string | number>[] = [];
   for (let round = 1; round <= Number(values.rounds); round++) {
     for (const [i, b] of builds.entries()) {
-      const [s0, r0] = [cpuMs(children[i]!.pid!), cpuMs(redisPid)];
+      const before = cpuSeconds({ service: children[i]!.pid, redis: redisPid });
       const out = spawnSync("wrk", ["-t2", "-c32", `-d${values.seconds}s`, "--latency", "-s", "/tmp/feedline-compare.lua", `http://127.0.0.1:${b.port}${path}`], { encoding: "utf8" }).stdout;
-      const [s1, r1] = [cpuMs(children[i]!.pid!), cpuMs(redisPid)];
+      const after = cpuSeconds({ service: children[i]!.pid, redis: redisPid });
       const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
       if (total === 0) throw new Error(`wrk measured nothing:\n${out}`);
       rows.push({
@@ -57,8 +51,8 @@ try {
         build: b.name,
         "pages/s": Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1])),
         p99: /99%\s+([\d.]+\w+)/.exec(out)![1]!,
-        "service CPU-ms/page": ((s1 - s0) / total).toFixed(3),
-        "Redis CPU-ms/page": ((r1 - r0) / total).toFixed(3),
+        "service CPU-ms/page": (((after.service! - before.service!) * 1000) / total).toFixed(3),
+        "Redis CPU-ms/page": (((after.redis! - before.redis!) * 1000) / total).toFixed(3),
       });
       console.log(JSON.stringify(rows.at(-1)));
     }

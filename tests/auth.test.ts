@@ -1,19 +1,13 @@
 import { describe, expect, test } from "bun:test";
-import { createHmac } from "node:crypto";
 import { authenticate, createTokens, keyIdOf } from "../src/auth";
 import { ConfigError, isLoopback, loadConfig, tokenSecrets } from "../src/config";
+import { forgeToken } from "./support/tokens";
 
 const secret = "x".repeat(32);
 const older = "o".repeat(32);
 let clock = 1_000_000;
 const now = () => clock;
 const tokens = createTokens({ secrets: [secret], ttlSeconds: 60, now });
-
-/** A token as anyone holding `key` could sign it, with any fields. */
-function forge(key: string, userId: string, expiresAt: number, version: "fl1" | "fl2" = "fl2") {
-  const payload = version === "fl2" ? `fl2.${keyIdOf(key)}.${userId}.${expiresAt}` : `fl1.${userId}.${expiresAt}`;
-  return `${payload}.${createHmac("sha256", key).update(payload).digest("base64url")}`;
-}
 
 describe("bearer tokens", () => {
   test("a minted token verifies as its user, with its expiry, until it expires", () => {
@@ -30,13 +24,13 @@ describe("bearer tokens", () => {
     const [v, kid, , exp, sig] = tokens.mint("42").split(".");
     expect(tokens.verify([v, kid, "43", exp, sig].join("."))).toEqual({ error: "bad-signature" });
     // The key id names a secret; it cannot make a signature by another one pass.
-    expect(tokens.verify(forge("y".repeat(32), "42", clock + 30).replace(keyIdOf("y".repeat(32)), keyIdOf(secret)))).toEqual({ error: "bad-signature" });
+    expect(tokens.verify(forgeToken("y".repeat(32), "42", clock + 30).replace(keyIdOf("y".repeat(32)), keyIdOf(secret)))).toEqual({ error: "bad-signature" });
   });
 
   test("a token promising a longer life than the service grants is refused, even when correctly signed", () => {
-    expect(tokens.verify(forge(secret, "42", clock + 10 * 365 * 86_400))).toEqual({ error: "too-long" });
-    expect(tokens.verify(forge(secret, "42", clock + 10 * 365 * 86_400, "fl1"))).toEqual({ error: "too-long" });
-    expect(tokens.verify(forge(secret, "42", clock + 60 + 30))).toMatchObject({ userId: "42" }); // within a minute of skew
+    expect(tokens.verify(forgeToken(secret, "42", clock + 10 * 365 * 86_400))).toEqual({ error: "too-long" });
+    expect(tokens.verify(forgeToken(secret, "42", clock + 10 * 365 * 86_400, "fl1"))).toEqual({ error: "too-long" });
+    expect(tokens.verify(forgeToken(secret, "42", clock + 60 + 30))).toMatchObject({ userId: "42" }); // within a minute of skew
   });
 
   test("rotation: the first secret signs, the previous ones still verify their own tokens, by key id", () => {
@@ -50,8 +44,8 @@ describe("bearer tokens", () => {
 
   test("tokens from before key ids (fl1) verify against any configured secret until they expire", () => {
     const rotated = createTokens({ secrets: [secret, older], ttlSeconds: 60, now });
-    expect(rotated.verify(forge(older, "9", clock + 30, "fl1"))).toEqual({ userId: "9", expiresAt: clock + 30 });
-    expect(rotated.verify(forge("z".repeat(32), "9", clock + 30, "fl1"))).toEqual({ error: "bad-signature" });
+    expect(rotated.verify(forgeToken(older, "9", clock + 30, "fl1"))).toEqual({ userId: "9", expiresAt: clock + 30 });
+    expect(rotated.verify(forgeToken("z".repeat(32), "9", clock + 30, "fl1"))).toEqual({ error: "bad-signature" });
   });
 
   test("garbage is malformed", () => {

@@ -1,16 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { createHmac } from "node:crypto";
 import { resolve } from "node:path";
 import { createApp, requestContext } from "../../src/app";
 import { createCaller } from "../../src/api";
-import { keyIdOf } from "../../src/auth";
 import { createServices, type Services } from "../../src/services";
 import { createLiveFeed } from "../../src/feeds/live";
 import { expireKeys } from "../../src/source/idempotency";
 import { startKeyExpiry } from "../../src/source/key-expiry";
 import { callerFor, rowCounts, signUp } from "../support/api";
 import { eventually, openServices, uniqueHandle } from "../support/stack";
+import { forgeToken } from "../support/tokens";
 
 // The findings of the security review, each tried over HTTP the way an attacker would
 // (docs/security.md). Every refused call is checked to have written nothing.
@@ -35,12 +34,6 @@ async function call(procedure: string, input: unknown, headers: Record<string, s
   return { status: res.status, json: (await res.json()) as Reply["json"] };
 }
 
-/** A token as anyone holding `secret` could sign it. */
-function forge(secret: string, userId: string, expiresAt: number, version: "fl1" | "fl2") {
-  const payload = version === "fl2" ? `fl2.${keyIdOf(secret)}.${userId}.${expiresAt}` : `fl1.${userId}.${expiresAt}`;
-  return `${payload}.${createHmac("sha256", secret).update(payload).digest("base64url")}`;
-}
-
 const now = () => Math.floor(Date.now() / 1000);
 
 describe("tokens", () => {
@@ -49,7 +42,7 @@ describe("tokens", () => {
     const published = "feedline-development-secret-do-not-use-in-production";
     for (const version of ["fl1", "fl2"] as const) {
       const before = await rowCounts(services);
-      const reply = await call("posts.create", { body: "forged" }, { authorization: `Bearer ${forge(published, victim.user.id, now() + 3600, version)}` });
+      const reply = await call("posts.create", { body: "forged" }, { authorization: `Bearer ${forgeToken(published, victim.user.id, now() + 3600, version)}` });
       expect([version, reply.status, reply.json.error?.data.appCode]).toEqual([version, 401, "UNAUTHENTICATED"]);
       expect(await rowCounts(services)).toEqual(before);
     }
@@ -59,7 +52,7 @@ describe("tokens", () => {
     const victim = await signUp(services, "victim");
     const secret = services.config.auth.secrets[0];
     expect(secret).toBeDefined(); // the stack gives the tests its secret (deploy/stack/secret.ts)
-    const reply = await call("posts.create", { body: "forever" }, { authorization: `Bearer ${forge(secret!, victim.user.id, now() + 10 * 365 * 86_400, "fl2")}` });
+    const reply = await call("posts.create", { body: "forever" }, { authorization: `Bearer ${forgeToken(secret!, victim.user.id, now() + 10 * 365 * 86_400, "fl2")}` });
     expect([reply.status, reply.json.error?.data.appCode]).toEqual([401, "UNAUTHENTICATED"]);
     expect(reply.json.error!.message).toContain("longer life");
   });
@@ -302,7 +295,7 @@ describe("live streams", () => {
   test("a stream ends when its token expires", async () => {
     const alice = await signUp(services, "ttl");
     const secret = services.config.auth.secrets[0]!;
-    const shortLived = forge(secret, alice.user.id, now() + 2, "fl2");
+    const shortLived = forgeToken(secret, alice.user.id, now() + 2, "fl2");
     const stream = await openStream(shortLived);
     const ended = await Promise.race([stream.done.then(() => "ended"), Bun.sleep(10_000).then(() => "still open")]);
     expect(ended).toBe("ended");
