@@ -6,13 +6,18 @@
  * backends, Kafka Connect, Kafka, Cassandra, Redis. Also measures each process idle first, so
  * that background work (compaction, polling loops) is visible, and gives the cost per extra
  * follower a post is fanned out to. Appends the table to docs/benchmarks.md.
+ *
+ * `--profile <dir>`: runs the service as two processes (API and workers) under Bun's CPU profiler
+ * and records the JVMs with Java Flight Recorder during the 0-follower run (bench/profile.ts);
+ * the profiles and their summaries are written to `<dir>`, and nothing is appended.
  */
 import { parseArgs } from "node:util";
 import { apiClient, cpuSeconds, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
 import { markdownTable, record, statusLine } from "./support";
+import { bunProfileArgs, bunProfiles, head, startRecordings } from "./profile";
 
 const { values } = parseArgs({
-  options: { posts: { type: "string", default: "3000" }, concurrency: { type: "string", default: "8" }, followers: { type: "string", default: "20" }, idle: { type: "string", default: "10" } },
+  options: { posts: { type: "string", default: "3000" }, concurrency: { type: "string", default: "8" }, followers: { type: "string", default: "20" }, idle: { type: "string", default: "10" }, profile: { type: "string" } },
 });
 const posts = Number(values.posts);
 const concurrency = Number(values.concurrency);
@@ -20,8 +25,12 @@ const followerCount = Number(values.followers);
 const idleSeconds = Number(values.idle);
 
 const { services, admin } = await openBench();
-const service = await startService({ role: "all" });
-const pids = { service: service.pid, ...stackPids() };
+const profileDir = values.profile;
+// Profiled, the workers run in their own process: Bun's profiler sees only the main thread.
+const service = await startService(profileDir ? { role: "api", runtimeArgs: bunProfileArgs(profileDir, "api") } : { role: "all" });
+const workers = profileDir ? await startService({ role: "worker", runtimeArgs: bunProfileArgs(profileDir, "worker") }) : undefined;
+const servicePids = [service.pid, workers?.pid];
+const stack = stackPids();
 const names = ["service", "postgres", "connect", "kafka", "cassandra", "redis"] as const;
 const client = (token?: string) => apiClient(service.url, token);
 const suffix = Math.random().toString(36).slice(2, 8);
@@ -53,10 +62,14 @@ async function postAll(author: { token: string }, n: number, label: string) {
 
 /** CPU seconds per process while `work` runs, and how long it took. */
 async function measure(work: () => Promise<void>) {
-  const before = cpuSeconds(pids);
+  const cpu = () => {
+    const all = cpuSeconds({ ...stack, api: servicePids[0], worker: servicePids[1] });
+    return { ...all, service: (all.api ?? 0) + (all.worker ?? 0) } as Record<string, number>;
+  };
+  const before = cpu();
   const started = performance.now();
   await work();
-  const after = cpuSeconds(pids);
+  const after = cpu();
   return { seconds: (performance.now() - started) / 1000, cpu: Object.fromEntries(Object.keys(after).map((k) => [k, after[k]! - (before[k] ?? 0)])) };
 }
 
@@ -67,7 +80,9 @@ await postAll(popular, 100, "warm-up");
 console.log(`idle: ${idleSeconds} s with nothing to do`);
 const idle = await measure(() => Bun.sleep(idleSeconds * 1000));
 console.log(`${posts} posts by an author with no followers`);
+const recordings = profileDir ? startRecordings(profileDir, { kafka: stack.kafka, connect: stack.connect, cassandra: stack.cassandra }) : undefined;
 const zero = await measure(() => postAll(quiet, posts, "0 followers"));
+const summaries = recordings?.stop() ?? [];
 console.log(`${posts} posts by an author with ${followerCount} followers`);
 const many = await measure(() => postAll(popular, posts, `${followerCount} followers`));
 
@@ -91,6 +106,13 @@ rows.push({
 const idleShare = (run: typeof zero) => ((idleTotal / idle.seconds) * run.seconds * 1000) / posts;
 const table = markdownTable(rows);
 console.log(`\n${table}`);
+if (profileDir) {
+  await workers!.stop();
+  await service.stop();
+  for (const file of [...summaries, ...bunProfiles(profileDir)]) console.log(`\n${file}:\n${head(file, 40)}`);
+  console.log(`\nprofiles in ${profileDir}; nothing appended (a profiled run is slower)`);
+  process.exit(0);
+}
 record(
   "Cost per post (CPU, whole stack)",
   `npm run bench:cost -- --posts ${posts} --concurrency ${concurrency} --followers ${followerCount}`,

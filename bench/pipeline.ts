@@ -21,7 +21,7 @@ import { withStackSecret } from "../deploy/stack/secret";
 export type Service = Awaited<ReturnType<typeof startService>>;
 
 /** Starts `src/main.ts serve` on a free port with the given role (default all) and waits until /healthz answers 200 (or as `ready` says). */
-export async function startService(opts: Pick<ServiceOptions, "role" | "env" | "ready"> = {}) {
+export async function startService(opts: Pick<ServiceOptions, "role" | "env" | "ready" | "runtimeArgs"> = {}) {
   const service = await launchService({ ...opts, env: { ...generousRates(), ...opts.env }, output: "forward", stopGraceMs: 15_000 });
   return {
     ...service,

@@ -76,7 +76,7 @@ const variables = {
   FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),
   FEEDLINE_FANOUT_BATCH: positiveInt.max(1000).default(32),
   FEEDLINE_FANOUT_CONCURRENCY: positiveInt.default(4),
-  FEEDLINE_STREAM_MAX_WAIT_MS: positiveInt.default(50),
+  FEEDLINE_STREAM_MAX_WAIT_MS: positiveInt.default(500),
   FEEDLINE_STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(10_000),
   FEEDLINE_STREAM_APPLY_DELAY_MS: z.coerce.number().int().min(0).default(0),
 

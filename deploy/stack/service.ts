@@ -35,6 +35,8 @@ export interface ServiceOptions {
    * as it comes, stdout dropped, and only the last 64 KiB of both kept.
    */
   output?: "keep" | "forward";
+  /** Flags for Bun itself, before the script (`--cpu-prof-md`, say). */
+  runtimeArgs?: string[];
 }
 
 export type ServiceProcess = Awaited<ReturnType<typeof launchService>>;
@@ -44,7 +46,7 @@ export async function launchService(opts: ServiceOptions = {}) {
   const role = opts.role ?? "all";
   const port = opts.port ?? (await freePort());
   const adminPort = await freePort();
-  const { cmd, args, env } = serviceCommand({ config: opts.config ?? loadConfig(), role, port, adminPort, env: opts.env });
+  const { cmd, args, env } = serviceCommand({ config: opts.config ?? loadConfig(), role, port, adminPort, env: opts.env, runtimeArgs: opts.runtimeArgs });
   const child = spawn(cmd, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   const service = watch(child, { output: opts.output ?? "forward", stopGraceMs: opts.stopGraceMs ?? 30_000 }, {
     role,
@@ -58,10 +60,10 @@ export async function launchService(opts: ServiceOptions = {}) {
 }
 
 /** The command line and environment of the service: the stack's child environment, then `env`, then the ports it is watched on. */
-export function serviceCommand(o: { config: Config; role: Role; port: number; adminPort: number; env?: Record<string, string> }) {
+export function serviceCommand(o: { config: Config; role: Role; port: number; adminPort: number; env?: Record<string, string>; runtimeArgs?: string[] }) {
   return {
     cmd: process.execPath,
-    args: [resolve(import.meta.dir, "../../src/main.ts"), "serve", "--role", o.role],
+    args: [...(o.runtimeArgs ?? []), resolve(import.meta.dir, "../../src/main.ts"), "serve", "--role", o.role],
     env: {
       ...createStackContext(o.config).childEnv(),
       KAFKAJS_NO_PARTITIONER_WARNING: "1",
