@@ -31,7 +31,9 @@ const service = await startService(profileDir ? { role: "api", runtimeArgs: bunP
 const workers = profileDir ? await startService({ role: "worker", runtimeArgs: bunProfileArgs(profileDir, "worker") }) : undefined;
 const servicePids = [service.pid, workers?.pid];
 const stack = stackPids();
-const names = ["service", "postgres", "connect", "kafka", "cassandra", "redis"] as const;
+// Profiled, the API and the workers are also shown apart.
+const processes = ["service", "postgres", "connect", "kafka", "cassandra", "redis"];
+const names = [...(profileDir ? ["api", "worker"] : []), ...processes];
 const client = (token?: string) => apiClient(service.url, token);
 const suffix = Math.random().toString(36).slice(2, 8);
 const signUp = (name: string) => client().users.create.mutate({ handle: `cost_${name}_${suffix}` });
@@ -94,8 +96,8 @@ const rows: Record<string, string>[] = names.map((name) => ({
   [`CPU-ms per post, ${followerCount} followers`]: ms(many.cpu[name] ?? 0),
   "CPU-µs per extra follower": (((many.cpu[name] ?? 0) - (zero.cpu[name] ?? 0)) * 1e6 / posts / followerCount).toFixed(0),
 }));
-const total = (run: typeof zero) => names.reduce((sum, n) => sum + (run.cpu[n] ?? 0), 0);
-const idleTotal = names.reduce((sum, n) => sum + (idle.cpu[n] ?? 0), 0);
+const total = (run: typeof zero) => processes.reduce((sum, n) => sum + (run.cpu[n] ?? 0), 0);
+const idleTotal = processes.reduce((sum, n) => sum + (idle.cpu[n] ?? 0), 0);
 rows.push({
   process: "**total**",
   "idle, % of a core": `${((100 * idleTotal) / idle.seconds).toFixed(1)}%`,

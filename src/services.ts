@@ -21,7 +21,8 @@ import { createUpkeep } from "./fanout/upkeep";
 /** Builds every client once; main.ts and the tests share this wiring. */
 export async function createServices(config: Config) {
   const sql = createPostgres(config.postgres);
-  const redis = createRedis(config.redis, { scripts: cacheScripts });
+  // Auto-pipelined: the commands of concurrent requests and fan-outs share writes to Redis.
+  const redis = createRedis(config.redis, { scripts: cacheScripts, autoPipelining: true });
   const cassandra = createCassandra(config.cassandra);
   const kafka = createKafka(config.kafka);
   const kafkaAdmin = kafka.admin();

@@ -12,17 +12,31 @@ import type { FeedStore } from "../feeds/store";
  * A crash between steps replays the whole event: each step is idempotent at the event's write
  * time. `beforeStep` runs before each Cassandra batch, the cache update and the publish (the
  * stream's lease check and progress, src/stream/unit-of-work.ts).
+ *
+ * The look-ups of who has a cache and who listens live go to Redis together, after the Cassandra
+ * write (a reader that registers later rebuilds from rows that hold the item): one round trip,
+ * which is all a fan-out to users who are neither reading nor listening costs Redis.
  */
 export function createFanout({ feeds, cache, live }: { feeds: FeedStore; cache: FeedCache; live: LiveFeed }) {
+  /** Started beside the cache's own look-up, so that both leave in one write (the client auto-pipelines); awaited after the cache update. */
+  const lookUpListening = (userIds: string[]) => {
+    const listening = live.listening(userIds);
+    listening.catch(() => {}); // the cache update may fail first; the await below still throws
+    return listening;
+  };
   return {
-    /** One item into many feeds; returns how many feeds it reached. */
-    async add(userIds: string[], item: FeedItem, ts: number, beforeStep?: () => void) {
+    /**
+     * One item into many feeds; returns how many feeds it reached. `withActivity`: the actor's
+     * activity row is written in the same request as the first feed rows (src/feeds/store.ts).
+     */
+    async add(userIds: string[], item: FeedItem, ts: number, beforeStep?: () => void, options?: { withActivity?: boolean }) {
       if (userIds.length === 0) return 0;
-      await feeds.putItem(userIds, item, ts, beforeStep);
+      await feeds.putItem(userIds, item, ts, beforeStep, options);
       beforeStep?.();
+      const listening = lookUpListening(userIds);
       await cache.add(userIds, item, ts);
       beforeStep?.();
-      await live.publish(userIds, [{ type: "add", item: toWireItem(item) }]);
+      await live.publishTo(await listening, [{ type: "add", item: toWireItem(item) }]);
       return userIds.length;
     },
 
@@ -31,9 +45,10 @@ export function createFanout({ feeds, cache, live }: { feeds: FeedStore; cache: 
       if (userIds.length === 0) return 0;
       await feeds.deleteItem(userIds, key, ts, beforeStep);
       beforeStep?.();
+      const listening = lookUpListening(userIds);
       await cache.remove(userIds, key.id, ts);
       beforeStep?.();
-      await live.publish(userIds, [{ type: "remove", id: key.id }]);
+      await live.publishTo(await listening, [{ type: "remove", id: key.id }]);
       return userIds.length;
     },
 

@@ -27,14 +27,14 @@ export async function inBatches<T>(db: CassandraClient, rows: T[], statement: (r
 }
 
 /**
- * One statement per user, sent as unlogged batches of rows that share a replica (token-aware:
+ * One statement per user (or a few that share its partition key), sent as unlogged batches of rows that share a replica (token-aware:
  * each batch goes to a node that owns every partition in it, so the coordinator applies it
  * locally instead of forwarding). A batch is not atomic here and need not be: every row is an
  * idempotent upsert or delete, and the caller retries the whole fan-out on failure. Batching
  * cuts the per-request cost on both sides, which is what bounds fan-out on a small machine.
  */
 export function createReplicaBatches(db: CassandraClient, opts: { batch: number; concurrency: number }) {
-  return async function byReplica(userIds: string[], statement: (userId: string) => Statement, beforeBatch?: () => void) {
+  return async function byReplica(userIds: string[], statement: (userId: string) => Statement | Statement[], beforeBatch?: () => void) {
     const groups = new Map<string, Statement[][]>();
     for (const u of userIds) {
       const replica = db.getReplicas(db.keyspace, Buffer.from(u))?.[0]?.address ?? "";
@@ -42,7 +42,7 @@ export function createReplicaBatches(db: CassandraClient, opts: { batch: number;
       if (!batches) groups.set(replica, (batches = [[]]));
       let last = batches.at(-1)!;
       if (last.length >= opts.batch) batches.push((last = []));
-      last.push(statement(u));
+      last.push(...[statement(u)].flat());
     }
     await inParallel([...groups.values()].flat(), opts.concurrency, async (batch) => {
       beforeBatch?.();

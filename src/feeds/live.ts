@@ -27,7 +27,7 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
 
   function connectSubscriber() {
     if (subscriber) return subscriber;
-    subscriber = redis.duplicate();
+    subscriber = redis.duplicate({ enableAutoPipelining: false });
     logOutages(subscriber, "live"); // reconnects by itself; ioredis restores the subscriptions
     subscriber.on("message", (ch: string, message: string) => {
       const userId = /^feed:live:\{(.+)\}$/.exec(ch)?.[1];
@@ -43,16 +43,24 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
     return (await redis.eval(claimConnection, 1, connections(userId), now, now + registrationMs, connectionId, maxPerUser)) === 1;
   }
 
+  /** Worker: of these users, those with an open subscription now (one registry look-up per 10,000). */
+  const listening = (userIds: string[]) => (userIds.length === 0 ? Promise.resolve([]) : registered(redis, registry, userIds));
+
+  /** Worker: tells these users (the ones `listening` returned) what changed. */
+  async function publishTo(live: string[], events: LiveEvent[]) {
+    if (live.length === 0 || events.length === 0) return;
+    const messages = events.map((e) => JSON.stringify(e));
+    const pipeline = redis.pipeline();
+    for (const u of live) for (const message of messages) pipeline.publish(channel(u), message);
+    await pipeline.exec();
+  }
+
   return {
-    /** Worker: tells every target with an open subscription what changed (one registry look-up per 10,000 targets). */
+    listening,
+    publishTo,
+    /** Worker: tells every target with an open subscription what changed. */
     async publish(userIds: string[], events: LiveEvent[]) {
-      if (userIds.length === 0 || events.length === 0) return;
-      const live = await registered(redis, registry, userIds);
-      if (live.length === 0) return;
-      const messages = events.map((e) => JSON.stringify(e));
-      const pipeline = redis.pipeline();
-      for (const u of live) for (const message of messages) pipeline.publish(channel(u), message);
-      await pipeline.exec();
+      if (events.length > 0) await publishTo(await listening(userIds), events);
     },
 
     /**

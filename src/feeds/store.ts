@@ -47,6 +47,11 @@ export function createFeedStore(deps: {
     userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.postId, i.excerpt, ts,
   ];
 
+  const activityStatement = (a: Activity, ts: number) => ({
+    query: q.putActivity,
+    params: [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.postId, a.excerpt, ts],
+  });
+
   // Every write takes `ts`, its write time (src/model/write-time.ts): the event's position, not a clock.
   return {
     ...createFeedCuts({ db, byReplica }),
@@ -79,8 +84,10 @@ export function createFeedStore(deps: {
     /** Everyone the user follows now, with the write time of each follow. */
     following: (userId: string) => allRows(db, q.following, [userId], (row) => ({ userId: row.followee_id as string, ts: micros(row.ts) })),
 
-    putActivity: (a: Activity, ts: number) =>
-      db.execute(q.putActivity, [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.postId, a.excerpt, ts]),
+    putActivity: (a: Activity, ts: number) => {
+      const { query, params } = activityStatement(a, ts);
+      return db.execute(query, params);
+    },
     deleteActivity: (a: FeedKey & { actorId: string }, ts: number) => db.execute(q.deleteActivity, [ts, a.actorId, a.createdAt, a.id]),
     /**
      * A user's activities, newest first, from the start or after a position, however old:
@@ -95,9 +102,21 @@ export function createFeedStore(deps: {
     /** The keys of every activity of a user, however many and however old (what an unfollow removes). */
     activityKeysOf: (actorId: string) => allRows(db, q.activityKeysOf, [actorId], keyOf),
 
-    /** One item into many feeds (token-aware batches); `beforeBatch` runs before each batch. */
-    putItem: (userIds: string[], item: FeedItem, ts: number, beforeBatch?: () => void) =>
-      byReplica(userIds, (u) => ({ query: q.writeItem, params: itemParams(u, item, ts) }), beforeBatch),
+    /**
+     * One item into many feeds (token-aware batches); `beforeBatch` runs before each batch.
+     * `withActivity`: the actor's activity row (activities_by_actor, the same partition key as the
+     * actor's own feed) goes in the batch that holds the actor's feed row, saving a request per
+     * activity. Both are idempotent at `ts` and a crash replays both, so their order does not matter.
+     */
+    putItem: (userIds: string[], item: FeedItem, ts: number, beforeBatch?: () => void, options?: { withActivity?: boolean }) =>
+      byReplica(
+        userIds,
+        (u) => [
+          { query: q.writeItem, params: itemParams(u, item, ts) },
+          ...(options?.withActivity && u === item.actorId ? [activityStatement(item, ts)] : []),
+        ],
+        beforeBatch,
+      ),
     /** One item out of many feeds. */
     deleteItem: (userIds: string[], key: FeedKey, ts: number, beforeBatch?: () => void) =>
       byReplica(userIds, (u) => ({ query: q.removeItem, params: [ts, u, key.createdAt, key.id] }), beforeBatch),

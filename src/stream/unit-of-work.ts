@@ -27,7 +27,7 @@ export function unitOfWork(store: FeedStore, fanout: Fanout, guard: () => void =
     ...store,
     putActivity: guarded(store.putActivity),
     deleteActivity: guarded(store.deleteActivity),
-    putItem: guarded((userIds, item, ts) => store.putItem(userIds, item, ts, guard)),
+    putItem: guarded((userIds, item, ts, _, options) => store.putItem(userIds, item, ts, guard, options)),
     deleteItem: guarded((userIds, key, ts) => store.deleteItem(userIds, key, ts, guard)),
     putItems: guarded((userId, items) => store.putItems(userId, items, guard)),
     deleteItems: guarded((userId, keys, ts) => store.deleteItems(userId, keys, ts, guard)),
@@ -72,7 +72,7 @@ export function unitOfWork(store: FeedStore, fanout: Fanout, guard: () => void =
   return {
     feeds,
     fanout: {
-      add: guarded((userIds, item, ts) => fanout.add(userIds, item, ts, guard)),
+      add: guarded((userIds, item, ts, _, options) => fanout.add(userIds, item, ts, guard, options)),
       remove: guarded((userIds, key, ts) => fanout.remove(userIds, key, ts, guard)),
       addMany: guarded((userId, items) => fanout.addMany(userId, items, guard)),
       removeMany: guarded((userId, keys, ts) => fanout.removeMany(userId, keys, ts, guard)),

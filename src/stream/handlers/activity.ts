@@ -8,13 +8,13 @@ import type { WriteContext } from "../../fanout/context";
  * Runs in the actor's serial stream, which also owns the actor's followers and user row.
  */
 export async function upsertActivity(ctx: WriteContext, activity: Activity, sourceTs: number) {
-  await ctx.feeds.putActivity(activity, ctx.ts);
   const actor = await ctx.feeds.getUser(activity.actorId);
   // The actor's own row has not arrived yet (topics are not ordered with each other): the
   // activity waits in activities_by_actor and is fanned out when the user row arrives.
-  if (!actor) return;
+  if (!actor) return void (await ctx.feeds.putActivity(activity, ctx.ts));
   const targets = [activity.actorId, ...(await ctx.feeds.followers(activity.actorId))];
-  ctx.onFanout(await ctx.fanout.add(targets, { ...activity, actorHandle: actor.handle }, ctx.ts), sourceTs);
+  // The activity row goes with the actor's own feed row, in one request.
+  ctx.onFanout(await ctx.fanout.add(targets, { ...activity, actorHandle: actor.handle }, ctx.ts, undefined, { withActivity: true }), sourceTs);
 }
 
 /** Removed from every feed it reached, then from the actor's activities; feeds it leaves short of N are completed. */
