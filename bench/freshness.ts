@@ -1,7 +1,7 @@
 /**
  * Freshness: posts written through the API at a steady rate; for each, the time until it is in a
  * follower's `feed.home` page, read through the API. One command:
- *   npm run bench:freshness -- [--rate 200] [--seconds 60] [--authors 50] [--followers 20]
+ *   npm run bench:freshness -- [--rate 200] [--seconds 60] [--authors 50] [--followers 20] [--split]
  * Each author has one watcher holding a live subscription (`feed.onItem`, server-sent events) and
  * a warm cache; when the watcher is told of a post, it reads `feed.home` and the post counts as
  * visible when the page holds it. Authors also get `--followers` followers from the generated data
@@ -23,6 +23,7 @@ const { values } = parseArgs({
     authors: { type: "string", default: "50" },
     followers: { type: "string", default: "20" },
     prefix: { type: "string", default: "bench" },
+    split: { type: "boolean", default: false },
   },
 });
 const rate = Number(values.rate);
@@ -33,7 +34,12 @@ if (!(rate > 0 && seconds > 0 && authorCount > 0 && followerCount >= 0)) throw n
 
 const { services, admin } = await openBench();
 const { sql, redis } = services;
-const service = await startService();
+// --split: the API alone (`serve --role api`) and the workers in a second process, for comparing
+// posts.create under load with the default `serve`, where the workers run in a thread of the API's process.
+const service = await startService(values.split ? { role: "api" } : {});
+const workers = values.split ? await startService({ role: "worker" }) : undefined;
+/** The process whose /metrics has the stream's histograms. */
+const stream = workers ?? service;
 const url = `${service.url}/trpc`;
 const client = (token?: string) => apiClient(service.url, token);
 
@@ -106,8 +112,8 @@ async function seen(id: string, p: { start: number; watcher: number }, pushedAt:
 
 // ---- load -----------------------------------------------------------------------------------------
 const writers = authors.map((a) => client(a.token));
-const before = await service.metrics();
-const pids = { service: service.pid, ...stackPids() };
+const before = await stream.metrics();
+const pids = { service: service.pid, ...(workers ? { workers: workers.pid } : {}), ...stackPids() };
 const cpuBefore = cpuSeconds(pids);
 console.log(`posting ${rate}/s for ${seconds} s through the API`);
 const t0 = performance.now();
@@ -139,10 +145,11 @@ const achieved = sent / ((performance.now() - t0) / 1000);
 for (let waited = 0; (pending.size > 0 || visible.length + notVisible < sent) && waited < 30_000; waited += 100) await Bun.sleep(100);
 progress.update(`${sent} posted, ${visible.length} visible`);
 progress.done();
-const after = await service.metrics();
+const after = await stream.metrics();
 const cpu = cpuPerUnit(cpuBefore, cpuSeconds(pids), sent, "post").text;
 for (const s of subscriptions) s.unsubscribe();
 await service.stop();
+await workers?.stop();
 
 // ---- report -----------------------------------------------------------------------------------------
 const ms = (s: number) => (Number.isFinite(s) ? (s * 1000).toFixed(0) : "n/a");
@@ -162,11 +169,11 @@ const lost = sent - visible.length;
 console.log(`\n${table}\n\n${stages}\n\nposted ${sent} at ${achieved.toFixed(0)}/s; not visible within 30 s: ${lost}\n${cpu}`);
 record(
   `Freshness at ${rate} posts/s`,
-  `npm run bench:freshness -- --rate ${rate} --seconds ${seconds} --authors ${authorCount} --followers ${followerCount}`,
+  `npm run bench:freshness -- --rate ${rate} --seconds ${seconds} --authors ${authorCount} --followers ${followerCount}${values.split ? " --split" : ""}`,
   `${table}\n\nBy stage, from the service's histograms (bucket bounds, so "≤"):\n\n${stages}`,
   `${sent} posts at ${achieved.toFixed(0)}/s through the API by ${authorCount} authors, each followed by a watcher ` +
     `(live subscription, warm cache)${seeded > 0 ? ` and ${followerCount} data-set users` : ""}; ${lost} not visible within 30 s. ` +
-    `The service (API and workers in one process), the load generator, the watchers and every stack component share the 2 cores. ` +
+    `${values.split ? "The API and the workers in two processes (--split)" : "The service (API, and workers in a thread of its process)"}, the load generator, the watchers and every stack component share the 2 cores. ` +
     `${cpu} (the posting window and the wait for the last ones to show; the watchers' reads count too).`,
 );
 await services.close();
