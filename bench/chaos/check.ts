@@ -24,7 +24,14 @@ export async function checkFeeds(services: Services, url: string, userIds: strin
       const diff = compareFeeds(want, got, feed === "home" ? length : Number.POSITIVE_INFINITY);
       totals.entries += got.length;
       for (const k of ["missing", "extra", "doubled", "misordered"] as const) totals[k] += diff[k];
-      if (bad(diff) && failures.length < 5) failures.push(`${feed} feed of user ${userId}: ${JSON.stringify(diff)}\n  oracle: ${want.slice(0, 20).join(" ")}\n  served: ${got.slice(0, 20).join(" ")}`);
+      if (bad(diff) && failures.length < 5) {
+        const wanted = new Set(want);
+        const extra = got.flatMap((id, i) => (wanted.has(id) ? [] : [`${id} (at ${i})`]));
+        failures.push(
+          `${feed} feed of user ${userId}: ${JSON.stringify(diff)}${extra.length ? `; not in the oracle: ${extra.join(", ")}` : ""}\n` +
+            `  oracle: ${want.slice(0, 20).join(" ")}\n  served: ${got.slice(0, 20).join(" ")}`,
+        );
+      }
     }
     progress.update(`checked ${++done}/${userIds.length} users`);
   });
