@@ -29,7 +29,7 @@ const profileDir = values.profile;
 // Profiled, the workers run in their own process: Bun's profiler sees only the main thread.
 const service = await startService(profileDir ? { role: "api", runtimeArgs: bunProfileArgs(profileDir, "api") } : { role: "all" });
 const workers = profileDir ? await startService({ role: "worker", runtimeArgs: bunProfileArgs(profileDir, "worker") }) : undefined;
-const servicePids = [service.pid, workers?.pid];
+const servicePids = { api: service.pid, worker: workers?.pid };
 const stack = stackPids();
 // Profiled, the API and the workers are also shown apart.
 const processes = ["service", "postgres", "connect", "kafka", "cassandra", "redis"];
@@ -65,7 +65,7 @@ async function postAll(author: { token: string }, n: number, label: string) {
 /** CPU seconds per process while `work` runs, and how long it took. */
 async function measure(work: () => Promise<void>) {
   const cpu = () => {
-    const all = cpuSeconds({ ...stack, api: servicePids[0], worker: servicePids[1] });
+    const all = cpuSeconds({ ...stack, ...servicePids });
     return { ...all, service: (all.api ?? 0) + (all.worker ?? 0) } as Record<string, number>;
   };
   const before = cpu();

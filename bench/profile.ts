@@ -47,15 +47,22 @@ export function summarise(file: string, top = 40) {
   let samples = 0;
   for (const event of r.stdout.split("jdk.ExecutionSample {").slice(1)) {
     samples++;
-    const thread = /sampledThread = "([^"]*)"/.exec(event)?.[1]?.replace(/\d+/g, "N") ?? "?";
-    threads.set(thread, (threads.get(thread) ?? 0) + 1);
+    bump(threads, /sampledThread = "([^"]*)"/.exec(event)?.[1]?.replace(/\d+/g, "N") ?? "?");
     const frames = [...event.matchAll(/^\s+([\w$.<>/]+\.[\w$<>]+)\(/gm)].map((m) => m[1]!);
-    if (frames[0]) self.set(frames[0], (self.get(frames[0]) ?? 0) + 1);
-    for (const f of new Set(frames)) total.set(f, (total.get(f) ?? 0) + 1);
+    if (frames[0]) bump(self, frames[0]);
+    for (const f of new Set(frames)) bump(total, f);
   }
-  const table = (title: string, counts: Map<string, number>) =>
-    [`## ${title}`, ...[...counts].sort((a, b) => b[1] - a[1]).slice(0, top).map(([m, n]) => `${((100 * n) / samples).toFixed(1).padStart(5)}%  ${m}`)].join("\n");
-  return [`${samples} samples in ${file}`, table("threads", threads), table("self", self), table("total (on the stack)", total), ""].join("\n\n");
+  return report(file, samples, top, { threads, self, "total (on the stack)": total });
+}
+
+/** One more sample for `key`. */
+const bump = (counts: Map<string, number>, key: string) => counts.set(key, (counts.get(key) ?? 0) + 1);
+
+/** A summary: the sample count, then each section's `top` keys by share of the samples. */
+function report(file: string, samples: number, top: number, sections: Record<string, Map<string, number>>) {
+  const table = ([title, counts]: [string, Map<string, number>]) =>
+    [`## ${title}`, ...[...counts].sort((a, b) => b[1] - a[1]).slice(0, top).map(([key, n]) => `${((100 * n) / samples).toFixed(1).padStart(5)}%  ${key}`)].join("\n");
+  return [`${samples} samples in ${file}`, ...Object.entries(sections).map(table), ""].join("\n\n");
 }
 
 type ProfileNode = { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] };
@@ -76,7 +83,6 @@ export function summariseBun(file: string, top = 40) {
   const self = new Map<string, number>();
   const total = new Map<string, number>();
   const packages = new Map<string, number>();
-  const bump = (m: Map<string, number>, k: string) => m.set(k, (m.get(k) ?? 0) + 1);
   for (const id of profile.samples) {
     const leaf = byId.get(id)!;
     bump(self, name(leaf));
@@ -88,11 +94,8 @@ export function summariseBun(file: string, top = 40) {
     for (let n: ProfileNode | undefined = leaf; n; n = byId.get(parent.get(n.id) ?? -1)) seen.add(name(n));
     for (const k of seen) bump(total, k);
   }
-  const samples = profile.samples.length;
-  const table = (title: string, counts: Map<string, number>) =>
-    [`## ${title}`, ...[...counts].sort((a, b) => b[1] - a[1]).slice(0, top).map(([m, n]) => `${((100 * n) / samples).toFixed(1).padStart(5)}%  ${m}`)].join("\n");
   const out = file.replace(/\.cpuprofile$/, ".txt");
-  writeFileSync(out, [`${samples} samples in ${file}`, table("packages (native frames counted for their caller)", packages), table("self", self), table("total (on the stack)", total), ""].join("\n\n"));
+  writeFileSync(out, report(file, profile.samples.length, top, { "packages (native frames counted for their caller)": packages, self, "total (on the stack)": total }));
   return out;
 }
 

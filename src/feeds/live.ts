@@ -44,7 +44,7 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
   }
 
   /** Worker: of these users, those with an open subscription now (one registry look-up per 10,000). */
-  const listening = (userIds: string[]) => (userIds.length === 0 ? Promise.resolve([]) : registered(redis, registry, userIds));
+  const listening = (userIds: string[]) => registered(redis, registry, userIds);
 
   /** Worker: tells these users (the ones `listening` returned) what changed. */
   async function publishTo(live: string[], events: LiveEvent[]) {
