@@ -71,7 +71,8 @@ export async function rowCounts(services: Services) {
     select (select count(*) from users)::int as users, (select count(*) from follows)::int as follows,
            (select count(*) from posts)::int as posts, (select count(*) from comments)::int as comments,
            (select count(*) from likes)::int as likes,
-           -- Keys of the last hour only: the worker's expiry job may delete older ones meanwhile.
-           (select count(*) from idempotency_keys where created_at > now() - interval '1 hour')::int as idempotency_keys`;
+           -- The newest key, not a count: the worker's expiry job may delete old keys meanwhile (a
+           -- count of the last hour also moved as a key aged past the hour), and any new key is newer.
+           (select coalesce(max(created_at)::text, '') from idempotency_keys) as idempotency_keys`;
   return row!;
 }
