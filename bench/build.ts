@@ -9,6 +9,7 @@
  * (docs/operations.md), measured. Needs the stack up and no service running.
  */
 import { capturedTables, changeTopic } from "../src/clients/kafka";
+import { deleteNamespace } from "../src/clients/redis";
 import { datasetCounts, seedDataset } from "./dataset";
 import { cpuPerUnit, cpuSeconds, cpuShare, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
 import { datasetArgs } from "./seed";
@@ -45,7 +46,7 @@ emitted.done();
 
 console.log("dropping derived state: Cassandra tables, Redis, routed events, consumer group offsets");
 for (const table of ["users", "followers", "following", "activities_by_actor", "home_feed", "feed_cuts", "feed_upkeep"]) await cassandra.execute(`TRUNCATE ${table}`);
-await redis.flushdb();
+await deleteNamespace(redis);
 await admin.deleteGroups([config.stream.routerGroup, config.stream.feedsGroup]).catch(() => {});
 const events = await admin.fetchTopicOffsets(config.stream.eventsTopic);
 await admin.deleteTopicRecords({ topic: config.stream.eventsTopic, partitions: events.map((p) => ({ partition: p.partition, offset: "-1" })) });

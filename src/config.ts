@@ -38,6 +38,7 @@ const variables = {
 
   FEEDLINE_REDIS_HOST: host.default("127.0.0.1"),
   FEEDLINE_REDIS_PORT: port.default(56379),
+  FEEDLINE_REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]*$/, "may hold letters, digits and _ . : - only").default(""),
 
   FEEDLINE_KAFKA_HOST: host.default("127.0.0.1"),
   FEEDLINE_KAFKA_PORT: port.default(59092),
@@ -133,7 +134,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       password: e.FEEDLINE_PG_PASSWORD,
       database: e.FEEDLINE_PG_DATABASE,
     },
-    redis: { host: e.FEEDLINE_REDIS_HOST, port: e.FEEDLINE_REDIS_PORT },
+    /** `keyPrefix` goes before every key and pub/sub channel the service uses: several deployments (or test runs) can share one Redis. */
+    redis: { host: e.FEEDLINE_REDIS_HOST, port: e.FEEDLINE_REDIS_PORT, keyPrefix: e.FEEDLINE_REDIS_KEY_PREFIX },
     kafka: {
       brokers: [`${e.FEEDLINE_KAFKA_HOST}:${e.FEEDLINE_KAFKA_PORT}`],
       host: e.FEEDLINE_KAFKA_HOST,
@@ -146,9 +148,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       url: `http://${e.FEEDLINE_CONNECT_HOST}:${e.FEEDLINE_CONNECT_PORT}`,
       host: e.FEEDLINE_CONNECT_HOST,
       port: e.FEEDLINE_CONNECT_PORT,
-      connector: "feedline-postgres",
-      /** The connector's `slot.name` (deploy/connectors/feedline-postgres.json). */
-      slot: "feedline_debezium",
+      /** The Debezium connector's name, `slot.name` and `publication.name`, derived from the topic prefix like every Kafka name. */
+      connector: names.connector,
+      slot: names.slot,
+      publication: names.publication,
     },
     cassandra: {
       host: e.FEEDLINE_CASSANDRA_HOST,
@@ -206,11 +209,15 @@ export type CapturedTable = (typeof capturedTables)[number];
 export const signalTable = "debezium_signal";
 
 /**
- * Every Kafka topic and consumer group name, derived from the topic prefix (the connector's
- * `topic.prefix`). Here rather than in src/clients/ because the config exposes some of them and
- * may import nothing of a higher layer.
+ * Every Kafka topic and consumer group name, and the connector's name, replication slot and
+ * publication, derived from the topic prefix (the connector's `topic.prefix`): one variable
+ * namespaces a deployment's whole pipeline (`npm test` runs in a namespace of its own). Here
+ * rather than in src/clients/ because the config exposes some of them and may import nothing of
+ * a higher layer.
  */
 export function kafkaNames(prefix: string) {
+  /** PostgreSQL's slot names allow lower-case letters, digits and `_` only. */
+  const pgName = prefix.replaceAll("-", "_");
   const change = (table: CapturedTable | typeof signalTable) => `${prefix}.public.${table}`;
   return {
     /** Debezium's change topic of a captured table: `<topic.prefix>.<schema>.<table>`. */
@@ -223,7 +230,8 @@ export function kafkaNames(prefix: string) {
     dlq: `${prefix}.dlq`,
     routerGroup: `${prefix}-router`,
     feedsGroup: `${prefix}-feeds`,
-    /** Kafka Connect's group and its three compacted topics. */
-    connect: { group: `${prefix}-connect`, configs: `${prefix}-connect-configs`, offsets: `${prefix}-connect-offsets`, status: `${prefix}-connect-status` },
+    connector: `${prefix}-postgres`,
+    slot: `${pgName}_debezium`,
+    publication: `${pgName}_publication`,
   };
 }

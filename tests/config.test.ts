@@ -34,11 +34,23 @@ describe("config", () => {
     expect(Object.keys(config.cassandra)).not.toContain("jmxPort");
   });
 
-  test("every topic and group name derives from the topic prefix", () => {
-    const config = loadConfig({ FEEDLINE_TOPIC_PREFIX: "app" });
-    const names = kafkaNames("app");
-    expect(config.stream).toMatchObject({ eventsTopic: "app.events", dlqTopic: "app.dlq", routerGroup: "app-router", feedsGroup: "app-feeds" });
-    expect(capturedTables.map(names.change)).toEqual(["app.public.users", "app.public.follows", "app.public.posts", "app.public.comments", "app.public.likes"]);
-    expect([names.signal, names.heartbeat, names.connect.group]).toEqual(["app.public.debezium_signal", "__debezium-heartbeat.app", "app-connect"]);
+  test("every topic, group and capture name derives from the topic prefix", () => {
+    const config = loadConfig({ FEEDLINE_TOPIC_PREFIX: "my-app" });
+    const names = kafkaNames("my-app");
+    expect(config.stream).toMatchObject({ eventsTopic: "my-app.events", dlqTopic: "my-app.dlq", routerGroup: "my-app-router", feedsGroup: "my-app-feeds" });
+    expect(capturedTables.map(names.change)).toEqual(["my-app.public.users", "my-app.public.follows", "my-app.public.posts", "my-app.public.comments", "my-app.public.likes"]);
+    expect([names.signal, names.heartbeat]).toEqual(["my-app.public.debezium_signal", "__debezium-heartbeat.my-app"]);
+    // PostgreSQL's slot names take no "-".
+    expect(config.connect).toMatchObject({ connector: "my-app-postgres", slot: "my_app_debezium", publication: "my_app_publication" });
+  });
+
+  test("the default names are the ones earlier versions fixed, so an existing stack keeps its connector and slot", () => {
+    expect(loadConfig({}).connect).toMatchObject({ connector: "feedline-postgres", slot: "feedline_debezium", publication: "feedline_publication" });
+  });
+
+  test("the Redis key prefix is empty by default and refuses characters that would need quoting", () => {
+    expect(loadConfig({}).redis.keyPrefix).toBe("");
+    expect(loadConfig({ FEEDLINE_REDIS_KEY_PREFIX: "app:" }).redis.keyPrefix).toBe("app:");
+    expect(() => loadConfig({ FEEDLINE_REDIS_KEY_PREFIX: "a b*" })).toThrow(/FEEDLINE_REDIS_KEY_PREFIX/);
   });
 });

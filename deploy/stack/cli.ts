@@ -1,8 +1,9 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import os from "node:os";
 import { resolve } from "node:path";
 import { ConfigError, loadConfig } from "../../src/config";
 import { createStackContext } from "./context";
+import { claimNamespace, dropNamespace, reapNamespaces, setUpNamespace } from "./namespace";
 import { StackError } from "./errors";
 import { seconds } from "./progress";
 import { ensureStackSecret } from "./secret";
@@ -20,7 +21,8 @@ const usage = `usage: npm run stack -- <command>
   reset    down, then delete data, config and logs (jars are kept)
   snapshot [table…]  ask Debezium for an incremental snapshot (all captured tables by default):
            every row is re-emitted and the workers rebuild derived state
-  test     up (reusing what runs), bun test, then stop what it started
+  test     up (reusing what runs), bun test in a namespace of its own (database, connector, topics,
+           groups, keyspace, Redis prefix; dropped afterwards), then stop what it started
   serve [--role api|worker|all]  run the service against the stack, with the stack's token secret
   token <user>  print a bearer token for an existing user (id or handle), signed with that secret`;
 
@@ -66,13 +68,17 @@ async function main(argv: string[]) {
       return 0;
     case "test": {
       const names: string[] = [];
+      let namespace: string | undefined;
       try {
         await stack.up(names);
-        console.log(`stack ready in ${seconds(started)}; running bun test`);
-        const res = spawnSync(process.execPath, ["test", "--timeout", "300000", ...rest], { stdio: "inherit", env: ctx.childEnv() });
-        return res.status ?? 1;
+        await reapNamespaces(ctx);
+        namespace = claimNamespace(ctx);
+        const env = await setUpNamespace(ctx, namespace);
+        console.log(`stack ready in ${seconds(started)}; running bun test in namespace ${namespace}`);
+        return await foreground(["test", "--timeout", "300000", ...rest], { ...ctx.childEnv(), ...env });
       } finally {
-        // Also when `up` failed halfway: what this run started is stopped.
+        // Also when `up` or the set-up failed halfway: what this run made is dropped, what it started is stopped.
+        if (namespace) await dropNamespace(ctx, namespace).catch((err: Error) => console.warn(`warning: ${err.message}`));
         if (names.length > 0) {
           console.log(`stopping what this run started: ${names.join(", ")}`);
           await stack.down(names);
@@ -80,19 +86,30 @@ async function main(argv: string[]) {
       }
     }
     case "serve":
-    case "token": {
+    case "token":
       // The service in the foreground, as `npm start` and `npm run token` run it.
       ensureStackSecret();
-      const main = resolve(import.meta.dir, "../../src/main.ts");
-      const child = spawn(process.execPath, [main, command, ...rest], { stdio: "inherit", env: ctx.childEnv() });
-      // A supervisor's SIGTERM (or a Ctrl-C) reaches the service, which stops cleanly.
-      for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
-      return new Promise<number>((done) => child.on("exit", (code, signal) => done(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1))));
-    }
+      return foreground([resolve(import.meta.dir, "../../src/main.ts"), command, ...rest], ctx.childEnv());
     default:
       console.error(usage);
       return command ? 2 : 0;
   }
+}
+
+/**
+ * Runs `bun <args>` with our terminal and resolves with its exit code. A supervisor's SIGTERM (or
+ * a Ctrl-C) reaches the child, which stops cleanly, and this process lives on to clean up after it.
+ */
+function foreground(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, args, { stdio: "inherit", env });
+  const forward = (signal: NodeJS.Signals) => child.kill(signal);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, forward);
+  return new Promise<number>((done) =>
+    child.on("exit", (code, signal) => {
+      for (const s of ["SIGINT", "SIGTERM"] as const) process.off(s, forward);
+      done(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1));
+    }),
+  );
 }
 
 main(process.argv.slice(2)).then(

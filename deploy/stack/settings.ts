@@ -15,6 +15,7 @@ const variables = {
   FEEDLINE_JAVA_HOME: z.string().optional(),
   FEEDLINE_KAFKA_HEAP: heap.default("512m"),
   FEEDLINE_CONNECT_HEAP: heap.default("512m"),
+  FEEDLINE_CONNECT_GROUP: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("feedline-connect"),
   FEEDLINE_CASSANDRA_HEAP: heap.default("1g"),
   FEEDLINE_KAFKA_CONTROLLER_PORT: port.default(59093),
   FEEDLINE_CASSANDRA_STORAGE_PORT: port.default(57000),
@@ -28,7 +29,15 @@ export function loadStackSettings(env: Record<string, string | undefined> = proc
     dir: e.FEEDLINE_STACK_DIR,
     javaHome: e.FEEDLINE_JAVA_HOME,
     kafka: { heap: e.FEEDLINE_KAFKA_HEAP, controllerPort: e.FEEDLINE_KAFKA_CONTROLLER_PORT },
-    connect: { heap: e.FEEDLINE_CONNECT_HEAP },
+    /**
+     * The Connect worker's group and its three compacted topics: the worker's own, fixed whatever
+     * pipelines (topic prefixes) its connectors serve, as in docker-compose.yml.
+     */
+    connect: {
+      heap: e.FEEDLINE_CONNECT_HEAP,
+      group: e.FEEDLINE_CONNECT_GROUP,
+      topics: { configs: `${e.FEEDLINE_CONNECT_GROUP}-configs`, offsets: `${e.FEEDLINE_CONNECT_GROUP}-offsets`, status: `${e.FEEDLINE_CONNECT_GROUP}-status` },
+    },
     cassandra: { heap: e.FEEDLINE_CASSANDRA_HEAP, storagePort: e.FEEDLINE_CASSANDRA_STORAGE_PORT, jmxPort: e.FEEDLINE_CASSANDRA_JMX_PORT },
   };
 }

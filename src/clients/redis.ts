@@ -27,6 +27,8 @@ export function createRedis(
     // Lua scripts as commands (EVALSHA, loaded again after a Redis restart), for the callers that need them.
     scripts: options.scripts,
     enableAutoPipelining: options.autoPipelining ?? false,
+    // Before every key of every command, scripts' KEYS included (not pub/sub channels: live.ts adds it to those).
+    keyPrefix: config.keyPrefix,
   });
   if (options.quiet) redis.on("error", () => {});
   else logOutages(redis, options.name ?? "redis");
@@ -65,4 +67,26 @@ export async function registered(redis: RedisClient, key: string, members: strin
     });
   }
   return found;
+}
+
+/**
+ * Deletes every key of this client's namespace (its `keyPrefix`): what losing Redis loses, for
+ * one deployment or test run only. FLUSHDB when the client has no prefix. Returns how many keys
+ * went (FLUSHDB: -1, uncounted).
+ */
+export async function deleteNamespace(redis: RedisClient) {
+  const prefix = redis.options.keyPrefix ?? "";
+  if (!prefix) {
+    await redis.flushdb();
+    return -1;
+  }
+  let deleted = 0;
+  let cursor = "0";
+  do {
+    // SCAN's pattern and the names it returns carry the prefix; UNLINK adds it again, so it is cut.
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`, "COUNT", 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys.map((k) => k.slice(prefix.length)));
+  } while (cursor !== "0");
+  return deleted;
 }

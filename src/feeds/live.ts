@@ -18,10 +18,12 @@ export type LiveEvent = { type: "add"; item: WireItem } | { type: "remove"; id: 
 
 const registry = "feed:live";
 const registrationMs = 60_000;
-const channel = (userId: string) => `feed:live:{${userId}}`;
 const connections = (userId: string) => `feed:live:{${userId}}:conns`;
 
 export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisClient; maxPerUser: number; maxQueue: number }) {
+  // The client prefixes keys but not channels, which Redis shares across every database and user.
+  const prefix = redis.options.keyPrefix ?? "";
+  const channel = (userId: string) => `${prefix}feed:live:{${userId}}`;
   let subscriber: RedisClient | undefined;
   const listeners = new Map<string, Set<(event: LiveEvent) => void>>();
 
@@ -30,7 +32,7 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
     subscriber = redis.duplicate({ enableAutoPipelining: false });
     logOutages(subscriber, "live"); // reconnects by itself; ioredis restores the subscriptions
     subscriber.on("message", (ch: string, message: string) => {
-      const userId = /^feed:live:\{(.+)\}$/.exec(ch)?.[1];
+      const userId = ch.startsWith(prefix) ? /^feed:live:\{(.+)\}$/.exec(ch.slice(prefix.length))?.[1] : undefined;
       const event = JSON.parse(message) as LiveEvent;
       for (const listener of (userId && listeners.get(userId)) || []) listener(event);
     });

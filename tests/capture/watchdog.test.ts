@@ -1,10 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
 import type { ConnectorStatus } from "../../src/capture/connect";
 import type { SlotState } from "../../src/capture/slot";
 import { decide, type Memory, type Observation } from "../../src/capture/watchdog";
-import { loadConfig } from "../../src/config";
 
 const running: ConnectorStatus = { connector: { state: "RUNNING" }, tasks: [{ id: 0, state: "RUNNING" }] };
 const t0 = Date.parse("2026-11-29T10:00:00Z");
@@ -71,12 +68,5 @@ describe("capture watchdog", () => {
     expect(ds.flatMap((d) => d.actions)).toEqual([]);
     expect(ds[1]!.problem).toBeUndefined();
     expect(ds.at(-1)!.problem).toContain("has no reader");
-  });
-
-  test("the service watches the slot the connector config names", () => {
-    const file = JSON.parse(readFileSync(resolve(import.meta.dir, "../../deploy/connectors/feedline-postgres.json"), "utf8"));
-    const config = loadConfig({});
-    expect(file.config["slot.name"]).toBe(config.connect.slot);
-    expect(file.name).toBe(config.connect.connector);
   });
 });

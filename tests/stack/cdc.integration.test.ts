@@ -3,7 +3,7 @@ import type { Consumer, KafkaMessage } from "kafkajs";
 import type { Config } from "../../src/config";
 import type { Services } from "../../src/services";
 import { changeTopic, createKafka } from "../../src/clients/kafka";
-import { eventually, openServices, stackConfig, uniqueHandle } from "../support/stack";
+import { eventually, openServices, scratchName, stackConfig, uniqueHandle } from "../support/stack";
 
 // A row written to PostgreSQL arrives as a Debezium change event on its Kafka topic, read with a
 // kafkajs consumer group that commits by hand, exactly as the stream workers will.
@@ -23,7 +23,7 @@ const received: { key: string; value: Envelope | null; offset: string; partition
 beforeAll(async () => {
   config = await stackConfig();
   services = await openServices();
-  consumer = createKafka(config.kafka, "feedline-test").consumer({ groupId: `test-cdc-${crypto.randomUUID()}`, maxWaitTimeInMs: 100 });
+  consumer = createKafka(config.kafka, "feedline-test").consumer({ groupId: scratchName(config, "cdc", "group"), maxWaitTimeInMs: 100 });
   await consumer.connect();
   await consumer.subscribe({ topic: changeTopic(config.kafka, "users"), fromBeginning: true });
   await consumer.run({
@@ -106,7 +106,7 @@ describe("Debezium change events", () => {
     await services.sql`delete from follows where follower_id = ${a!.id} and followee_id = ${b!.id}`;
 
     const followEvents: { key: string; value: Envelope | null }[] = [];
-    const c = createKafka(config.kafka, "feedline-test").consumer({ groupId: `test-follows-${crypto.randomUUID()}`, maxWaitTimeInMs: 100 });
+    const c = createKafka(config.kafka, "feedline-test").consumer({ groupId: scratchName(config, "follows", "group"), maxWaitTimeInMs: 100 });
     await c.connect();
     await c.subscribe({ topic: changeTopic(config.kafka, "follows"), fromBeginning: true });
     const key = JSON.stringify({ follower_id: Number(a!.id), followee_id: Number(b!.id) });

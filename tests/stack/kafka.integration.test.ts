@@ -2,17 +2,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Admin } from "kafkajs";
 import type { Config } from "../../src/config";
 import { createKafka } from "../../src/clients/kafka";
-import { eventually, stackConfig } from "../support/stack";
+import { eventually, scratchName, stackConfig } from "../support/stack";
 
 // kafkajs under Bun against the real broker: a consumer group with manual commits resumes
 // after the last committed offset — the property the stream workers' crash safety rests on.
 
 let config: Config;
 let admin: Admin;
-const topic = `test-commits-${crypto.randomUUID()}`;
+let topic: string;
 
 beforeAll(async () => {
   config = await stackConfig();
+  topic = scratchName(config, "commits", "topic");
   admin = createKafka(config.kafka, "feedline-test").admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
@@ -48,7 +49,7 @@ describe("kafkajs consumer groups under Bun", () => {
     await producer.send({ topic, acks: -1, messages: ["one", "two", "three"].map((value) => ({ key: "k", value })) });
     await producer.disconnect();
 
-    const groupId = `test-group-${crypto.randomUUID()}`;
+    const groupId = scratchName(config, "commits", "group");
     const first = await consumeOnce(groupId, 2);
     await eventually("all three messages", () => (first.seen.length === 3 ? true : undefined));
     await first.consumer.disconnect();

@@ -35,13 +35,13 @@ describe("store outages", () => {
     try {
       await author.as.posts.create({ body: "written while the cache is down" });
       await eventually("the worker to retry", async () => ((await metric(worker.adminPort, "feedline_store_retries_total")) > retriesBefore ? true : undefined), 30_000);
-      const lag = await metric(worker.adminPort, 'feedline_consumer_lag{group="feedline-feeds"');
+      const lag = await metric(worker.adminPort, `feedline_consumer_lag{group="${services().config.stream.feedsGroup}"`);
       expect(lag).toBeGreaterThan(0);
     } finally {
       await redis.start();
     }
     await expectConverged(services(), [author.user.id], 60_000);
     // The feed is written before the batch's offset is committed: the lag follows a moment later.
-    await eventually("the lag to return to 0", async () => ((await metric(worker.adminPort, 'feedline_consumer_lag{group="feedline-feeds"')) === 0 ? true : undefined), 30_000);
+    await eventually("the lag to return to 0", async () => ((await metric(worker.adminPort, `feedline_consumer_lag{group="${services().config.stream.feedsGroup}"`)) === 0 ? true : undefined), 30_000);
   });
 });

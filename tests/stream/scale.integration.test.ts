@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { AssignerProtocol } from "kafkajs";
+import { changeTopic } from "../../src/clients/kafka";
 import { expectConverged, sharedWorker, startWorker } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
 import { randomWorkload } from "../support/workload";
@@ -52,8 +53,10 @@ describe("scale-out and observability", () => {
     const users = await randomWorkload(services(), { users: 4, operations: 30, seed: 5 });
     await expectConverged(services(), users);
     const text = await (await fetch(`${worker.adminUrl}/metrics`)).text();
-    expect(text).toMatch(/^feedline_consumer_lag\{group="feedline-feeds",topic="feedline.events",partition="\d+"\} \d+$/m);
-    expect(text).toMatch(/^feedline_consumer_lag\{group="feedline-router",topic="feedline.public.posts",partition="\d+"\} \d+$/m);
+    const { stream, kafka } = services().config;
+    const lagLine = (group: string, topic: string) => new RegExp(`^feedline_consumer_lag\\{group="${group}",topic="${topic.replaceAll(".", "\\.")}",partition="\\d+"\\} \\d+$`, "m");
+    expect(text).toMatch(lagLine(stream.feedsGroup, stream.eventsTopic));
+    expect(text).toMatch(lagLine(stream.routerGroup, changeTopic(kafka, "posts")));
     expect(counter(text, "feedline_fanout_writes_total")).toBeGreaterThan(0);
     expect(counter(text, "feedline_freshness_seconds_count")).toBeGreaterThan(0);
     expect(text).toMatch(/^feedline_watermark_seconds\{partition="\d+"\} \d+(\.\d+)?$/m);

@@ -55,6 +55,15 @@ export function useServices(): () => Services {
   };
 }
 
+/**
+ * A consumer group or topic name of the test's own, under the run's topic prefix, so that dropping
+ * the run's namespace (deploy/stack/namespace.ts) takes it too: `<prefix>-<kind>-<uuid>` for a
+ * group, `<prefix>.<kind>-<uuid>` for a topic.
+ */
+export function scratchName(config: Config, kind: string, what: "group" | "topic") {
+  return `${config.kafka.topicPrefix}${what === "group" ? "-" : "."}${kind}-${crypto.randomUUID()}`;
+}
+
 /** A handle no other test (or earlier run) uses: tests never depend on each other's rows. */
 export function uniqueHandle(prefix = "t") {
   return `${prefix}_${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`.slice(0, 30);

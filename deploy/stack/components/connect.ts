@@ -1,6 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { probes } from "../../../src/health";
-import { kafkaNames } from "../../../src/config";
 import type { StackContext } from "../context";
 import { type Component, daemon, jvmBase } from "./component";
 import { writeLog4j } from "./kafka";
@@ -15,12 +14,12 @@ export function connectComponent(ctx: StackContext): Component {
 
   function writeConfig() {
     mkdirSync(ctx.conf("connect"), { recursive: true });
-    const names = kafkaNames(ctx.config.kafka.topicPrefix).connect;
+    const { group, topics } = ctx.settings.connect;
     writeFileSync(
       props,
       [
         `bootstrap.servers=${ctx.config.kafka.brokers.join(",")}`,
-        `group.id=${names.group}`,
+        `group.id=${group}`,
         `listeners=http://${cfg.host}:${cfg.port}`,
         `rest.advertised.host.name=${cfg.host}`,
         `rest.advertised.port=${cfg.port}`,
@@ -31,9 +30,9 @@ export function connectComponent(ctx: StackContext): Component {
         "key.converter.schemas.enable=false",
         "value.converter.schemas.enable=false",
         // Connect creates its own three compacted topics.
-        `config.storage.topic=${names.configs}`,
-        `offset.storage.topic=${names.offsets}`,
-        `status.storage.topic=${names.status}`,
+        `config.storage.topic=${topics.configs}`,
+        `offset.storage.topic=${topics.offsets}`,
+        `status.storage.topic=${topics.status}`,
         `config.storage.replication.factor=${ctx.config.kafka.replicationFactor}`,
         `offset.storage.replication.factor=${ctx.config.kafka.replicationFactor}`,
         `status.storage.replication.factor=${ctx.config.kafka.replicationFactor}`,
@@ -46,7 +45,7 @@ export function connectComponent(ctx: StackContext): Component {
         "offset.flush.interval.ms=1000",
         // Send change events almost at once rather than waiting to fill batches.
         "producer.linger.ms=5",
-        // Lets the connector config read ${env:FEEDLINE_PG_HOST} etc., so one JSON file serves local and compose.
+        // Lets the connector config read ${env:FEEDLINE_PG_PASSWORD} etc., so one JSON file serves local and compose.
         "config.providers=env",
         "config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider",
         "",

@@ -13,22 +13,29 @@ import { slotState } from "./slot";
 export const collection = (table: string) => `public.${table}`;
 
 /**
- * The connector as registered: deploy/connectors/<name>.json with the fields that derive from the
- * table list in src/config.ts added (the captured tables and the signalling table), so the file
- * cannot disagree with it. The file must not set those fields itself. (Its `slot.name` stays
- * literal; tests/capture/watchdog.test.ts checks it against config.connect.slot.)
+ * The connector as registered: deploy/connectors/feedline-postgres.json with the fields that
+ * derive from src/config.ts added, so the file cannot disagree with it: the captured tables and
+ * the signalling table, and the names of one pipeline (the connector, its database, topic prefix,
+ * replication slot and publication). Literal values rather than `${env:…}` references, since
+ * Connect's environment is fixed when it starts and `npm test` registers a connector of its own
+ * namespace on the same worker. The file must not set those fields itself.
  */
 export function connectorConfig(ctx: StackContext): { name: string; config: Record<string, string> } {
-  const file = ctx.deploy("connectors", `${ctx.config.connect.connector}.json`);
-  const { name, config } = JSON.parse(readFileSync(file, "utf8")) as { name: string; config: Record<string, string> };
+  const file = ctx.deploy("connectors", "feedline-postgres.json");
+  const { config } = JSON.parse(readFileSync(file, "utf8")) as { config: Record<string, string> };
+  const { postgres, kafka, connect } = ctx.config;
   const derived = {
+    "database.dbname": postgres.database,
+    "topic.prefix": kafka.topicPrefix,
+    "slot.name": connect.slot,
+    "publication.name": connect.publication,
     // With publication.autocreate.mode=filtered, the publication holds exactly these tables too.
     "table.include.list": [...capturedTables, signalTable].map(collection).join(","),
     "signal.data.collection": collection(signalTable),
   };
   const clash = Object.keys(derived).filter((k) => k in config);
   if (clash.length) throw new StackError(`${file} sets ${clash.join(", ")}: the stack tool derives them (deploy/stack/setup/connector.ts)`);
-  return { name, config: { ...config, ...derived } };
+  return { name: connect.connector, config: { ...config, ...derived } };
 }
 
 /**

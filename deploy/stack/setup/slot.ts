@@ -17,11 +17,15 @@ export function slotState(ctx: StackContext): Promise<SlotState | undefined> {
   );
 }
 
-/** Drops the replication slot the connector made: a slot nobody reads pins WAL forever. */
-export function dropReplicationSlot(ctx: StackContext) {
+/**
+ * Drops the replication slot the connector made: a slot nobody reads pins WAL forever. Slots
+ * belong to the cluster, so any database reaches it: `database` when the configured one may be
+ * gone already (a test namespace's, deploy/stack/namespace.ts).
+ */
+export function dropReplicationSlot(ctx: StackContext, database = ctx.config.postgres.database) {
   const slot = ctx.config.connect.slot;
   return withClient(
-    () => createPostgres(ctx.config.postgres, { max: 1 }),
+    () => createPostgres({ ...ctx.config.postgres, database }, { max: 1 }),
     (sql) => sql.end({ timeout: 1 }),
     async (sql) => {
       const deadline = Date.now() + 15_000;

@@ -14,9 +14,23 @@ describe("the connector config", () => {
     expect(config["signal.data.collection"]).toBe("public.debezium_signal");
   });
 
-  test("keeps the file's own settings, which read the database and topic prefix from Connect's environment", () => {
+  test("names one pipeline with literal values from the config: a test namespace gets a connector of its own", () => {
+    const ns = createStackContext(loadConfig({ FEEDLINE_TOPIC_PREFIX: "feedline_test_x1", FEEDLINE_PG_DATABASE: "feedline_test_x1" }), loadStackSettings({}));
+    const { name, config } = connectorConfig(ns);
+    expect(name).toBe("feedline_test_x1-postgres");
+    expect(config).toMatchObject({
+      "database.dbname": "feedline_test_x1",
+      "topic.prefix": "feedline_test_x1",
+      "slot.name": "feedline_test_x1_debezium",
+      "publication.name": "feedline_test_x1_publication",
+    });
+    expect(name).toBe(ns.config.connect.connector);
+    expect(config["slot.name"]).toBe(ns.config.connect.slot);
+  });
+
+  test("keeps the file's own settings; the password stays a reference to Connect's environment", () => {
     const { config } = connectorConfig(ctx);
-    expect(config["topic.prefix"]).toBe("${env:FEEDLINE_TOPIC_PREFIX}");
+    expect(config["database.password"]).toBe("${env:FEEDLINE_PG_PASSWORD}");
     expect(config["publication.autocreate.mode"]).toBe("filtered");
     expect(config["tombstones.on.delete"]).toBe("false");
   });
