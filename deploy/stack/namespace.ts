@@ -115,7 +115,12 @@ export async function reapNamespaces(base: StackContext) {
     return;
   }
   for (const name of names) {
-    const owner = Number(readFileSync(ownerFile(base, name), "utf8"));
+    let owner: number;
+    try {
+      owner = Number(readFileSync(ownerFile(base, name), "utf8"));
+    } catch {
+      continue; // dropped meanwhile by another run
+    }
     if (alive(owner)) continue;
     note(`namespace ${name} was left by run ${owner}, which is gone: dropping it`);
     await dropNamespace(base, name).catch((err) => note(`warning: ${(err as Error).message}`));
