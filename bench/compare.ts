@@ -1,10 +1,12 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { withStackSecret } from "../deploy/stack/secret";
 import { generousRates } from "../deploy/stack/service";
 import { cpuSeconds, stackPids } from "./pipeline";
-import { markdownTable, record } from "./support";
+import { loadConfig } from "../src/config";
+import { cacheKeys } from "../src/feeds/cache-keys";
+import { markdownTable, record, redisBenchmark, wrk } from "./support";
 
 /**
  * Two builds of the API side by side, against the same running stack and the same warm feed:
@@ -42,23 +44,21 @@ try {
   for (let round = 1; round <= Number(values.rounds); round++) {
     for (const [i, b] of builds.entries()) {
       const before = cpuSeconds({ service: children[i]!.pid, redis: redisPid });
-      const out = spawnSync("wrk", ["-t2", "-c32", `-d${values.seconds}s`, "--latency", "-s", "/tmp/feedline-compare.lua", `http://127.0.0.1:${b.port}${path}`], { encoding: "utf8" }).stdout;
+      const r = wrk(`http://127.0.0.1:${b.port}${path}`, { threads: 2, connections: 32, seconds: Number(values.seconds), script: "/tmp/feedline-compare.lua" });
       const after = cpuSeconds({ service: children[i]!.pid, redis: redisPid });
-      const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
-      if (total === 0) throw new Error(`wrk measured nothing:\n${out}`);
       rows.push({
         round,
         build: b.name,
-        "pages/s": Math.round(Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1])),
-        p99: /99%\s+([\d.]+\w+)/.exec(out)![1]!,
-        "service CPU-ms/page": (((after.service! - before.service!) * 1000) / total).toFixed(3),
-        "Redis CPU-ms/page": (((after.redis! - before.redis!) * 1000) / total).toFixed(3),
+        "pages/s": Math.round(r.perSecond),
+        "p99 ms": r.p99.toFixed(2),
+        "service CPU-ms/page": (((after.service! - before.service!) * 1000) / r.requests).toFixed(3),
+        "Redis CPU-ms/page": (((after.redis! - before.redis!) * 1000) / r.requests).toFixed(3),
       });
       console.log(JSON.stringify(rows.at(-1)));
     }
   }
-  const bench = spawnSync("redis-benchmark", ["-p", String(env.FEEDLINE_REDIS_PORT ?? 56379), "-c", "32", "-n", "200000", "-q", "zrevrange", `home:{${user.id}}`, "0", "19", "WITHSCORES"], { encoding: "utf8" }).stdout;
-  const yardstick = bench.trim().split("\r").at(-1);
+  const config = loadConfig();
+  const yardstick = redisBenchmark(config.redis.port, ["zrevrange", `${config.redis.keyPrefix}${cacheKeys(user.id)[0]}`, "0", "19", "WITHSCORES"], { clients: 32, requests: 200_000 }).line;
   record(
     "Two builds side by side: feed.home cache hits",
     `npm run bench:compare -- --before ${values.before} --after ${values.after} --rounds ${values.rounds} --seconds ${values.seconds}`,

@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from "node:child_process";
 import { appendFileSync, existsSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { resolve } from "node:path";
@@ -119,4 +120,69 @@ export function seededRandom(seed: number) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** What `wrk --latency` measured: requests, requests/s, latency percentiles (ms), and answers that were not 2xx/3xx. */
+export type WrkResult = { requests: number; perSecond: number; p50: number; p99: number; errors: number };
+
+/**
+ * Runs wrk against `url` (GET) and parses its report. `script` is a Lua file (headers, a token
+ * per request, …). wrk comes from Debian; the stack tool installs it.
+ */
+export function wrk(url: string, o: { threads: number; connections: number; seconds: number; script?: string }): WrkResult {
+  const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.seconds}s`, "--latency", ...(o.script ? ["-s", o.script] : []), url];
+  const r = spawnSync("wrk", args, { encoding: "utf8" });
+  if (r.error || r.status !== 0) throw new Error(`wrk ${args.join(" ")} failed: ${r.error?.message ?? r.stderr}`);
+  return parseWrk(r.stdout);
+}
+
+/**
+ * wrk until `done()` says the work is over (checked every 100 ms, within `maxSeconds`): wrk runs
+ * for its whole duration even when its script stops every thread, but on SIGINT it reports at
+ * once, with the rate over the time it really ran.
+ */
+export async function wrkUntil(url: string, o: { threads: number; connections: number; maxSeconds: number; script?: string }, done: () => Promise<boolean>) {
+  const args = [`-t${o.threads}`, `-c${o.connections}`, `-d${o.maxSeconds}s`, "--latency", ...(o.script ? ["-s", o.script] : []), url];
+  const child = spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+  child.stderr.setEncoding("utf8").on("data", (c: string) => (err += c));
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+  let running = true;
+  void exited.then(() => (running = false));
+  while (running && !(await done())) await Bun.sleep(100);
+  child.kill("SIGINT");
+  if ((await exited) !== 0 && !out) throw new Error(`wrk ${args.join(" ")} failed: ${err}`);
+  return parseWrk(out);
+}
+
+/** wrk's `--latency` report, read back (latencies in ms). */
+export function parseWrk(out: string): WrkResult {
+  const ms = (text: string | undefined) => {
+    const m = /^([\d.]+)(us|ms|s|m)$/.exec(text ?? "");
+    if (!m) return Number.NaN;
+    return Number(m[1]) * { us: 0.001, ms: 1, s: 1000, m: 60_000 }[m[2] as "us" | "ms" | "s" | "m"];
+  };
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? 0);
+  if (requests === 0) throw new Error(`wrk measured nothing:\n${out}`);
+  return {
+    requests,
+    perSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    // Anchored: "68.50%" in the thread stats must not pass for the 50th percentile.
+    p50: ms(/^\s+50%\s+(\S+)/m.exec(out)?.[1]),
+    p99: ms(/^\s+99%\s+(\S+)/m.exec(out)?.[1]),
+    errors:
+      Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
+      (/Socket errors: (.*)/.exec(out)?.[1]?.match(/\d+/g) ?? []).reduce((sum, n) => sum + Number(n), 0),
+  };
+}
+
+/** redis-benchmark's requests/s for one command (`-c` clients, `-n` requests) against the Redis on `port`. */
+export function redisBenchmark(port: number, command: string[], o: { clients: number; requests: number }) {
+  const r = spawnSync("redis-benchmark", ["-p", String(port), "-c", String(o.clients), "-n", String(o.requests), "-q", ...command], { encoding: "utf8" });
+  const line = r.stdout.trim().split("\r").at(-1) ?? "";
+  const perSecond = Number(/([\d.]+) requests per second/.exec(line)?.[1]);
+  if (!Number.isFinite(perSecond)) throw new Error(`redis-benchmark measured nothing: ${r.stdout}${r.stderr}`);
+  return { perSecond, line: line.trim() };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { histogramDelta, parseMetrics } from "../../bench/pipeline";
-import { markdownTable, percentile, statusLine, summarize } from "../../bench/support";
+import { markdownTable, parseWrk, percentile, statusLine, summarize } from "../../bench/support";
 import { createMetrics } from "../../src/metrics";
 
 describe("benchmark arithmetic", () => {
@@ -12,6 +12,26 @@ describe("benchmark arithmetic", () => {
     expect(percentile([7], 99)).toBe(7);
     expect(percentile([], 50)).toBeNaN();
     expect(summarize([3, 1, 2])).toMatchObject({ n: 3, "p50 ms": "2.00", "max ms": "3.00" });
+  });
+
+  test("wrk's report is read back: requests, rate, percentiles in ms whatever the unit, and every kind of error", () => {
+    const out = `Running 10s test @ http://127.0.0.1:3100/trpc/feed.home
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     5.12ms    2.01ms  40.10ms   68.50%
+  Latency Distribution
+     50%  853.00us
+     75%    5.00ms
+     90%    7.00ms
+     99%    1.20s
+  61234 requests in 10.00s, 80.00MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 5
+Requests/sec:   6123.40
+Transfer/sec:      8.00MB
+`;
+    expect(parseWrk(out)).toEqual({ requests: 61234, perSecond: 6123.4, p50: 0.853, p99: 1200, errors: 10 });
+    expect(() => parseWrk("0 requests in 10.00s")).toThrow(/measured nothing/);
   });
 
   test("a table has a header, a rule and one line per row", () => {

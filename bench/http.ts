@@ -1,0 +1,188 @@
+/**
+ * Reads over HTTP with wrk, against one `serve --role api` process, with redis-benchmark in the
+ * same run as the yardstick:
+ *   npm run bench:http -- [--seconds 10] [--connections 32] [--misses 2000] [--lone 200]
+ *                         [--phases hits,user,lone,storm] [--profile <dir>]
+ * - hits: `feed.home` (limit 20) of a reader whose cache is warm (500 items), wrk -t2 -c32;
+ *   redis-benchmark ZREVRANGE 0 19 WITHSCORES of that cache in the same run, and the ratio.
+ * - user: `feed.user` (limit 20) of an author with 500 activities, read from Cassandra.
+ * - lone: cache misses one at a time (wrk -t1 -c1), each a different user whose cache is gone.
+ * - storm: `--misses` distinct users at once (wrk -t2 -c32), each a miss.
+ * Misses use the `npm run seed` data set when it holds enough users (realistic feed sizes), else
+ * users made here who each follow one author of 40 posts. Every phase reports CPU-ms per page of
+ * the API process, Redis and Cassandra (from /proc). `--profile` writes a Bun CPU profile of the
+ * API process over the phases run, summarised. Needs the stack up, wrk, and no service running.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { cacheKeys } from "../src/feeds/cache-keys";
+import { bunProfileArgs, bunProfiles, head } from "./profile";
+import { cpuPerUnit, cpuSeconds, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
+import { markdownTable, record, redisBenchmark, statusLine, wrk, wrkUntil, type WrkResult } from "./support";
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "10" },
+    connections: { type: "string", default: "32" },
+    misses: { type: "string", default: "2000" },
+    lone: { type: "string", default: "200" },
+    phases: { type: "string", default: "hits,user,lone,storm" },
+    profile: { type: "string" },
+    prefix: { type: "string", default: "bench" },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const misses = Number(values.misses);
+const lone = Number(values.lone);
+const phases = new Set(values.phases!.split(","));
+const unknown = [...phases].filter((p) => !["hits", "user", "lone", "storm"].includes(p));
+if (unknown.length) throw new Error(`unknown phase ${unknown.join(", ")}: choose from hits, user, lone, storm`);
+
+const { config, services, admin } = await openBench();
+const { sql, redis } = services;
+const scratch = `/tmp/feedline-bench-http-${process.pid}`;
+mkdirSync(scratch, { recursive: true });
+
+// ---- data --------------------------------------------------------------------------------------
+const tag = `h${Date.now().toString(36)}`;
+const newUsers = async (n: number, what: string) =>
+  (await sql`insert into users (handle) select ${`${tag}_${what}_`} || g from generate_series(1, ${n}) g returning id::text as id`).map((r) => r.id as string);
+const posts = (author: string, n: number) =>
+  sql`insert into posts (author_id, body, created_at)
+      select ${author}, 'post ' || g || ' of a benchmark author, long enough to look like a real one', now() - make_interval(secs => g)
+      from generate_series(1, ${n}) g`;
+const [author, reader, missAuthor] = await newUsers(3, "x");
+await posts(author!, 500);
+await sql`insert into follows (follower_id, followee_id) values (${reader!}, ${author!})`;
+const like = `${values.prefix}\\_%`;
+let missUsers = (await sql`select id::text as id from users where handle like ${like} order by random() limit ${misses + lone}`).map((r) => r.id as string);
+const fromDataset = missUsers.length === misses + lone;
+if (!fromDataset) {
+  await posts(missAuthor!, 40);
+  missUsers = await newUsers(misses + lone, "m");
+  await sql`insert into follows (follower_id, followee_id) select unnest(${missUsers}::bigint[]), ${missAuthor!}`;
+}
+const [loneUsers, stormUsers] = [missUsers.slice(0, lone), missUsers.slice(lone)];
+
+// The workers build the feeds, then stop: only the API process runs while it is measured.
+const worker = await startService({ role: "worker" });
+await waitForPipeline(services, admin, reader!, { label: "waiting for the feeds to be built" });
+await worker.stop();
+await admin.disconnect();
+
+const api = await startService({ role: "api", runtimeArgs: values.profile ? bunProfileArgs(values.profile, "api") : [] });
+const base = `http://127.0.0.1:${api.port}/trpc`;
+const homeUrl = `${base}/feed.home?input=${encodeURIComponent(JSON.stringify({ limit: 20 }))}`;
+const userUrl = `${base}/feed.user?input=${encodeURIComponent(JSON.stringify({ userId: author, limit: 20 }))}`;
+const pids = { api: api.pid, ...stackPids() };
+
+/** A wrk script sending each request with the next token of `tokens` (spread over the threads), stopping a thread when its share is used. */
+function tokenScript(name: string, tokens: string[], threads: number) {
+  const file = `${scratch}/${name}.lua`;
+  writeFileSync(
+    file,
+    `local tokens = {${tokens.map((t) => JSON.stringify(t)).join(",")}}
+local threads, made = ${threads}, 0
+function setup(thread) thread:set("id", made); made = made + 1 end
+local i = nil
+function request()
+  i = (i or id + 1 - threads) + threads
+  if i > #tokens then wrk.thread:stop(); i = #tokens end
+  return wrk.format("GET", nil, { ["authorization"] = "Bearer " .. tokens[i] })
+end
+`,
+  );
+  return file;
+}
+
+const rows: Record<string, string | number>[] = [];
+function row(phase: string, client: string, r: WrkResult, cpu: ReturnType<typeof cpuPerUnit>, extra: Record<string, string> = {}) {
+  rows.push({
+    phase,
+    client,
+    "pages/s": Math.round(r.perSecond),
+    "p50 ms": r.p50.toFixed(2),
+    "p99 ms": r.p99.toFixed(2),
+    errors: r.errors,
+    ...extra,
+    "CPU-ms/page": cpu.text.replace(/^CPU-ms per page: /, ""),
+  });
+  console.log(`  ${phase}: ${Math.round(r.perSecond)} pages/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.errors} errors; ${cpu.text}`);
+}
+/** wrk (a run to its duration, or `wrkUntil`) with CPU read from /proc around it; only the API, Redis and Cassandra are counted (the rest idles). */
+async function measured(run: () => WrkResult | Promise<WrkResult>) {
+  const watch = { api: pids.api, redis: pids.redis, cassandra: pids.cassandra };
+  const before = cpuSeconds(watch);
+  const r = await run();
+  return { r, cpu: cpuPerUnit(before, cpuSeconds(watch), r.requests, "page") };
+}
+/** Home pages the API has served from Cassandra (misses), from its /metrics. */
+const missesServed = async () => (await api.metrics()).sum("feedline_feed_reads_total", { source: "cassandra" });
+const dropCaches = async (users: string[]) => {
+  for (let i = 0; i < users.length; i += 500) await redis.del(...users.slice(i, i + 500).flatMap((u) => cacheKeys(u)));
+};
+
+let yardstick = "";
+try {
+  if (phases.has("hits")) {
+    const token = services.tokens.mint(reader!);
+    const script = `${scratch}/hits.lua`;
+    writeFileSync(script, `wrk.headers["authorization"] = "Bearer ${token}"\n`);
+    // Warm: the first read misses and rebuilds the cache behind it.
+    const warm = statusLine();
+    for (let i = 0; (await redis.hget(cacheKeys(reader!)[1], "__state")) !== "ready"; i++) {
+      if (i > 100) throw new Error("the reader's cache was not rebuilt");
+      await fetch(homeUrl, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.arrayBuffer());
+      warm.update("warming the reader's cache");
+      await Bun.sleep(100);
+    }
+    warm.done();
+    wrk(homeUrl, { threads: 2, connections, seconds: 2, script }); // JIT and connections warm
+    const { r, cpu } = await measured(() => wrk(homeUrl, { threads: 2, connections, seconds, script }));
+    const redisCmd = ["zrevrange", `${config.redis.keyPrefix}${cacheKeys(reader!)[0]}`, "0", "19", "WITHSCORES"];
+    const yard = redisBenchmark(config.redis.port, redisCmd, { clients: connections, requests: 200_000 });
+    yardstick = `redis-benchmark -c ${connections} ZREVRANGE 0 19 WITHSCORES of the same cache, right after: ${Math.round(yard.perSecond)} ops/s (${yard.line}).`;
+    row("feed.home cache hits", `wrk -t2 -c${connections} -d${seconds}s`, r, cpu, { "vs redis-benchmark": `${((100 * r.perSecond) / yard.perSecond).toFixed(1)}%` });
+  }
+  if (phases.has("user")) {
+    wrk(userUrl, { threads: 2, connections, seconds: 2 });
+    const { r, cpu } = await measured(() => wrk(userUrl, { threads: 2, connections, seconds }));
+    row("feed.user (Cassandra)", `wrk -t2 -c${connections} -d${seconds}s`, r, cpu);
+  }
+  for (const [phase, users, threads, lanes] of [
+    ["lone", loneUsers, 1, 1],
+    ["storm", stormUsers, 2, connections],
+  ] as const) {
+    if (!phases.has(phase)) continue;
+    await dropCaches(users);
+    const script = tokenScript(phase, users.map((u) => services.tokens.mint(u)), threads);
+    // Each user once: the threads stop when their shares are used, and wrk once every miss is served.
+    const before = await missesServed();
+    // Done when every user's miss is served, or when none has been for 3 s (should a user's cache have come back meanwhile).
+    let [last, still] = [before, 0];
+    const done = async () => {
+      const served = await missesServed();
+      [last, still] = [served, served === last ? still + 1 : 0];
+      return served - before >= users.length || still >= 30;
+    };
+    const { r, cpu } = await measured(() => wrkUntil(homeUrl, { threads, connections: lanes, maxSeconds: 600, script }, done));
+    row(phase === "lone" ? "feed.home lone misses" : `feed.home miss storm (${users.length} users)`, `wrk -t${threads} -c${lanes}, one request per user`, r, cpu);
+  }
+} finally {
+  await api.stop();
+}
+
+const table = markdownTable(rows);
+console.log(`\n${table}\n${yardstick}`);
+if (values.profile) for (const summary of bunProfiles(values.profile)) console.log(`\n${head(summary, 60)}`);
+record(
+  "Reads over HTTP: cache hits, profile pages and cache misses, with redis-benchmark",
+  `npm run bench:http -- --seconds ${seconds} --connections ${connections} --misses ${misses} --lone ${lone} --phases ${[...phases].join(",")}${values.profile ? ` --profile ${values.profile}` : ""}`,
+  table,
+  `One \`serve --role api\` process${values.profile ? ", under Bun's CPU profiler (which slows it)" : ""}; wrk and every stack component share the machine. ${yardstick} ` +
+    `Misses: ${fromDataset ? `users of the "${values.prefix}" data set (npm run seed), whose caches were deleted first` : "users made for the run, each following one author of 40 posts, caches deleted first"}; ` +
+    "a miss is served from Cassandra and rebuilds the cache behind it. CPU-ms per page from /proc, for the API process, Redis and Cassandra.",
+);
+await services.close();
+process.exit(0);
