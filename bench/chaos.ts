@@ -52,7 +52,7 @@ try {
   const c = report.check;
   const verdict =
     `Feeds after writes stopped (home and profile of ${c.users} users, paged through the API): ` +
-    `${c.entries} entries, ${c.missing} missing, ${c.extra} extra, ${c.doubled} doubled, ${c.misordered} out of order. ` +
+    `${c.entries} entries, ${c.missing} missing, ${c.extra} extra, ${c.doubled} doubled, ${c.misordered} out of order; ${c.readRetries} of the check's reads answered "retry" and were sent again. ` +
     `Workload: ${report.stats.done} operations through the API (${values.users} users, ${values.rate}/s, idempotency keys), ` +
     `${report.stats.refused} typed refusals, ${report.stats.rejectedAt.length} retried requests; run took ${Math.round((Date.now() - started) / 1000)} s.`;
   console.log(`\n${table}\n\n${verdict}`);

@@ -3,7 +3,7 @@ import { compareFeeds, type FeedDiff, homeOracle, profileOracle } from "../oracl
 import { inParallel } from "../../src/parallel";
 import { apiClient } from "../pipeline";
 import { statusLine } from "../support";
-import type { Client } from "./workload";
+import { type Client, isRetryable } from "./workload";
 
 /**
  * Every user's home feed and profile, read through the public API with `limit: 100` and paged to
@@ -11,15 +11,16 @@ import type { Client } from "./workload";
  */
 export async function checkFeeds(services: Services, url: string, userIds: string[]) {
   const length = services.config.feed.length;
-  const totals = { users: userIds.length, entries: 0, missing: 0, extra: 0, doubled: 0, misordered: 0 };
+  const totals = { users: userIds.length, entries: 0, missing: 0, extra: 0, doubled: 0, misordered: 0, readRetries: 0 };
+  const onRetry = () => void totals.readRetries++;
   const failures: string[] = [];
   let done = 0;
   const progress = statusLine();
   await inParallel(userIds, 8, async (userId) => {
     const as = apiClient(url, services.tokens.mint(userId));
     for (const [feed, want, got] of [
-      ["home", await homeOracle(services.sql, userId), await pageAll(as, "home", userId)],
-      ["profile", await profileOracle(services.sql, userId), await pageAll(as, "user", userId)],
+      ["home", await homeOracle(services.sql, userId), await pageAll(as, "home", userId, onRetry)],
+      ["profile", await profileOracle(services.sql, userId), await pageAll(as, "user", userId, onRetry)],
     ] as const) {
       const diff = compareFeeds(want, got, feed === "home" ? length : Number.POSITIVE_INFINITY);
       totals.entries += got.length;
@@ -41,13 +42,33 @@ export async function checkFeeds(services: Services, url: string, userIds: strin
 
 const bad = (d: FeedDiff) => d.missing + d.extra + d.doubled + d.misordered > 0;
 
+/**
+ * A read sent again, as a client following the contract would, while the service answers
+ * "retry" (503 `canRetry`: a store still settling after the last fault, a Cassandra driver
+ * closing a connection that timed out during a freeze): at most 20 times, 0.5 s apart. Each
+ * retry is counted in the report.
+ */
+async function withRetries<T>(read: () => Promise<T>, onRetry: () => void): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      if (!isRetryable(err) || attempt >= 20) throw err;
+      onRetry();
+      await Bun.sleep(500);
+    }
+  }
+}
+
 /** All item ids of a feed, newest first, page by page through the API. */
-async function pageAll(as: Client, feed: "home" | "user", userId: string) {
+async function pageAll(as: Client, feed: "home" | "user", userId: string, onRetry: () => void) {
   const ids: string[] = [];
   let cursor: string | null = null;
   do {
-    const page: { items: { id: string }[]; nextCursor: string | null } =
-      feed === "home" ? await as.feed.home.query({ limit: 100, cursor }) : await as.feed.user.query({ userId, limit: 100, cursor });
+    const page: { items: { id: string }[]; nextCursor: string | null } = await withRetries(
+      () => (feed === "home" ? as.feed.home.query({ limit: 100, cursor }) : as.feed.user.query({ userId, limit: 100, cursor })),
+      onRetry,
+    );
     ids.push(...page.items.map((i) => i.id));
     cursor = page.nextCursor;
   } while (cursor);

@@ -20,7 +20,9 @@ export function createCassandra(config: Config["cassandra"], options: { keyspace
       heartBeatInterval: 5000,
     },
     // Every statement is prepared (the batches and the feed reads rely on it: typed bind values, no re-parsing).
-    queryOptions: { prepare: true, consistency: cassandra.types.consistencies.localQuorum },
+    // Every statement is idempotent (reads, and writes at the event's own write time, which a
+    // replay repeats): the driver may send one again on another node when its connection fails.
+    queryOptions: { prepare: true, consistency: cassandra.types.consistencies.localQuorum, isIdempotent: true },
   });
 }
 
