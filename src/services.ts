@@ -38,7 +38,7 @@ export async function createServices(config: Config) {
   const metrics = createMetrics();
   const rates = createRateLimits({ redis, rates: config.rates });
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics });
-  const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, metrics, onRead: upkeep.read });
+  const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, fill: config.feed.cacheFill, metrics, onRead: upkeep.read });
   const cursors = createCursors(secrets[0]!);
 
   const extraChecks: Record<string, () => Promise<void>> = {};

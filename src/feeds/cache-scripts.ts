@@ -152,7 +152,8 @@ return 1
 `,
   /**
    * ARGV: ttl, n, cursor score ('' for the first page), cursor id. Returns nil on a miss, else
-   * { complete, id1..idk, json1..jsonk } for the k (≤ n) items after the cursor, newest first.
+   * { complete, '[json1,…,jsonk]' }: the k (≤ n) items after the cursor, newest first, as one
+   * JSON array (one string for the client to decode and one JSON.parse, not 2k replies).
    */
   feedPage: `${intact}
 if redis.call('HGET', KEYS[2], '__state') ~= 'ready' or not intact() then return nil end
@@ -173,12 +174,15 @@ else
   end
 end
 local complete = redis.call('HGET', KEYS[2], '__complete') == '1' and 1 or 0
-local out = { complete }
-for _, id in ipairs(ids) do out[#out + 1] = id end
+local items = {}
 if #ids > 0 then
-  for _, json in ipairs(redis.call('HMGET', KEYS[2], unpack(ids))) do out[#out + 1] = json or '' end
+  for _, entry in ipairs(redis.call('HMGET', KEYS[2], unpack(ids))) do
+    -- "<write time> <json>": a set member has its item (a removal marker, "<write time> ", is never in the set).
+    local json = entry and string.sub(entry, string.find(entry, ' ', 1, true) + 1) or ''
+    if json ~= '' then items[#items + 1] = json end
+  end
 end
-return out
+return { complete, '[' .. table.concat(items, ',') .. ']' }
 `,
 };
 

@@ -2,39 +2,49 @@ import type { Metrics } from "../metrics";
 import type { CachePages } from "../feeds/cache-pages";
 import type { FeedStore } from "../feeds/store";
 import { outageOf } from "../clients/outage";
-import { type FeedKey, type WireItem, positionOf, toWireItem } from "../model/feed";
+import { type FeedItem, type FeedKey, type Stored, type WireItem, positionOf, toWireItem } from "../model/feed";
 
 /**
  * The read side of home feeds: a page is one round trip to Redis. On a missing or expired cache
- * the page is read from Cassandra and the cache is rebuilt from Cassandra in the background (one
- * rebuild per user at a time: single-flight in the process, a short Redis lock across
- * processes). Pages past the cached length, or any page while Redis is unreachable, come from
- * Cassandra in the same order. Never PostgreSQL.
+ * the newest `fill` items are read from Cassandra once: the cache is rebuilt from them (one rebuild
+ * per user at a time: single-flight in the process, a short Redis lock across processes) and a
+ * first page is served from the same read. Pages past what the cache holds, or any page while
+ * Redis is unreachable, come from Cassandra in the same order. Never PostgreSQL.
  */
 export function createFeedReader(deps: {
   feeds: FeedStore;
   cache: CachePages;
+  /** The feed's retained length N. */
   length: number;
+  /** How many of the newest items a rebuild loads (at most `length`; default `length`). */
+  fill?: number;
   metrics: Metrics;
   /** Called on each first page of a home feed (the upkeep, src/fanout/upkeep.ts). */
   onRead?: (userId: string) => void;
 }) {
   const { feeds, cache, length, metrics } = deps;
-  const inflight = new Map<string, Promise<void>>();
+  const fill = Math.min(deps.fill ?? length, length);
+  const inflight = new Map<string, Promise<Stored<FeedItem>[] | undefined>>();
   const reads = metrics.counter("feedline_feed_reads_total", "Home feed pages served, by where they came from.");
   const rebuilds = metrics.counter("feedline_cache_rebuilds_total", "Home feed caches rebuilt from Cassandra.");
 
+  /**
+   * Loads the user's newest `fill` items into the cache; returns what it read (up to fill + 1
+   * items, newest first), or undefined when another process holds the rebuild.
+   */
   async function rebuild(userId: string) {
     const token = crypto.randomUUID();
     // The lock keeps other processes from starting a rebuild meanwhile; should it expire (a
     // stalled rebuild), the token makes the newer rebuild the only one that can finish.
-    if (!(await cache.lock(userId, token, 10_000))) return; // another process is on it
+    if (!(await cache.lock(userId, token, 10_000))) return undefined; // another process is on it
     try {
       await cache.startRebuild(userId, token);
-      const items = await feeds.feed(userId, length + 1);
-      if (await cache.finishRebuild(userId, token, items.slice(0, length), items.length <= length)) rebuilds.inc();
+      const items = await feeds.feed(userId, fill + 1);
+      if (await cache.finishRebuild(userId, token, items.slice(0, fill), items.length <= fill)) rebuilds.inc();
+      return items;
     } finally {
-      await cache.unlock(userId, token);
+      // Off the page's path: should it fail, the lock expires by itself.
+      cache.unlock(userId, token).catch(() => {});
     }
   }
 
@@ -48,24 +58,33 @@ export function createFeedReader(deps: {
     return running;
   }
 
+  const warnRebuild = (userId: string) => (err: unknown) => {
+    console.warn(`[feed] rebuilding the cache of ${userId}: ${err instanceof Error ? err.message : err}`);
+    return undefined;
+  };
   const fromCassandra = async (userId: string, n: number, after?: FeedKey) => (await feeds.feed(userId, n, after)).map(toWireItem);
 
   return {
     /** The feed's retained length N. */
     length,
-    /** Builds the user's cache from Cassandra now, as a miss does in the background (one rebuild per user at a time). */
-    rebuild: rebuildOnce,
+    /** Builds the user's cache from Cassandra now, as a miss does (one rebuild per user at a time). */
+    rebuild: async (userId: string) => void (await rebuildOnce(userId)),
     /** Up to `n` items of the user's home feed after `after` (newest first). */
     async home(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
       if (!after) deps.onRead?.(userId);
       try {
         const page = await cache.page(userId, n, after);
         if (!page) {
-          // A miss (or a rebuild in progress elsewhere): this page is one small read from
-          // Cassandra, and the cache is rebuilt once, off the request path, for the next ones.
-          // Waiting for the rebuild (the whole retained feed) made a miss slower than the page.
-          rebuildOnce(userId).catch((err) => console.warn(`[feed] rebuilding the cache of ${userId}: ${err instanceof Error ? err.message : err}`));
+          // A miss (or a rebuild in progress elsewhere). A first page comes from the rebuild's
+          // own read of the newest items: one read of Cassandra both serves it and fills the
+          // cache. A deeper page is one small read of its own, the rebuild going on behind it.
           reads.inc({ source: "cassandra" });
+          if (!after && n <= fill + 1) {
+            const items = await rebuildOnce(userId).catch(warnRebuild(userId));
+            if (items) return items.slice(0, n).map(toWireItem);
+          } else {
+            rebuildOnce(userId).catch(warnRebuild(userId));
+          }
           return fromCassandra(userId, n, after);
         }
         if (page.items.length < n && !page.complete) {

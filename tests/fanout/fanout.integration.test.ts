@@ -85,6 +85,9 @@ describe("cache updates go only to users with a cache", () => {
     expect((await cachePages.page(reading, 10))!.items.map((i) => i.id)).toContain(fresh.id);
     await services.fanout.remove([reading, idle], fresh, at(6));
     expect((await cachePages.page(reading, 10))!.items.map((i) => i.id)).not.toContain(fresh.id);
+    // Pages slide the cache's expiry without raising the entry each time: it stays at or past it.
+    const entry = Number(await redis.zscore(registry, reading));
+    expect(entry).toBeGreaterThanOrEqual(Date.now() + (await redis.pttl(feedCache.keys(reading)[0])));
   });
 });
 
