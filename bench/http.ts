@@ -8,8 +8,8 @@
  * - user: `feed.user` (limit 20) of an author with 500 activities, read from Cassandra.
  * - lone: cache misses one at a time (wrk -t1 -c1), each a different user whose cache is gone.
  * - storm: `--misses` distinct users at once (wrk -t2 -c32), each a miss.
- * Misses use the `npm run seed` data set when it holds enough users (realistic feed sizes), else
- * users made here who each follow one author of 40 posts. Every phase reports CPU-ms per page of
+ * Misses use the `npm run seed` data set when it holds enough users, else users made here who
+ * each follow one author of N (FEEDLINE_FEED_LENGTH) posts, so that every feed is full. Every phase reports CPU-ms per page of
  * the API process, Redis and Cassandra (from /proc). `--profile` writes a Bun CPU profile of the
  * API process over the phases run, summarised. Needs the stack up, wrk, and no service running.
  */
@@ -59,7 +59,7 @@ const like = `${values.prefix}\\_%`;
 let missUsers = (await sql`select id::text as id from users where handle like ${like} order by random() limit ${misses + lone}`).map((r) => r.id as string);
 const fromDataset = missUsers.length === misses + lone;
 if (!fromDataset) {
-  await posts(missAuthor!, 40);
+  await posts(missAuthor!, config.feed.length); // a full feed for each of its followers, as a data-set user's
   missUsers = await newUsers(misses + lone, "m");
   await sql`insert into follows (follower_id, followee_id) select unnest(${missUsers}::bigint[]), ${missAuthor!}`;
 }
@@ -181,7 +181,7 @@ record(
   `npm run bench:http -- --seconds ${seconds} --connections ${connections} --misses ${misses} --lone ${lone} --phases ${[...phases].join(",")}${values.profile ? ` --profile ${values.profile}` : ""}`,
   table,
   `One \`serve --role api\` process${values.profile ? ", under Bun's CPU profiler (which slows it)" : ""}; wrk and every stack component share the machine. ${yardstick} ` +
-    `Misses: ${fromDataset ? `users of the "${values.prefix}" data set (npm run seed), whose caches were deleted first` : "users made for the run, each following one author of 40 posts, caches deleted first"}; ` +
+    `Misses: ${fromDataset ? `users of the "${values.prefix}" data set (npm run seed), whose caches were deleted first` : `users made for the run, each following one author of ${config.feed.length} posts, caches deleted first`}; ` +
     "a miss is served from Cassandra and rebuilds the cache behind it. CPU-ms per page from /proc, for the API process, Redis and Cassandra.",
 );
 await services.close();
