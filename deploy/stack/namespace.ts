@@ -1,4 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createConnectClient, describeStates } from "../../src/capture/connect";
 import { createCassandra } from "../../src/clients/cassandra";
 import { createKafka } from "../../src/clients/kafka";
 import { createPostgres } from "../../src/clients/postgres";
@@ -59,11 +60,8 @@ export async function setUpNamespace(base: StackContext, name: string) {
       await sql`create database ${sql(name)}`;
     }),
   );
-  const steps = setupSteps(ctx);
-  for (const component of ["postgres", "kafka", "connect", "cassandra"]) {
-    const s = steps[component]!;
-    await step(`${s.label} (${name})`, s.run);
-  }
+  // In the stack's start order, as setupSteps lists them.
+  for (const s of Object.values(setupSteps(ctx))) await step(`${s.label} (${name})`, s.run);
   return namespaceEnv(name);
 }
 
@@ -152,26 +150,20 @@ function withPostgres<T>(ctx: StackContext, fn: (sql: ReturnType<typeof createPo
  * Connect's offsets topic for good) and deletes it. Absent already: nothing to do.
  */
 async function deleteConnector(ctx: StackContext) {
-  const { url, connector } = ctx.config.connect;
-  const call = async (method: string, path: string, ok: number[] = []) => {
-    const res = await fetch(`${url}/connectors/${connector}${path}`, { method, signal: AbortSignal.timeout(30_000) });
-    const body = await res.text();
-    if (!res.ok && !ok.includes(res.status)) throw new StackError(`${method} /connectors/${connector}${path} answered ${res.status}: ${body.slice(0, 300)}`);
-    return { status: res.status, body };
-  };
-  if ((await call("GET", "/status", [404])).status === 404) return;
-  await call("PUT", "/stop");
+  const connect = createConnectClient(ctx.config.connect.url, ctx.config.connect.connector, 30_000);
+  if (!(await connect.status())) return;
+  await connect.stop();
   const deadline = Date.now() + 60_000;
   // Offsets can be deleted only once the connector and its tasks have stopped.
   for (;;) {
-    const { body } = await call("GET", "/status");
-    const status = JSON.parse(body) as { connector: { state: string }; tasks: unknown[] };
+    const status = await connect.status();
+    if (!status) return; // deleted meanwhile
     if (status.connector.state === "STOPPED" && status.tasks.length === 0) break;
-    if (Date.now() > deadline) throw new StackError(`connector ${connector} did not stop within 60 s (${body.slice(0, 200)})`);
+    if (Date.now() > deadline) throw new StackError(`connector ${connect.connector} did not stop within 60 s (${describeStates(status)})`);
     await sleep(500);
   }
-  await call("DELETE", "/offsets");
-  await call("DELETE", "", [404]);
+  await connect.deleteOffsets();
+  await connect.remove();
 }
 
 /**
