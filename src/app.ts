@@ -1,6 +1,7 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { type Context as HonoContext, Hono } from "hono";
 import { getConnInfo } from "hono/bun";
+import type { Server } from "bun";
 import { bodyLimit } from "hono/body-limit";
 import { authenticate } from "./auth";
 import type { Config } from "./config";
@@ -8,7 +9,7 @@ import { AppError, errorCodes } from "./errors";
 import type { HealthReport } from "./health";
 import type { Metrics } from "./metrics";
 import { appRouter } from "./api";
-import type { Context } from "./api/trpc";
+import { type Context, ssePingMs } from "./api/trpc";
 
 /** What the app is built from: everything in the context but the per-request parts, and the API's limits. */
 export type AppDeps = Omit<Context, "auth" | "idempotencyKey" | "address"> & { config: Pick<Config, "api" | "trustedProxies"> };
@@ -42,11 +43,13 @@ export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
         maxBatchSize: limits.maxBatch,
         // EventSource cannot send headers: a subscription, and only a subscription, may pass its
         // token as a connection parameter (anything in a URL ends up in access logs).
-        createContext: ({ req, info }) =>
-          requestContext(deps, req.headers, {
+        createContext: ({ req, info }) => {
+          if (info.type === "subscription") holdOpen(c);
+          return requestContext(deps, req.headers, {
             authorization: info.type === "subscription" ? info.connectionParams?.authorization : undefined,
             address: clientAddress(c, deps.config.trustedProxies),
-          }),
+          });
+        },
         // Over budget: when to come back.
         responseMeta: ({ errors }) => {
           const wait = errors.map((e) => (e.cause instanceof AppError ? e.cause.retryAfterSeconds : undefined)).find((s) => s !== undefined);
@@ -99,6 +102,16 @@ export function clientAddress(c: HonoContext, trustedProxies: number) {
   } catch {
     return "unknown"; // not served by Bun.serve (app.request in tests)
   }
+}
+
+/**
+ * Bun closes a connection that has sent and received nothing for its `idleTimeout` (10 s by
+ * default), a streaming response included. A live stream is quiet between pings, so it gets twice
+ * the ping interval; every other request keeps the server's timeout.
+ */
+function holdOpen(c: HonoContext) {
+  const server = c.env as Partial<Server<unknown>> | undefined; // Bun passes its server as the env; app.request in tests passes none
+  server?.timeout?.(c.req.raw, Math.ceil((2 * ssePingMs) / 1000));
 }
 
 /** An error answered before tRPC runs, in the shape tRPC gives its own (docs/api.md#errors). */

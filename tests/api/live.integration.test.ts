@@ -95,6 +95,32 @@ describe("feed.onItem", () => {
     }
   });
 
+  test("a quiet stream over HTTP outlives Bun's idle timeout: it is pinged, not closed", async () => {
+    const fan = await signUp(services(), "quiet");
+    // Bun's default idleTimeout (10 s), which closed a stream that had nothing to send before its first ping.
+    const quiet = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createApp(services()).fetch });
+    const abort = new AbortController();
+    try {
+      const res = await fetch(`http://127.0.0.1:${quiet.port}/trpc/feed.onItem?input=%7B%7D`, {
+        headers: { authorization: `Bearer ${fan.token}`, accept: "text/event-stream" },
+        signal: abort.signal,
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      const opened = performance.now();
+      let text = "";
+      while (!text.includes("event: ping")) {
+        const { done, value } = await reader.read(); // a closed stream ends (or throws ECONNRESET) here
+        if (done) throw new Error(`the stream was closed after ${((performance.now() - opened) / 1000).toFixed(1)} s, before its first ping`);
+        text += new TextDecoder().decode(value);
+      }
+      expect(performance.now() - opened).toBeGreaterThan(10_000);
+    } finally {
+      abort.abort();
+      quiet.stop(true);
+    }
+  });
+
   test("a reconnect with the last event id gets exactly the 10 items written while it was away, oldest first", async () => {
     const [author, fan] = [await signUp(services(), "resume"), await signUp(services(), "resume")];
     await fan.as.follows.follow({ userId: author.user.id });
