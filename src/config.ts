@@ -78,6 +78,7 @@ const variables = {
   FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),
   FEEDLINE_FANOUT_BATCH: positiveInt.max(1000).default(32),
   FEEDLINE_FANOUT_CONCURRENCY: positiveInt.default(4),
+  FEEDLINE_FANOUT_CHUNK: positiveInt.default(1000),
   FEEDLINE_STREAM_MAX_WAIT_MS: positiveInt.default(500),
   FEEDLINE_STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(10_000),
   FEEDLINE_STREAM_APPLY_DELAY_MS: z.coerce.number().int().min(0).default(0),
@@ -167,7 +168,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     feed: { length: e.FEEDLINE_FEED_LENGTH, cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS, cacheFill: Math.min(e.FEEDLINE_CACHE_FILL, e.FEEDLINE_FEED_LENGTH) },
     stream: {
       concurrency: e.FEEDLINE_WORKER_CONCURRENCY,
-      fanout: { batch: e.FEEDLINE_FANOUT_BATCH, concurrency: e.FEEDLINE_FANOUT_CONCURRENCY },
+      fanout: { batch: e.FEEDLINE_FANOUT_BATCH, concurrency: e.FEEDLINE_FANOUT_CONCURRENCY, chunk: e.FEEDLINE_FANOUT_CHUNK },
       maxWaitMs: e.FEEDLINE_STREAM_MAX_WAIT_MS,
       sessionTimeoutMs: e.FEEDLINE_STREAM_SESSION_TIMEOUT_MS,
       /** Fault injection only: how long the worker holds each batch before applying it. */

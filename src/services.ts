@@ -34,7 +34,7 @@ export async function createServices(config: Config) {
   const cachePages = createCachePages({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
   const live = createLiveFeed({ redis, ...config.live });
   const feeds = createFeedStore({ cassandra, fanout: config.stream.fanout });
-  const fanout = createFanout({ feeds, cache: feedCache, live });
+  const fanout = createFanout({ feeds, cache: feedCache, live, chunk: config.stream.fanout.chunk });
   const metrics = createMetrics();
   const rates = createRateLimits({ redis, rates: config.rates });
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics });

@@ -1,7 +1,7 @@
 import type { FeedItem, FeedKey, Stored } from "../model/feed";
 import { toWireItem } from "../model/feed";
 import type { FeedCache } from "../feeds/cache";
-import type { LiveFeed } from "../feeds/live";
+import type { LiveEvent, LiveFeed } from "../feeds/live";
 import type { FeedStore } from "../feeds/store";
 
 /**
@@ -16,14 +16,30 @@ import type { FeedStore } from "../feeds/store";
  * The look-ups of who has a cache and who listens live go to Redis together, after the Cassandra
  * write (a reader that registers later rebuilds from rows that hold the item): one round trip,
  * which is all a fan-out to users who are neither reading nor listening costs Redis.
+ *
+ * An item for more than `chunk` feeds goes through the three steps `chunk` feeds at a time, the
+ * feeds of users listening live first: a live follower of a large account hears of a post once
+ * their own rows are written, not once every follower's are. Which users listen is asked once
+ * more up front for that order only; each chunk still looks them up after its own write, as above.
  */
-export function createFanout({ feeds, cache, live }: { feeds: FeedStore; cache: FeedCache; live: LiveFeed }) {
+export function createFanout({ feeds, cache, live, chunk }: { feeds: FeedStore; cache: FeedCache; live: LiveFeed; chunk: number }) {
   /** Started beside the cache's own look-up, so that both leave in one write (the client auto-pipelines); awaited after the cache update. */
   const lookUpListening = (userIds: string[]) => {
     const listening = live.listening(userIds);
     listening.catch(() => {}); // the cache update may fail first; the await below still throws
     return listening;
   };
+
+  /** The targets in the order their feeds are written, and in chunks (see above). */
+  async function steps(userIds: string[]) {
+    if (userIds.length <= chunk) return [userIds];
+    const listening = new Set(await live.listening(userIds));
+    const ordered = listening.size === 0 ? userIds : [...userIds.filter((u) => listening.has(u)), ...userIds.filter((u) => !listening.has(u))];
+    const out: string[][] = [];
+    for (let i = 0; i < ordered.length; i += chunk) out.push(ordered.slice(i, i + chunk));
+    return out;
+  }
+
   return {
     /**
      * One item into many feeds; returns how many feeds it reached. `withActivity`: the actor's
@@ -31,24 +47,30 @@ export function createFanout({ feeds, cache, live }: { feeds: FeedStore; cache: 
      */
     async add(userIds: string[], item: FeedItem, ts: number, beforeStep?: () => void, options?: { withActivity?: boolean }) {
       if (userIds.length === 0) return 0;
-      await feeds.putItem(userIds, item, ts, beforeStep, options);
-      beforeStep?.();
-      const listening = lookUpListening(userIds);
-      await cache.add(userIds, item, ts);
-      beforeStep?.();
-      await live.publishTo(await listening, [{ type: "add", item: toWireItem(item) }]);
+      const events: LiveEvent[] = [{ type: "add", item: toWireItem(item) }];
+      for (const part of await steps(userIds)) {
+        await feeds.putItem(part, item, ts, beforeStep, options);
+        beforeStep?.();
+        const listening = lookUpListening(part);
+        await cache.add(part, item, ts);
+        beforeStep?.();
+        await live.publishTo(await listening, events);
+      }
       return userIds.length;
     },
 
     /** One item out of many feeds. */
     async remove(userIds: string[], key: FeedKey, ts: number, beforeStep?: () => void) {
       if (userIds.length === 0) return 0;
-      await feeds.deleteItem(userIds, key, ts, beforeStep);
-      beforeStep?.();
-      const listening = lookUpListening(userIds);
-      await cache.remove(userIds, key.id, ts);
-      beforeStep?.();
-      await live.publishTo(await listening, [{ type: "remove", id: key.id }]);
+      const events: LiveEvent[] = [{ type: "remove", id: key.id }];
+      for (const part of await steps(userIds)) {
+        await feeds.deleteItem(part, key, ts, beforeStep);
+        beforeStep?.();
+        const listening = lookUpListening(part);
+        await cache.remove(part, key.id, ts);
+        beforeStep?.();
+        await live.publishTo(await listening, events);
+      }
       return userIds.length;
     },
 

@@ -5,6 +5,8 @@ import { unitOfWork } from "../../src/stream/unit-of-work";
 import { writeTimeOf } from "../../src/model/write-time";
 import { openServices } from "../support/stack";
 import { type FeedItem } from "../../src/model/feed";
+import { createFanout } from "../../src/fanout/fanout";
+import type { LiveEvent } from "../../src/feeds/live";
 
 let services: Services;
 const run = crypto.randomUUID().slice(0, 8);
@@ -56,6 +58,30 @@ describe("fan-out in token-aware batches", () => {
     await services.fanout.add(targets, item, at(2));
     expect(await services.fanout.remove(targets, item, at(3))).toBe(targets.length);
     expect(await holders(item.id)).toBe(0);
+  });
+
+  test("past one chunk, the feeds of users listening live are written and told first, then the rest; a removal likewise", async () => {
+    const { feeds, feedCache: cache, live, redis } = services;
+    const told: { users: string[]; type: string }[] = [];
+    const spy = { ...live, publishTo: async (users: string[], events: LiveEvent[]) => void told.push({ users, type: events[0]!.type }) };
+    const fanout = createFanout({ feeds, cache, live: spy, chunk: 50 });
+    // Listeners at the end of the list: they go first all the same.
+    const listeners = targets.slice(-3);
+    await redis.zadd("feed:live", ...listeners.flatMap((u) => [Date.now() + 60_000, u]));
+    try {
+      const chunked = { ...item, id: `shard:${run}-chunked` };
+      expect(await fanout.add(targets, chunked, at(5))).toBe(targets.length);
+      expect(await holders(chunked.id)).toBe(targets.length);
+      const chunks = Math.ceil(targets.length / 50);
+      // The first chunk's look-up finds the listeners; every later chunk's finds none.
+      expect(told.map((t) => t.users)).toEqual([listeners, ...Array(chunks - 1).fill([])]);
+      told.length = 0;
+      await fanout.remove(targets, chunked, at(6));
+      expect(await holders(chunked.id)).toBe(0);
+      expect(told.map((t) => [t.type, t.users])).toEqual([["remove", listeners], ...Array(chunks - 1).fill(["remove", []])]);
+    } finally {
+      await redis.zrem("feed:live", ...listeners);
+    }
   });
 
   test("a single target goes as one statement", async () => {
