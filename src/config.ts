@@ -75,6 +75,7 @@ const variables = {
   FEEDLINE_FEED_LENGTH: z.coerce.number().int().min(500).default(500),
   FEEDLINE_CACHE_TTL_SECONDS: positiveInt.default(86_400),
   FEEDLINE_CACHE_FILL: z.coerce.number().int().min(100).default(100),
+  FEEDLINE_UPKEEP_CONCURRENCY: positiveInt.default(2),
   FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),
   FEEDLINE_FANOUT_BATCH: positiveInt.max(1000).default(32),
   FEEDLINE_FANOUT_CONCURRENCY: positiveInt.default(4),
@@ -164,8 +165,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     /** How long idempotency keys are honoured: a sign-up's briefly (a replay mints a token), others for a day. */
     idempotency: { signupSeconds: e.FEEDLINE_SIGNUP_KEY_TTL_SECONDS, otherSeconds: e.FEEDLINE_IDEMPOTENCY_TTL_HOURS * 3600 },
-    /** `cacheFill`: the newest items a cache miss loads into Redis (at most `length`); pages past them read Cassandra. */
-    feed: { length: e.FEEDLINE_FEED_LENGTH, cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS, cacheFill: Math.min(e.FEEDLINE_CACHE_FILL, e.FEEDLINE_FEED_LENGTH) },
+    /**
+     * `cacheFill`: the newest items a cache miss loads into Redis (at most `length`); pages past them read Cassandra.
+     * `upkeepConcurrency`: feeds whose daily trim runs at once in a process (src/fanout/upkeep.ts).
+     */
+    feed: {
+      length: e.FEEDLINE_FEED_LENGTH,
+      cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS,
+      cacheFill: Math.min(e.FEEDLINE_CACHE_FILL, e.FEEDLINE_FEED_LENGTH),
+      upkeepConcurrency: e.FEEDLINE_UPKEEP_CONCURRENCY,
+    },
     stream: {
       concurrency: e.FEEDLINE_WORKER_CONCURRENCY,
       fanout: { batch: e.FEEDLINE_FANOUT_BATCH, concurrency: e.FEEDLINE_FANOUT_CONCURRENCY, chunk: e.FEEDLINE_FANOUT_CHUNK },

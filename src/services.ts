@@ -37,7 +37,7 @@ export async function createServices(config: Config) {
   const fanout = createFanout({ feeds, cache: feedCache, live, chunk: config.stream.fanout.chunk });
   const metrics = createMetrics();
   const rates = createRateLimits({ redis, rates: config.rates });
-  const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics });
+  const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics, concurrency: config.feed.upkeepConcurrency });
   const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, fill: config.feed.cacheFill, metrics, onRead: upkeep.read });
   const cursors = createCursors(secrets[0]!);
 

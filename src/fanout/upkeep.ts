@@ -14,16 +14,42 @@ const dayMs = 86_400_000;
  * from its sources and write the trimmed rows back above their trim (src/fanout/complete.ts). The N
  * rows kept beyond N let most removals go without a completion.
  *
- * Runs off the request path; a failure is logged and retried on a later read.
+ * Runs off the request path, `concurrency` feeds at a time per process (default 2): a storm of
+ * first reads (a new process, a Redis flush) queues its upkeeps behind the pages instead of
+ * competing with them. At most `backlog` feeds wait; past that a read queues nothing and a later
+ * read asks again (`feedline_upkeep_pending` counts those waiting and running). A failure is logged and retried on a later read.
  */
-export function createUpkeep(deps: { feeds: FeedStore; length: number; metrics: Metrics; everyMs?: number }) {
+export function createUpkeep(deps: { feeds: FeedStore; length: number; metrics: Metrics; everyMs?: number; concurrency?: number; backlog?: number }) {
   const { feeds, length } = deps;
   const everyMs = deps.everyMs ?? dayMs;
+  const concurrency = deps.concurrency ?? 2;
+  const backlog = deps.backlog ?? 10_000;
   const keep = 2 * length;
   const trims = deps.metrics.counter("feedline_feed_trimmed_rows_total", "Home feed rows past 2N deleted by the upkeep.");
-  /** Users this process kept recently (ms), so a read costs no store round trip most of the time. */
+  const pending = deps.metrics.gauge("feedline_upkeep_pending", "Feeds whose upkeep is queued or running in this process.");
+  /** Users this process kept (or queued) recently (ms), so a read costs no store round trip most of the time. */
   const recent = new Map<string, number>();
+  /** Queued, in the order their reads came. */
+  const waiting = new Set<string>();
   const running = new Set<string>();
+
+  function pump() {
+    for (const userId of waiting) {
+      if (running.size >= concurrency) break;
+      waiting.delete(userId);
+      running.add(userId);
+      upkeep(userId)
+        .catch((err) => {
+          recent.delete(userId); // retried on a later read
+          console.warn(`[feed] upkeep of ${userId}: ${err instanceof Error ? err.message : err}`);
+        })
+        .finally(() => {
+          running.delete(userId);
+          pump();
+        });
+    }
+    pending.set({}, waiting.size + running.size);
+  }
 
   /** Trims the user's feed past 2N, unless that was done less than a day ago (or `force`). */
   async function upkeep(userId: string, opts: { force?: boolean } = {}) {
@@ -43,16 +69,19 @@ export function createUpkeep(deps: { feeds: FeedStore; length: number; metrics: 
 
   return {
     upkeep,
-    /** A read of the user's feed: starts its upkeep in the background if it is due. */
+    /** A read of the user's feed: queues its upkeep if it is due. */
     read(userId: string) {
       const now = Date.now();
-      if (now - (recent.get(userId) ?? 0) < everyMs || running.has(userId)) return;
+      if (now - (recent.get(userId) ?? 0) < everyMs || waiting.has(userId) || running.has(userId)) return;
+      if (waiting.size >= backlog) return;
       if (recent.size > 100_000) recent.clear();
       recent.set(userId, now);
-      running.add(userId);
-      upkeep(userId)
-        .catch((err) => console.warn(`[feed] upkeep of ${userId}: ${err instanceof Error ? err.message : err}`))
-        .finally(() => running.delete(userId));
+      waiting.add(userId);
+      pump();
+    },
+    /** Until every queued upkeep has run (tests, shutdown). */
+    async drained() {
+      while (waiting.size + running.size > 0) await Bun.sleep(20);
     },
   };
 }
