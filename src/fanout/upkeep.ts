@@ -17,7 +17,8 @@ const dayMs = 86_400_000;
  * Runs off the request path, `concurrency` feeds at a time per process (default 2): a storm of
  * first reads (a new process, a Redis flush) queues its upkeeps behind the pages instead of
  * competing with them. At most `backlog` feeds wait; past that a read queues nothing and a later
- * read asks again (`feedline_upkeep_pending` counts those waiting and running). A failure is logged and retried on a later read.
+ * read asks again (`feedline_upkeep_pending` counts those waiting and running). A failure is
+ * logged and retried on a later read.
  */
 export function createUpkeep(deps: { feeds: FeedStore; length: number; metrics: Metrics; everyMs?: number; concurrency?: number; backlog?: number }) {
   const { feeds, length } = deps;
