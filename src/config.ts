@@ -31,26 +31,26 @@ const variables = {
   FEEDLINE_LIVE_MAX_QUEUE: positiveInt.default(1000),
 
   FEEDLINE_PG_HOST: host.default("127.0.0.1"),
-  FEEDLINE_PG_PORT: port.default(55432),
+  FEEDLINE_PG_PORT: port.default(25432),
   FEEDLINE_PG_USER: z.string().min(1).default("feedline"),
   FEEDLINE_PG_PASSWORD: z.string().default("feedline"),
   FEEDLINE_PG_DATABASE: z.string().min(1).default("feedline"),
 
   FEEDLINE_REDIS_HOST: host.default("127.0.0.1"),
-  FEEDLINE_REDIS_PORT: port.default(56379),
+  FEEDLINE_REDIS_PORT: port.default(26379),
   FEEDLINE_REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]*$/, "may hold letters, digits and _ . : - only").default(""),
 
   FEEDLINE_KAFKA_HOST: host.default("127.0.0.1"),
-  FEEDLINE_KAFKA_PORT: port.default(59092),
+  FEEDLINE_KAFKA_PORT: port.default(29092),
   FEEDLINE_TOPIC_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("feedline"),
   FEEDLINE_TOPIC_PARTITIONS: positiveInt.default(6),
   FEEDLINE_TOPIC_REPLICATION: positiveInt.default(1),
 
   FEEDLINE_CONNECT_HOST: host.default("127.0.0.1"),
-  FEEDLINE_CONNECT_PORT: port.default(58083),
+  FEEDLINE_CONNECT_PORT: port.default(28083),
 
   FEEDLINE_CASSANDRA_HOST: host.default("127.0.0.1"),
-  FEEDLINE_CASSANDRA_PORT: port.default(59042),
+  FEEDLINE_CASSANDRA_PORT: port.default(29042),
   FEEDLINE_CASSANDRA_DC: z.string().min(1).default("datacenter1"),
   FEEDLINE_CASSANDRA_KEYSPACE: z.string().regex(/^[a-z][a-z0-9_]*$/).default("feedline"),
   FEEDLINE_CASSANDRA_REPLICATION: positiveInt.default(1),

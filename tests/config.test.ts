@@ -7,7 +7,7 @@ describe("config", () => {
     const ports = [config.postgres.port, config.redis.port, config.kafka.port, config.connect.port, config.cassandra.port, config.api.port];
     for (const taken of [5432, 6379, 9092, 8083, 9042]) expect(ports).not.toContain(taken);
     expect(new Set(ports).size).toBe(ports.length);
-    expect(config.kafka.brokers).toEqual(["127.0.0.1:59092"]);
+    expect(config.kafka.brokers).toEqual(["127.0.0.1:29092"]);
   });
 
   test("a bad value stops start-up with an error naming the variable", () => {
@@ -18,7 +18,7 @@ describe("config", () => {
   });
 
   test("an empty variable means its default", () => {
-    expect(loadConfig({ FEEDLINE_REDIS_PORT: "" }).redis.port).toBe(56379);
+    expect(loadConfig({ FEEDLINE_REDIS_PORT: "" }).redis.port).toBe(26379);
   });
 
   test("given values are used as given", () => {

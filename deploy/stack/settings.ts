@@ -17,9 +17,9 @@ const variables = {
   FEEDLINE_CONNECT_HEAP: heap.default("512m"),
   FEEDLINE_CONNECT_GROUP: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("feedline-connect"),
   FEEDLINE_CASSANDRA_HEAP: heap.default("1g"),
-  FEEDLINE_KAFKA_CONTROLLER_PORT: port.default(59093),
-  FEEDLINE_CASSANDRA_STORAGE_PORT: port.default(57000),
-  FEEDLINE_CASSANDRA_JMX_PORT: port.default(57199),
+  FEEDLINE_KAFKA_CONTROLLER_PORT: port.default(29093),
+  FEEDLINE_CASSANDRA_STORAGE_PORT: port.default(27000),
+  FEEDLINE_CASSANDRA_JMX_PORT: port.default(27199),
 } as const;
 
 /** Parses the stack tool's variables; throws ConfigError naming the first bad one. */

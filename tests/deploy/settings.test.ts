@@ -7,7 +7,7 @@ describe("stack settings", () => {
     const settings = loadStackSettings({});
     const config = loadConfig({});
     const own = [settings.kafka.controllerPort, settings.cassandra.storagePort, settings.cassandra.jmxPort];
-    expect(own).toEqual([59093, 57000, 57199]);
+    expect(own).toEqual([29093, 27000, 27199]);
     const all = [...own, config.postgres.port, config.redis.port, config.kafka.port, config.connect.port, config.cassandra.port, config.api.port];
     expect(new Set(all).size).toBe(all.length);
     expect(settings).toMatchObject({ dir: ".stack", javaHome: undefined, kafka: { heap: "512m" }, connect: { heap: "512m" }, cassandra: { heap: "1g" } });

@@ -23,7 +23,7 @@ function fakeStages(failures: number) {
       stage: {
         consumer: consumer as unknown as Consumer,
         async start() {
-          if (made.length <= failures) throw new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:59092");
+          if (made.length <= failures) throw new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:29092");
           emitter.emit("consumer.group_join", {});
         },
         async stop() {

@@ -20,7 +20,7 @@ describe("error classification", () => {
     expect(classify(socketClosed)).toMatchObject({ code: "UNAVAILABLE", component: "cassandra" });
     const syntax = new cassandra.errors.ResponseError(0x2000, "syntax error");
     expect(classify(syntax)).toMatchObject({ code: "STORE_REJECTED", canRetry: false });
-    expect(classify(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:56379"), { code: "ECONNREFUSED" }))).toMatchObject({ canRetry: true });
+    expect(classify(Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:26379"), { code: "ECONNREFUSED" }))).toMatchObject({ canRetry: true });
     expect(classify(new Error("Connection is closed."))).toMatchObject({ code: "UNAVAILABLE", component: "redis" });
     expect(classify(new ReplyError("ERR wrong number of arguments"))).toMatchObject({ canRetry: false });
     expect(classify(new ReplyError("LOADING Redis is loading the dataset in memory"))).toMatchObject({ canRetry: true, component: "redis" });
@@ -29,7 +29,7 @@ describe("error classification", () => {
 
   test("Kafka errors are told apart by class: lost connections and exhausted retries are outages, a refused request is not", () => {
     expect(classify(protocolError("leader moved", "NOT_LEADER_FOR_PARTITION", true))).toMatchObject({ canRetry: true, component: "kafka" });
-    expect(classify(new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:59092"))).toMatchObject({ canRetry: true, component: "kafka" });
+    expect(classify(new KafkaJSConnectionError("Connection error: connect ECONNREFUSED 127.0.0.1:29092"))).toMatchObject({ canRetry: true, component: "kafka" });
     const exhausted = new KafkaJSNumberOfRetriesExceeded(new KafkaJSConnectionError("Connection error"), { retryCount: 5, retryTime: 1000 });
     expect(classify(exhausted)).toMatchObject({ canRetry: true, component: "kafka" });
     const refused = protocolError("Not authorized", "TOPIC_AUTHORIZATION_FAILED", false);
