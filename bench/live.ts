@@ -69,7 +69,7 @@ let closing = false;
 const sockets: { end(): void }[] = [];
 const path = `/trpc/feed.onItem?input=${encodeURIComponent(JSON.stringify({}))}`;
 
-/** Opens stream `i` as user `userId`; resolves once the response's head has arrived (the subscription is registered by then). */
+/** Opens stream `i` with the user's token; resolves once the response's head has arrived (the subscription is registered by then). */
 function openStream(i: number, token: string) {
   return new Promise<void>((resolve, reject) => {
     let head = "";
@@ -114,53 +114,60 @@ function openStream(i: number, token: string) {
   });
 }
 
-const rssBefore = rss(api.pid);
-const opening = progressBar("opening streams", subscribers);
-for (let next = 0; next < subscribers; ) {
-  const batch = fans.slice(next, next + concurrency);
-  await Promise.all(batch.map((u, j) => openStream(next + j, services.tokens.mint(u))));
-  next += batch.length;
-  opening.tick(batch.length);
-}
-const openSeconds = opening.finish();
-const registered = (await redis.zmscore("feed:live", ...fans.slice(0, 1000))).filter((s) => s !== null).length;
-if (registered < Math.min(1000, subscribers)) throw new Error(`only ${registered} of the first 1000 streams are registered in feed:live`);
-await Bun.sleep(2000); // let the opening settle before the memory is read
-const rssOpen = rss(api.pid);
-const perStream = (rssOpen - rssBefore) / subscribers;
-console.log(`  ${subscribers} streams open in ${openSeconds.toFixed(1)} s (${Math.round(subscribers / openSeconds)}/s); API RSS ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssOpen / 2 ** 20).toFixed(0)} MiB, ${(perStream / 1024).toFixed(1)} KiB per stream`);
-
-// ---- idle: what holding them costs ------------------------------------------------------------
-const idleLine = statusLine();
-idleLine.update(`holding ${subscribers} idle streams for ${idleSeconds} s`);
-const idleBefore = cpuSeconds(pids);
-await Bun.sleep(idleSeconds * 1000);
-const idleShare = cpuShare(idleBefore, cpuSeconds(pids), idleSeconds);
-idleLine.done();
-const closedWhileIdle = closedByServer;
-console.log(`  idle: ${Object.entries(idleShare).map(([k, v]) => `${k} ${v}`).join(", ")} of a core; ${closedWhileIdle} streams closed by the server`);
-
-// ---- posts: write → every stream --------------------------------------------------------------
+let openSeconds = 0;
+let perStream = Number.NaN;
+let idleShare: Record<string, string> = {};
 const written: number[] = [];
-const postsLine = progressBar("posting", postCount);
-const before = cpuSeconds(pids);
-for (let k = 0; k < postCount; k++) {
-  const t0 = performance.now();
-  await sql`insert into posts (author_id, body) values (${author!}, ${`a post for every live follower ~${tag}.${k}~`})`;
-  written.push(t0);
-  postsLine.tick(1);
-  await Bun.sleep(gapMs);
-}
-// Until every post reached every stream, or 30 s after the last.
-const deadline = performance.now() + 30_000;
+let cpu = { totalMs: Number.NaN, text: "" };
 const missing = () => arrivals.reduce((n, row) => n + row.filter(Number.isNaN).length, 0);
-while (missing() > 0 && performance.now() < deadline) await Bun.sleep(200);
-postsLine.finish();
-const cpu = cpuPerUnit(before, cpuSeconds(pids), postCount, "post");
-closing = true;
-for (const s of sockets) s.end();
-await api.stop();
-await worker.stop();
+try {
+  const rssBefore = rss(api.pid);
+  const opening = progressBar("opening streams", subscribers);
+  for (let next = 0; next < subscribers; ) {
+    const batch = fans.slice(next, next + concurrency);
+    await Promise.all(batch.map((u, j) => openStream(next + j, services.tokens.mint(u))));
+    next += batch.length;
+    opening.tick(batch.length);
+  }
+  openSeconds = opening.finish();
+  const registered = (await redis.zmscore("feed:live", ...fans.slice(0, 1000))).filter((s) => s !== null).length;
+  if (registered < Math.min(1000, subscribers)) throw new Error(`only ${registered} of the first 1000 streams are registered in feed:live`);
+  await Bun.sleep(2000); // let the opening settle before the memory is read
+  const rssOpen = rss(api.pid);
+  perStream = (rssOpen - rssBefore) / subscribers;
+  console.log(`  ${subscribers} streams open in ${openSeconds.toFixed(1)} s (${Math.round(subscribers / openSeconds)}/s); API RSS ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssOpen / 2 ** 20).toFixed(0)} MiB, ${(perStream / 1024).toFixed(1)} KiB per stream`);
+
+  // ---- idle: what holding them costs ------------------------------------------------------------
+  const idleLine = statusLine();
+  idleLine.update(`holding ${subscribers} idle streams for ${idleSeconds} s`);
+  const idleBefore = cpuSeconds(pids);
+  await Bun.sleep(idleSeconds * 1000);
+  idleShare = cpuShare(idleBefore, cpuSeconds(pids), idleSeconds);
+  idleLine.done();
+  const closedWhileIdle = closedByServer;
+  console.log(`  idle: ${Object.entries(idleShare).map(([k, v]) => `${k} ${v}`).join(", ")} of a core; ${closedWhileIdle} streams closed by the server`);
+
+  // ---- posts: write → every stream --------------------------------------------------------------
+  const postsLine = progressBar("posting", postCount);
+  const before = cpuSeconds(pids);
+  for (let k = 0; k < postCount; k++) {
+    const t0 = performance.now();
+    await sql`insert into posts (author_id, body) values (${author!}, ${`a post for every live follower ~${tag}.${k}~`})`;
+    written.push(t0);
+    postsLine.tick(1);
+    await Bun.sleep(gapMs);
+  }
+  // Until every post reached every stream, or 30 s after the last.
+  const deadline = performance.now() + 30_000;
+  while (missing() > 0 && performance.now() < deadline) await Bun.sleep(200);
+  postsLine.finish();
+  cpu = cpuPerUnit(before, cpuSeconds(pids), postCount, "post");
+} finally {
+  closing = true;
+  for (const s of sockets) s.end();
+  await api.stop();
+  await worker.stop();
+}
 
 const latencies = arrivals.flatMap((row, k) => [...row].filter((t) => !Number.isNaN(t)).map((t) => t - written[k]!));
 const lat = summarize(latencies);
