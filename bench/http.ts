@@ -111,11 +111,11 @@ function row(phase: string, client: string, r: WrkResult, cpu: ReturnType<typeof
   });
   console.log(`  ${phase}: ${Math.round(r.perSecond)} pages/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.errors} errors; ${cpu.text}`);
 }
-/** wrk (a run to its duration, or `wrkUntil`) with CPU read from /proc around it, for the API and every process of the stack. */
+/** wrk (a run to its duration, or `wrkUntil`) with CPU read from /proc around it, for the API and every process of the stack (`before`: the snapshot it started from). */
 async function measured(run: () => WrkResult | Promise<WrkResult>) {
   const before = cpuSeconds(pids);
   const r = await run();
-  return { r, cpu: cpuPerUnit(before, cpuSeconds(pids), r.requests, "page") };
+  return { r, cpu: cpuPerUnit(before, cpuSeconds(pids), r.requests, "page"), before };
 }
 /** Home pages the API has served from Cassandra (misses), from its /metrics. */
 const missesServed = async () => (await api.metrics()).sum("feedline_feed_reads_total", { source: "cassandra" });
@@ -168,8 +168,7 @@ try {
       else still++;
       return served - before >= users.length || still >= 30;
     };
-    const cpuBefore = cpuSeconds(pids);
-    const { r, cpu } = await measured(() => wrkUntil(homeUrl, { threads, connections: lanes, maxSeconds: 600, script }, done));
+    const { r, cpu, before: cpuBefore } = await measured(() => wrkUntil(homeUrl, { threads, connections: lanes, maxSeconds: 600, script }, done));
     // The rate over the time misses were served (to 0.1 s), not wrk's, which includes any wait for a stall.
     r.perSecond = (last - before) / Math.max((lastAt - startedAt) / 1000, 0.1);
     // A first read of the day queues its feed's upkeep (the trim past 2N), which runs behind the

@@ -40,38 +40,53 @@ export function createFanout({ feeds, cache, live, chunk }: { feeds: FeedStore; 
     return out;
   }
 
+  /**
+   * One change to many feeds, through the three steps in their order (see above), chunk by
+   * chunk: the rows (`write`), the caches that exist (`update`), then the listeners.
+   */
+  async function inOrder(
+    userIds: string[],
+    write: (part: string[]) => Promise<unknown>,
+    update: (part: string[]) => Promise<unknown>,
+    events: LiveEvent[],
+    beforeStep?: () => void,
+  ) {
+    if (userIds.length === 0) return 0;
+    for (const part of await steps(userIds)) {
+      await write(part);
+      beforeStep?.();
+      const listening = lookUpListening(part);
+      await update(part);
+      beforeStep?.();
+      await live.publishTo(await listening, events);
+    }
+    return userIds.length;
+  }
+
   return {
     /**
      * One item into many feeds; returns how many feeds it reached. `withActivity`: the actor's
      * activity row is written in the same request as the first feed rows (src/feeds/store.ts).
      */
     async add(userIds: string[], item: FeedItem, ts: number, beforeStep?: () => void, options?: { withActivity?: boolean }) {
-      if (userIds.length === 0) return 0;
-      const events: LiveEvent[] = [{ type: "add", item: toWireItem(item) }];
-      for (const part of await steps(userIds)) {
-        await feeds.putItem(part, item, ts, beforeStep, options);
-        beforeStep?.();
-        const listening = lookUpListening(part);
-        await cache.add(part, item, ts);
-        beforeStep?.();
-        await live.publishTo(await listening, events);
-      }
-      return userIds.length;
+      return inOrder(
+        userIds,
+        (part) => feeds.putItem(part, item, ts, beforeStep, options),
+        (part) => cache.add(part, item, ts),
+        [{ type: "add", item: toWireItem(item) }],
+        beforeStep,
+      );
     },
 
     /** One item out of many feeds. */
     async remove(userIds: string[], key: FeedKey, ts: number, beforeStep?: () => void) {
-      if (userIds.length === 0) return 0;
-      const events: LiveEvent[] = [{ type: "remove", id: key.id }];
-      for (const part of await steps(userIds)) {
-        await feeds.deleteItem(part, key, ts, beforeStep);
-        beforeStep?.();
-        const listening = lookUpListening(part);
-        await cache.remove(part, key.id, ts);
-        beforeStep?.();
-        await live.publishTo(await listening, events);
-      }
-      return userIds.length;
+      return inOrder(
+        userIds,
+        (part) => feeds.deleteItem(part, key, ts, beforeStep),
+        (part) => cache.remove(part, key.id, ts),
+        [{ type: "remove", id: key.id }],
+        beforeStep,
+      );
     },
 
     /** Many items into one feed, each with its own write time (a follow's backfill, a completion). */

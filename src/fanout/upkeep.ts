@@ -80,7 +80,7 @@ export function createUpkeep(deps: { feeds: FeedStore; length: number; metrics: 
       waiting.add(userId);
       pump();
     },
-    /** Until every queued upkeep has run (tests, shutdown). */
+    /** Until every queued upkeep has run (tests). */
     async drained() {
       while (waiting.size + running.size > 0) await Bun.sleep(20);
     },
