@@ -1,4 +1,5 @@
 import type { Sql } from "../src/clients/postgres";
+import { excerptOf } from "../src/model/activity";
 
 /**
  * the contract's feeds computed from PostgreSQL by the spec's own definition: the yardstick every
@@ -32,6 +33,67 @@ async function activityIds(sql: Sql, actors: ReturnType<Sql>) {
   return rows.map((r) => r.id as string);
 }
 
+/** What an item shows, as the contract defines it (FEED-SPEC, "A feed item carries…"). */
+export type Rendered = {
+  actor: { id: string; handle: string };
+  object:
+    | { type: "post"; id: string; authorId: string; authorHandle: string; excerpt: string }
+    | { type: "user"; id: string; handle: string; displayName: string | null };
+  excerpt: string | null;
+};
+
+/**
+ * How each of the activities `ids` renders, computed from PostgreSQL: its actor's handle, its
+ * object (a post with its author and excerpt, or a user with handle and display name), and a
+ * post's or a comment's own excerpt. Activities that no longer exist are absent.
+ */
+export async function renderedOracle(sql: Sql, ids: string[]): Promise<Map<string, Rendered>> {
+  const parts = (verb: string) => ids.filter((id) => id.startsWith(`${verb}:`)).map((id) => id.split(":").slice(1));
+  const [shards, comments, likes, follows] = ["shard", "comment", "like", "follow"].map(parts) as string[][][];
+  const out = new Map<string, Rendered>();
+  const post = (r: Record<string, unknown>) => ({
+    type: "post" as const,
+    id: String(r.post_id),
+    authorId: String(r.author_id),
+    authorHandle: r.author_handle as string,
+    excerpt: excerptOf(r.post_body as string),
+  });
+  const actor = (r: Record<string, unknown>) => ({ id: String(r.actor_id), handle: r.actor_handle as string });
+  if (shards!.length > 0) {
+    for (const r of await sql`
+      select p.id as post_id, p.body as post_body, p.author_id, u.handle as author_handle, p.author_id as actor_id, u.handle as actor_handle
+      from posts p join users u on u.id = p.author_id where p.id = any(${shards!.map((s) => s[0]!)}::bigint[])`) {
+      out.set(`shard:${r.post_id}`, { actor: actor(r), object: post(r), excerpt: excerptOf(r.post_body as string) });
+    }
+  }
+  if (comments!.length > 0) {
+    for (const r of await sql`
+      select c.id, c.body, c.author_id as actor_id, cu.handle as actor_handle, p.id as post_id, p.body as post_body, p.author_id, pu.handle as author_handle
+      from comments c join users cu on cu.id = c.author_id join posts p on p.id = c.post_id join users pu on pu.id = p.author_id
+      where c.id = any(${comments!.map((c) => c[0]!)}::bigint[])`) {
+      out.set(`comment:${r.id}`, { actor: actor(r), object: post(r), excerpt: excerptOf(r.body as string) });
+    }
+  }
+  if (likes!.length > 0) {
+    for (const r of await sql`
+      select l.user_id as actor_id, lu.handle as actor_handle, p.id as post_id, p.body as post_body, p.author_id, pu.handle as author_handle
+      from likes l join users lu on lu.id = l.user_id join posts p on p.id = l.post_id join users pu on pu.id = p.author_id
+      where (l.user_id, l.post_id) in (select * from unnest(${likes!.map((l) => l[0]!)}::bigint[], ${likes!.map((l) => l[1]!)}::bigint[]))`) {
+      out.set(`like:${r.actor_id}:${r.post_id}`, { actor: actor(r), object: post(r), excerpt: null });
+    }
+  }
+  if (follows!.length > 0) {
+    for (const r of await sql`
+      select f.follower_id as actor_id, a.handle as actor_handle, b.id as followee_id, b.handle, b.display_name
+      from follows f join users a on a.id = f.follower_id join users b on b.id = f.followee_id
+      where (f.follower_id, f.followee_id) in (select * from unnest(${follows!.map((f) => f[0]!)}::bigint[], ${follows!.map((f) => f[1]!)}::bigint[]))`) {
+      const object = { type: "user" as const, id: String(r.followee_id), handle: r.handle as string, displayName: (r.display_name as string | null) ?? null };
+      out.set(`follow:${r.actor_id}:${r.followee_id}`, { actor: actor(r), object, excerpt: null });
+    }
+  }
+  return out;
+}
+
 /**
  * How a served feed differs from the oracle, under the contract's retention rule: the first
  * `length` items must be exactly the oracle's; anything past that must still be in the oracle,
@@ -50,3 +112,18 @@ export function compareFeeds(want: string[], got: string[], length: number) {
 }
 
 export type FeedDiff = ReturnType<typeof compareFeeds>;
+
+/**
+ * The served items whose rendering differs from the oracle's (`renderedOracle`), one line each;
+ * items the oracle lacks are left to `compareFeeds` (they are extra, not misrendered).
+ */
+export function compareRendering(want: Map<string, Rendered>, served: { id: string; actor: unknown; object: unknown; excerpt: unknown }[]) {
+  const wrong: string[] = [];
+  for (const item of served) {
+    const expected = want.get(item.id);
+    if (!expected) continue;
+    const got = { actor: item.actor, object: item.object, excerpt: item.excerpt };
+    if (JSON.stringify(got) !== JSON.stringify(expected)) wrong.push(`${item.id}: served ${JSON.stringify(got)}, oracle ${JSON.stringify(expected)}`);
+  }
+  return wrong;
+}

@@ -44,3 +44,17 @@ try {
   if (!(err instanceof TRPCClientError)) throw err;
   console.log(`liking twice: ${err.data?.appCode} (${err.data?.httpStatus}): ${err.message}`);
 }
+
+// A page carries what renders each item: no call per item. The feed is eventually consistent, so
+// the items arrive within moments of the writes.
+const deadline = Date.now() + 10_000;
+let page = await asAlice.feed.home.query({ limit: 10 });
+while (page.items.length < 3 && Date.now() < deadline) {
+  await Bun.sleep(200);
+  page = await asAlice.feed.home.query({ limit: 10 });
+}
+for (const item of page.items) {
+  const o = item.object;
+  const about = o.type === "user" ? `@${o.handle} (${o.displayName})` : `@${o.authorHandle}'s post "${o.excerpt}"`;
+  console.log(`${item.actor.handle} ${item.verb} ${about}${item.verb === "COMMENT" ? `: "${item.excerpt}"` : ""}`);
+}

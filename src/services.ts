@@ -10,6 +10,8 @@ import { createFeedCache } from "./feeds/cache";
 import { createCachePages } from "./feeds/cache-pages";
 import { cacheScripts } from "./feeds/cache-scripts";
 import { createFeedReader } from "./read/reader";
+import { createEnricher } from "./read/enrich";
+import { createObjectCache, objectScripts } from "./feeds/objects";
 import { createFeedStore } from "./feeds/store";
 import { createFanout } from "./fanout/fanout";
 import { createLiveFeed } from "./feeds/live";
@@ -22,7 +24,7 @@ import { createUpkeep } from "./fanout/upkeep";
 export async function createServices(config: Config) {
   const sql = createPostgres(config.postgres);
   // Auto-pipelined: the commands of concurrent requests and fan-outs share writes to Redis.
-  const redis = createRedis(config.redis, { scripts: cacheScripts, autoPipelining: true });
+  const redis = createRedis(config.redis, { scripts: { ...cacheScripts, ...objectScripts }, autoPipelining: true });
   const cassandra = createCassandra(config.cassandra);
   const kafka = createKafka(config.kafka);
   const kafkaAdmin = kafka.admin();
@@ -34,11 +36,12 @@ export async function createServices(config: Config) {
   const cachePages = createCachePages({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
   const live = createLiveFeed({ redis, ...config.live });
   const feeds = createFeedStore({ cassandra, fanout: config.stream.fanout });
+  const objects = createObjectCache({ redis, load: feeds.objects, ttlSeconds: config.feed.cacheTtlSeconds });
   const fanout = createFanout({ feeds, cache: feedCache, live, chunk: config.stream.fanout.chunk });
   const metrics = createMetrics();
   const rates = createRateLimits({ redis, rates: config.rates });
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics, concurrency: config.feed.upkeepConcurrency });
-  const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, fill: config.feed.cacheFill, metrics, onRead: upkeep.read });
+  const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, fill: config.feed.cacheFill, metrics, enrich: createEnricher(objects), onRead: upkeep.read });
   const cursors = createCursors(secrets[0]!);
 
   const extraChecks: Record<string, () => Promise<void>> = {};
@@ -62,7 +65,7 @@ export async function createServices(config: Config) {
     await Promise.allSettled([sql.end({ timeout: 5 }), live.close(), rates.close(), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
   }
 
-  return { config, sql, redis, cassandra, kafka, kafkaAdmin, writes, tokens, feedCache, cachePages, feeds, fanout, upkeep, reader, cursors, live, rates, metrics, health, publicHealth: publicHealthReport, watch, close };
+  return { config, sql, redis, cassandra, kafka, kafkaAdmin, writes, tokens, feedCache, cachePages, feeds, objects, fanout, upkeep, reader, cursors, live, rates, metrics, health, publicHealth: publicHealthReport, watch, close };
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

@@ -1,14 +1,17 @@
 import type { FeedStore } from "../feeds/store";
 import type { Fanout } from "./fanout";
+import type { ObjectCache } from "../feeds/objects";
 
 /**
  * What an event's handler (and a completion it runs) may use: the feed store, the fan-out, the
- * feed's retained length, and the event's write time. In the stream both are guarded by the
- * member's lease (src/stream/unit-of-work.ts).
+ * object cache, the feed's retained length, and the event's write time. In the stream all three
+ * are guarded by the member's lease (src/stream/unit-of-work.ts).
  */
 export interface WriteContext {
   feeds: FeedStore;
   fanout: Fanout;
+  /** Posts and users as pages render them (src/feeds/objects.ts): their Cassandra rows are the feed store's. */
+  objects: Pick<ObjectCache, "put">;
   feedLength: number;
   /** The write time of every write for the event being applied (src/model/write-time.ts). */
   ts: number;

@@ -7,7 +7,7 @@ import type { FeedItem, FeedKey, Stored } from "../model/feed";
  * positions, each row's write time, read from the driver's rows.
  */
 
-export const activityColumns = "created_at, activity_id, verb, object_type, object_id, post_id, excerpt, WRITETIME(verb) AS ts";
+export const activityColumns = "created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt, WRITETIME(verb) AS ts";
 export const itemColumns = `${activityColumns}, actor_id, actor_handle`;
 
 /** A write time as the driver returns it (a bigint, as a Long), as a number. */
@@ -22,7 +22,7 @@ export function toActivityRow(r: cassandra.types.Row, actorId: string): Stored<A
     verb: r.verb,
     actorId,
     createdAt: r.created_at,
-    object: { type: r.object_type, id: r.object_id },
+    object: { type: r.object_type, id: r.object_id, authorId: r.object_author_id ?? null },
     postId: r.post_id,
     excerpt: r.excerpt,
   };

@@ -1,7 +1,8 @@
 import type { CassandraClient } from "../clients/cassandra";
 import type { Activity } from "../model/activity";
-import type { FeedItem, FeedKey, Stored } from "../model/feed";
+import type { FeedItem, FeedKey, ObjectRef, PostObject, Stored } from "../model/feed";
 import { allRows, createReplicaBatches, inBatches } from "./batches";
+import type { Loaded } from "./objects";
 import { createFeedCuts } from "./cuts";
 import { activityColumns, itemColumns, keyOf, micros, toActivityRow, toFeedItem } from "./rows";
 
@@ -23,20 +24,24 @@ export function createFeedStore(deps: {
     getUser: "SELECT handle, display_name FROM users WHERE user_id = ?",
     putUser: "INSERT INTO users (user_id, handle, display_name) VALUES (?, ?, ?) USING TIMESTAMP ?",
     deleteUser: "DELETE FROM users USING TIMESTAMP ? WHERE user_id = ?",
+    userObject: "SELECT handle, display_name, WRITETIME(handle) AS ts FROM users WHERE user_id = ?",
+    putPost: "INSERT INTO posts (post_id, author_id, excerpt) VALUES (?, ?, ?) USING TIMESTAMP ?",
+    deletePost: "DELETE FROM posts USING TIMESTAMP ? WHERE post_id = ?",
+    postObject: "SELECT author_id, excerpt, WRITETIME(author_id) AS ts FROM posts WHERE post_id = ?",
     addFollower: "INSERT INTO followers (user_id, follower_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?",
     removeFollower: "DELETE FROM followers USING TIMESTAMP ? WHERE user_id = ? AND follower_id = ?",
     followers: "SELECT follower_id FROM followers WHERE user_id = ?",
     addFollowing: "INSERT INTO following (follower_id, followee_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?",
     removeFollowing: "DELETE FROM following USING TIMESTAMP ? WHERE follower_id = ? AND followee_id = ?",
     following: "SELECT followee_id, WRITETIME(since) AS ts FROM following WHERE follower_id = ?",
-    putActivity: `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, post_id, excerpt)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+    putActivity: `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
     deleteActivity: "DELETE FROM activities_by_actor USING TIMESTAMP ? WHERE actor_id = ? AND created_at = ? AND activity_id = ?",
     activities: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? LIMIT ?`,
     activitiesAfter: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
     activityKeysOf: "SELECT created_at, activity_id FROM activities_by_actor WHERE actor_id = ?",
-    writeItem: `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, post_id, excerpt)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+    writeItem: `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, object_author_id, post_id, excerpt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
     removeItem: "DELETE FROM home_feed USING TIMESTAMP ? WHERE user_id = ? AND created_at = ? AND activity_id = ?",
     feed: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? LIMIT ?`,
     feedAfter: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
@@ -44,12 +49,12 @@ export function createFeedStore(deps: {
     feedKeysFrom: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? AND (created_at, activity_id) >= (?, ?) LIMIT ?",
   };
   const itemParams = (userId: string, i: FeedItem, ts: number) => [
-    userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.postId, i.excerpt, ts,
+    userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.object.authorId, i.postId, i.excerpt, ts,
   ];
 
   const activityStatement = (a: Activity, ts: number) => ({
     query: q.putActivity,
-    params: [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.postId, a.excerpt, ts],
+    params: [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.object.authorId, a.postId, a.excerpt, ts],
   });
 
   // Every write takes `ts`, its write time (src/model/write-time.ts): the event's position, not a clock.
@@ -61,6 +66,20 @@ export function createFeedStore(deps: {
     },
     putUser: (u: { id: string; handle: string; displayName: string | null }, ts: number) => db.execute(q.putUser, [u.id, u.handle, u.displayName, ts]),
     deleteUser: (userId: string, ts: number) => db.execute(q.deleteUser, [ts, userId]),
+
+    /** A post as other users' items render it (src/feeds/objects.ts); written by its author's stream. */
+    putPost: (postId: string, post: PostObject, ts: number) => db.execute(q.putPost, [postId, post.authorId, post.excerpt, ts]),
+    deletePost: (postId: string, ts: number) => db.execute(q.deletePost, [ts, postId]),
+    /** Posts and users as pages render them, each with its write time (0 and null when there is no row). */
+    objects: (refs: ObjectRef[]): Promise<Loaded[]> =>
+      Promise.all(
+        refs.map(async (ref) => {
+          const row = (await db.execute(ref.type === "post" ? q.postObject : q.userObject, [ref.id])).first();
+          if (!row || row.ts === null) return { value: null, ts: 0 };
+          const value = ref.type === "post" ? { authorId: row.author_id, excerpt: row.excerpt } : { handle: row.handle, displayName: row.display_name };
+          return { value, ts: micros(row.ts) };
+        }),
+      ),
 
     /** A follow edge, recorded both ways: followers (fan-out targets) and following (what a feed is completed from). */
     addFollower: (userId: string, followerId: string, since: Date, ts: number) =>

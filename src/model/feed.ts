@@ -20,7 +20,10 @@ export function feedOrder(a: FeedKey, b: FeedKey) {
 /** A row as read back, with `ts`: its write time (µs, Cassandra's WRITETIME; see write-time.ts). */
 export type Stored<T> = T & { ts: number };
 
-/** The JSON a page serves for one item (and the cache holds): what a client renders, nothing to look up. */
+/**
+ * The JSON the cache holds for one item, and that live events carry: the item with its object by
+ * id. A page serves it rendered (`render`), with what the client shows of the object.
+ */
 export function toWireItem(item: FeedItem) {
   return {
     id: item.id,
@@ -36,4 +39,51 @@ export function toWireItem(item: FeedItem) {
 export type WireItem = ReturnType<typeof toWireItem>;
 
 /** Where a served item sits in its feed. */
-export const positionOf = (item: WireItem): FeedKey => ({ createdAt: new Date(item.createdAt), id: item.id });
+export const positionOf = (item: Pick<WireItem, "createdAt" | "id">): FeedKey => ({ createdAt: new Date(item.createdAt), id: item.id });
+
+/** What a page shows of a post another user's item is about (src/feeds/objects.ts). */
+export type PostObject = { authorId: string; excerpt: string };
+/** What a page shows of a user an item is about. */
+export type UserObject = { handle: string; displayName: string | null };
+export type ObjectRef = { type: "post"; id: string } | { type: "user"; id: string };
+/** An object's name among the objects looked up for a page: `post:<id>`, `user:<id>`. */
+export const refKey = (ref: ObjectRef) => `${ref.type}:${ref.id}`;
+
+/**
+ * An item as a page serves it: its object rendered. A field is null only while the object is not
+ * known to the feeds yet (its own event not yet applied) or already gone (a deleted post whose
+ * likes are still leaving feeds): the pipeline catching up, never for good.
+ */
+export type PostView = { type: "post"; id: string; authorId: string | null; authorHandle: string | null; excerpt: string | null };
+export type UserView = { type: "user"; id: string; handle: string | null; displayName: string | null };
+export type Item = Omit<WireItem, "object"> & { object: PostView | UserView };
+
+/**
+ * The objects an item needs looked up to render: a LIKE's or COMMENT's post and the post's author,
+ * a FOLLOW's followee. A SHARD carries all it shows (its post is its own, its author its actor).
+ */
+export function refsOf(item: WireItem): ObjectRef[] {
+  const o = item.object;
+  if (item.verb === "SHARD") return [];
+  if (o.type === "user") return [{ type: "user", id: o.id }];
+  return o.authorId ? [{ type: "post", id: o.id }, { type: "user", id: o.authorId }] : [{ type: "post", id: o.id }];
+}
+
+/** The objects looked up, by `refKey`. */
+export type Looked = Map<string, PostObject | UserObject | null>;
+
+/** An item rendered with the objects looked up for it (`refsOf`, and a post's author where the item lacked it). */
+export function render(item: WireItem, looked: Looked): Item {
+  const o = item.object;
+  if (o.type === "user") {
+    const user = looked.get(refKey({ type: "user", id: o.id })) as UserObject | null | undefined;
+    return { ...item, object: { type: "user", id: o.id, handle: user?.handle ?? null, displayName: user?.displayName ?? null } };
+  }
+  if (item.verb === "SHARD") {
+    return { ...item, object: { type: "post", id: o.id, authorId: item.actor.id, authorHandle: item.actor.handle, excerpt: item.excerpt } };
+  }
+  const post = looked.get(refKey({ type: "post", id: o.id })) as PostObject | null | undefined;
+  const authorId = o.authorId ?? post?.authorId ?? null;
+  const author = authorId ? (looked.get(refKey({ type: "user", id: authorId })) as UserObject | null | undefined) : undefined;
+  return { ...item, object: { type: "post", id: o.id, authorId, authorHandle: author?.handle ?? null, excerpt: post?.excerpt ?? null } };
+}

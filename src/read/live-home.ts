@@ -1,6 +1,9 @@
 import type { FeedReader } from "./reader";
 import type { LiveEvent, LiveFeed } from "../feeds/live";
-import { type FeedKey, type WireItem, feedOrder, positionOf } from "../model/feed";
+import { type FeedKey, type Item, feedOrder, positionOf } from "../model/feed";
+
+/** What a connection sends: items rendered as pages serve them. */
+export type LiveHomeEvent = { type: "add"; item: Item } | { type: "remove"; id: string };
 
 /**
  * One connection to a user's live home feed (docs/contract.md, `feed.onItem`): each add carries its
@@ -22,12 +25,12 @@ async function* stream(reader: FeedReader, events: AsyncGenerator<LiveEvent>, us
   const removed = new Set<string>();
   // Where a reconnect should resume: the newest position sent, or where this connection began.
   let newest: FeedKey = since ?? { createdAt: new Date(), id: "" };
-  const add = (item: WireItem) => {
+  const add = (item: Item) => {
     if (sent.has(item.id)) return undefined;
     sent.add(item.id);
     const at = positionOf(item);
     if (after(at, newest)) newest = at;
-    return { at, event: { type: "add", item } as LiveEvent };
+    return { at, event: { type: "add", item } as LiveHomeEvent };
   };
   try {
     if (since) {
@@ -38,7 +41,8 @@ async function* stream(reader: FeedReader, events: AsyncGenerator<LiveEvent>, us
     }
     for await (const event of events) {
       if (event.type === "add") {
-        const out = add(event.item);
+        if (sent.has(event.item.id)) continue;
+        const out = add((await reader.enrich([event.item]))[0]!);
         if (out) yield out;
       } else if (!removed.has(event.id)) {
         removed.add(event.id);
@@ -54,7 +58,7 @@ async function* stream(reader: FeedReader, events: AsyncGenerator<LiveEvent>, us
 
 /** The feed's items after `since` (newest first), at most `length` of them. */
 async function newerThan(reader: FeedReader, userId: string, since: FeedKey, length: number) {
-  const out: WireItem[] = [];
+  const out: Item[] = [];
   let cursor: FeedKey | undefined;
   while (out.length < length) {
     const page = await reader.home(userId, 100, cursor);

@@ -2,14 +2,16 @@ import type { Metrics } from "../metrics";
 import type { CachePages } from "../feeds/cache-pages";
 import type { FeedStore } from "../feeds/store";
 import { outageOf } from "../clients/outage";
-import { type FeedItem, type FeedKey, type Stored, type WireItem, positionOf, toWireItem } from "../model/feed";
+import { type FeedItem, type FeedKey, type Item, type Stored, type WireItem, positionOf, toWireItem } from "../model/feed";
+import type { Enrich } from "./enrich";
 
 /**
  * The read side of home feeds: a page is one round trip to Redis. On a missing or expired cache
  * the newest `fill` items are read from Cassandra once: the cache is rebuilt from them (one rebuild
  * per user at a time: single-flight in the process, a short Redis lock across processes) and a
  * first page is served from the same read. Pages past what the cache holds, or any page while
- * Redis is unreachable, come from Cassandra in the same order. Never PostgreSQL.
+ * Redis is unreachable, come from Cassandra in the same order. Never PostgreSQL. Every page is
+ * served rendered (`enrich`, src/read/enrich.ts).
  */
 export function createFeedReader(deps: {
   feeds: FeedStore;
@@ -19,10 +21,11 @@ export function createFeedReader(deps: {
   /** How many of the newest items a rebuild loads (at most `length`; default `length`). */
   fill?: number;
   metrics: Metrics;
+  enrich: Enrich;
   /** Called on each first page of a home feed (the upkeep, src/fanout/upkeep.ts). */
   onRead?: (userId: string) => void;
 }) {
-  const { feeds, cache, length, metrics } = deps;
+  const { feeds, cache, length, metrics, enrich } = deps;
   const fill = Math.min(deps.fill ?? length, length);
   const inflight = new Map<string, Promise<Stored<FeedItem>[] | undefined>>();
   const reads = metrics.counter("feedline_feed_reads_total", "Home feed pages served, by where they came from.");
@@ -67,48 +70,53 @@ export function createFeedReader(deps: {
   return {
     /** The feed's retained length N. */
     length,
+    /** Renders items as pages serve them (src/read/enrich.ts): what live events send. */
+    enrich,
     /** Builds the user's cache from Cassandra now, as a miss does (one rebuild per user at a time). */
     rebuild: async (userId: string) => void (await rebuildOnce(userId)),
-    /** Up to `n` items of the user's home feed after `after` (newest first). */
-    async home(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
-      if (!after) deps.onRead?.(userId);
-      try {
-        const page = await cache.page(userId, n, after);
-        if (!page) {
-          // A miss (or a rebuild in progress elsewhere). A first page comes from the rebuild's
-          // own read of the newest items: one read of Cassandra both serves it and fills the
-          // cache. A deeper page is one small read of its own, the rebuild going on behind it.
-          reads.inc({ source: "cassandra" });
-          if (!after && n <= fill + 1) {
-            const items = await rebuildOnce(userId).catch(warnRebuild(userId));
-            if (items) return items.slice(0, n).map(toWireItem);
-          } else {
-            rebuildOnce(userId).catch(warnRebuild(userId));
-          }
-          return fromCassandra(userId, n, after);
-        }
-        if (page.items.length < n && !page.complete) {
-          const last = page.items.at(-1);
-          const from = last ? positionOf(last) : after;
-          reads.inc({ source: "cache+cassandra" });
-          return [...page.items, ...(await fromCassandra(userId, n - page.items.length, from))];
-        }
-        reads.inc({ source: "cache" });
-        return page.items;
-      } catch (err) {
-        if (outageOf(err) !== "redis") throw err;
-        reads.inc({ source: "cassandra" }); // losing Redis loses no data, only speed
-        return fromCassandra(userId, n, after);
-      }
-    },
+    /** Up to `n` items of the user's home feed after `after` (newest first), rendered. */
+    home: async (userId: string, n: number, after?: FeedKey): Promise<Item[]> => enrich(await home(userId, n, after)),
 
-    /** Up to `n` of the user's own activities after `after`, from Cassandra. */
-    async profile(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
+    /** Up to `n` of the user's own activities after `after`, from Cassandra, rendered. */
+    async profile(userId: string, n: number, after?: FeedKey): Promise<Item[]> {
       const [user, activities] = await Promise.all([feeds.getUser(userId), feeds.activities(userId, n, after)]);
       if (!user) return [];
-      return activities.map((a) => toWireItem({ ...a, actorHandle: user.handle }));
+      return enrich(activities.map((a) => toWireItem({ ...a, actorHandle: user.handle })));
     },
   };
+
+  /** The home page's items as the cache or Cassandra hold them, before rendering. */
+  async function home(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
+    if (!after) deps.onRead?.(userId);
+    try {
+      const page = await cache.page(userId, n, after);
+      if (!page) {
+        // A miss (or a rebuild in progress elsewhere). A first page comes from the rebuild's
+        // own read of the newest items: one read of Cassandra both serves it and fills the
+        // cache. A deeper page is one small read of its own, the rebuild going on behind it.
+        reads.inc({ source: "cassandra" });
+        if (!after && n <= fill + 1) {
+          const items = await rebuildOnce(userId).catch(warnRebuild(userId));
+          if (items) return items.slice(0, n).map(toWireItem);
+        } else {
+          rebuildOnce(userId).catch(warnRebuild(userId));
+        }
+        return fromCassandra(userId, n, after);
+      }
+      if (page.items.length < n && !page.complete) {
+        const last = page.items.at(-1);
+        const from = last ? positionOf(last) : after;
+        reads.inc({ source: "cache+cassandra" });
+        return [...page.items, ...(await fromCassandra(userId, n - page.items.length, from))];
+      }
+      reads.inc({ source: "cache" });
+      return page.items;
+    } catch (err) {
+      if (outageOf(err) !== "redis") throw err;
+      reads.inc({ source: "cassandra" }); // losing Redis loses no data, only speed
+      return fromCassandra(userId, n, after);
+    }
+  }
 }
 
 export type FeedReader = ReturnType<typeof createFeedReader>;

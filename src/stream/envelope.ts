@@ -24,8 +24,9 @@ export function rowSchemasWith<I extends z.ZodType<string, unknown>>(id: I) {
     users: z.object({ id, handle: z.string(), display_name: z.string().nullable(), created_at: time }),
     follows: z.object({ follower_id: id, followee_id: id, created_at: time }),
     posts: z.object({ id, author_id: id, body: z.string(), created_at: time }),
-    comments: z.object({ id, post_id: id, author_id: id, body: z.string(), created_at: time }),
-    likes: z.object({ user_id: id, post_id: id, created_at: time }),
+    // post_author_id: absent from events captured before migration 005.
+    comments: z.object({ id, post_id: id, post_author_id: id.nullish(), author_id: id, body: z.string(), created_at: time }),
+    likes: z.object({ user_id: id, post_id: id, post_author_id: id.nullish(), created_at: time }),
   } satisfies Record<CapturedTable, z.ZodType>;
 }
 

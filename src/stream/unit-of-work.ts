@@ -1,5 +1,6 @@
 import type { Fanout } from "../fanout/fanout";
 import type { FeedStore } from "../feeds/store";
+import type { ObjectCache } from "../feeds/objects";
 
 /**
  * The feed store and the fan-out as one user's serial stream sees them while it applies a run of
@@ -13,7 +14,12 @@ import type { FeedStore } from "../feeds/store";
  *   (src/stream/lease.ts): a member that finds its assignment gone stops writing at once. Each
  *   call also tells the batch's keep-alive that work goes on.
  */
-export function unitOfWork(store: FeedStore, fanout: Fanout, guard: () => void = () => {}): { feeds: FeedStore; fanout: Fanout } {
+export function unitOfWork(
+  store: FeedStore,
+  fanout: Fanout,
+  objects: Pick<ObjectCache, "put">,
+  guard: () => void = () => {},
+): { feeds: FeedStore; fanout: Fanout; objects: Pick<ObjectCache, "put"> } {
   const users = new Map<string, Awaited<ReturnType<FeedStore["getUser"]>>>();
   const followers = new Map<string, Set<string>>();
   /** The write, called only while the guard allows it. */
@@ -33,6 +39,8 @@ export function unitOfWork(store: FeedStore, fanout: Fanout, guard: () => void =
     deleteItems: guarded((userId, keys, ts) => store.deleteItems(userId, keys, ts, guard)),
     cut: guarded((userIds, sourceId, at, ts, opts) => store.cut(userIds, sourceId, at, ts, { ...opts, beforeBatch: guard })),
     dropCuts: guarded(store.dropCuts),
+    putPost: guarded(store.putPost),
+    deletePost: guarded(store.deletePost),
     uncut: guarded(store.uncut),
     deleteRows: guarded(store.deleteRows),
     async getUser(userId) {
@@ -71,6 +79,7 @@ export function unitOfWork(store: FeedStore, fanout: Fanout, guard: () => void =
   };
   return {
     feeds,
+    objects: { put: guarded(objects.put) },
     fanout: {
       add: guarded((userIds, item, ts, _, options) => fanout.add(userIds, item, ts, guard, options)),
       remove: guarded((userIds, key, ts) => fanout.remove(userIds, key, ts, guard)),

@@ -26,7 +26,7 @@ const item = (id: string, ts: number): Stored<FeedItem> => ({
   actorId: "a",
   actorHandle: "ay",
   createdAt: new Date(Date.UTC(2026, 10, 1, 0, 0, Number(id.replace(/\D/g, "")))),
-  object: { type: "post", id },
+  object: { type: "post", id, authorId: "a" },
   postId: id,
   excerpt: id,
   ts,

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Admin } from "kafkajs";
 import { consumerLag, streamGroups } from "../../src/stream/lag";
-import { expectConverged, feedIds, setSharedWorker, sharedWorker, startWorker } from "../support/pipeline";
+import { expectConverged, expectRenderedAsOracle, feedIds, setSharedWorker, sharedWorker, startWorker } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
 import { randomWorkload } from "../support/workload";
 
@@ -12,10 +12,16 @@ import { randomWorkload } from "../support/workload";
 const services = useServices();
 
 describe("convergence", () => {
-  test("after a randomised workload across many users, every feed equals the oracle", async () => {
+  test("after a randomised workload across many users, every feed equals the oracle, every item rendered as PostgreSQL says", async () => {
     await sharedWorker();
     const users = await randomWorkload(services(), { users: 16, operations: 400, seed: 42 });
     await expectConverged(services(), users, 90_000);
+    await expectRenderedAsOracle(services(), users);
+    // Renamed users (and new display names) render anew in every item about them or by them.
+    for (const u of users.slice(0, 4)) {
+      await services().sql`update users set handle = handle || '_r', display_name = 'renamed ' || id where id = ${u}`;
+    }
+    await expectRenderedAsOracle(services(), users);
   });
 
   test("a worker killed with SIGKILL mid-stream and restarted leaves nothing missing and nothing doubled", async () => {

@@ -4,7 +4,8 @@ import { requestContext } from "../../src/app";
 import type { ErrorCode } from "../../src/errors";
 import { createCaller } from "../../src/api";
 import type { Services } from "../../src/services";
-import { compareFeeds, homeOracle } from "../../bench/oracle";
+import { compareFeeds, compareRendering, homeOracle, renderedOracle } from "../../bench/oracle";
+import type { Item } from "../../src/model/feed";
 import { eventually, uniqueHandle } from "./stack";
 
 /** A tRPC caller as a client with `token` (or none) would be, through the same context as HTTP. */
@@ -23,27 +24,35 @@ export async function signUp(services: Services, prefix = "u") {
 export type User = Awaited<ReturnType<typeof signUp>>;
 
 /** The whole home feed through feed.home, `limit: 100`, paged to the end. */
-export async function servedHome(u: User) {
-  const ids: string[] = [];
+export async function servedHomeItems(u: User) {
+  const items: Item[] = [];
   let cursor: string | null = null;
   do {
-    const page: { items: { id: string }[]; nextCursor: string | null } = await u.as.feed.home({ limit: 100, cursor });
-    ids.push(...page.items.map((i) => i.id));
+    const page: { items: Item[]; nextCursor: string | null } = await u.as.feed.home({ limit: 100, cursor });
+    items.push(...page.items);
     cursor = page.nextCursor;
   } while (cursor);
-  return ids;
+  return items;
 }
 
-/** Waits until the feed served to `u` equals the contract's newest N computed in SQL; fails with the difference. */
+/** The ids of the whole home feed, paged to the end. */
+export const servedHome = async (u: User) => (await servedHomeItems(u)).map((i) => i.id);
+
+/**
+ * Waits until the feed served to `u` equals the contract's newest N computed in SQL, each item
+ * rendered as SQL says it should be (actor, object, excerpt); fails with the difference.
+ */
 export async function expectServedIsOracle(services: Services, u: User, timeoutMs = 45_000) {
   let last = "";
   await eventually(
     "the served feed to equal the oracle",
     async () => {
-      const [want, got] = await Promise.all([homeOracle(services.sql, u.user.id), servedHome(u)]);
+      const [want, items] = await Promise.all([homeOracle(services.sql, u.user.id), servedHomeItems(u)]);
+      const got = items.map((i) => i.id);
       const diff = compareFeeds(want, got, services.config.feed.length);
-      last = `${JSON.stringify(diff)}\n  oracle: ${want.slice(0, 10).join(" ")}\n  served: ${got.slice(0, 10).join(" ")}`;
-      return diff.missing + diff.extra + diff.doubled + diff.misordered === 0 ? true : undefined;
+      const misrendered = compareRendering(await renderedOracle(services.sql, got), items);
+      last = `${JSON.stringify({ ...diff, misrendered: misrendered.length })}\n  oracle: ${want.slice(0, 10).join(" ")}\n  served: ${got.slice(0, 10).join(" ")}\n  ${misrendered.slice(0, 3).join("\n  ")}`;
+      return diff.missing + diff.extra + diff.doubled + diff.misordered + misrendered.length === 0 ? true : undefined;
     },
     timeoutMs,
   ).catch((err) => {

@@ -1,4 +1,5 @@
-import { homeOracle } from "../../bench/oracle";
+import { compareRendering, homeOracle, renderedOracle } from "../../bench/oracle";
+import type { Item } from "../../src/model/feed";
 import { launchService, type ServiceProcess } from "../../deploy/stack/service";
 import type { Services } from "../../src/services";
 import { eventually, stackConfig } from "./stack";
@@ -76,4 +77,34 @@ export async function expectConverged(services: Services, userIds: string[], tim
 export async function sharedWorkerLog() {
   const worker = await shared?.catch(() => undefined);
   return worker ? `\n--- shared worker (${worker.status()}), last lines:\n${worker.output().slice(-3000)}` : "";
+}
+
+/** The user's whole home feed as pages serve it (the reader: cache, then Cassandra), rendered. */
+export async function renderedFeed(services: Services, userId: string) {
+  const items: Item[] = [];
+  for (;;) {
+    const last = items.at(-1);
+    const page = await services.reader.home(userId, 100, last && { createdAt: new Date(last.createdAt), id: last.id });
+    items.push(...page);
+    if (page.length < 100) return items;
+  }
+}
+
+/** Waits until every item of every user's served feed renders as PostgreSQL says it should; on timeout, fails showing the first few. */
+export async function expectRenderedAsOracle(services: Services, userIds: string[], timeoutMs = 60_000) {
+  let last: string[] = [];
+  await eventually(
+    "every served item to render as the oracle says",
+    async () => {
+      for (const u of userIds) {
+        const items = await renderedFeed(services, u);
+        last = compareRendering(await renderedOracle(services.sql, items.map((i) => i.id)), items).map((line) => `user ${u}: ${line}`);
+        if (last.length > 0) return undefined;
+      }
+      return true;
+    },
+    timeoutMs,
+  ).catch(async (err) => {
+    throw new Error(`${(err as Error).message}\n${last.slice(0, 5).join("\n")}${await sharedWorkerLog()}`);
+  });
 }

@@ -1,4 +1,4 @@
-import type { Activity } from "../../model/activity";
+import { type Activity, excerptOf } from "../../model/activity";
 import type { Rows } from "../envelope";
 import { completeFeeds } from "../../fanout/complete";
 import type { WriteContext } from "../../fanout/context";
@@ -26,34 +26,31 @@ export async function deleteActivity(ctx: WriteContext, activity: Activity) {
 }
 
 /** The activity a source row stands for, with its deterministic id (docs/contract.md): replaying the row's events can only rewrite it. */
-const excerptLength = 280;
-const excerpt = (text: string) => (text.length > excerptLength ? `${text.slice(0, excerptLength - 1)}…` : text);
-
 export const toActivity = {
   posts: (r: Rows["posts"]): Activity => ({
     id: `shard:${r.id}`,
     verb: "SHARD",
     actorId: r.author_id,
     createdAt: new Date(r.created_at),
-    object: { type: "post", id: r.id },
+    object: { type: "post", id: r.id, authorId: r.author_id },
     postId: r.id,
-    excerpt: excerpt(r.body),
+    excerpt: excerptOf(r.body),
   }),
   comments: (r: Rows["comments"]): Activity => ({
     id: `comment:${r.id}`,
     verb: "COMMENT",
     actorId: r.author_id,
     createdAt: new Date(r.created_at),
-    object: { type: "post", id: r.post_id },
+    object: { type: "post", id: r.post_id, authorId: r.post_author_id ?? null },
     postId: r.post_id,
-    excerpt: excerpt(r.body),
+    excerpt: excerptOf(r.body),
   }),
   likes: (r: Rows["likes"]): Activity => ({
     id: `like:${r.user_id}:${r.post_id}`,
     verb: "LIKE",
     actorId: r.user_id,
     createdAt: new Date(r.created_at),
-    object: { type: "post", id: r.post_id },
+    object: { type: "post", id: r.post_id, authorId: r.post_author_id ?? null },
     postId: r.post_id,
     excerpt: null,
   }),
@@ -62,7 +59,7 @@ export const toActivity = {
     verb: "FOLLOW",
     actorId: r.follower_id,
     createdAt: new Date(r.created_at),
-    object: { type: "user", id: r.followee_id },
+    object: { type: "user", id: r.followee_id, authorId: null },
     postId: null,
     excerpt: null,
   }),
