@@ -127,3 +127,67 @@ export function compareRendering(want: Map<string, Rendered>, served: { id: stri
   }
   return wrong;
 }
+
+/** A notification group as the contract defines it (FEED-SPEC, "Notifications"), rendered. */
+export type OracleGroup = {
+  id: string;
+  verb: string;
+  actors: { id: string; handle: string }[];
+  actorCount: number;
+  object:
+    | { type: "post"; id: string; authorId: string; authorHandle: string; excerpt: string }
+    | { type: "user"; id: string; handle: string; displayName: string | null };
+  createdAt: string;
+  updatedAt: string;
+};
+
+/**
+ * The notification groups of `userId`, computed from PostgreSQL: what others did to the user (a
+ * follow of them, a like of or comment on their post, a mention of them), grouped by verb, object
+ * and the `windowMs` window of each action's time; newest action first (ties by group id), each
+ * with its newest `shown` distinct actors, its distinct actor count, and its object rendered.
+ */
+export async function notificationsOracle(sql: Sql, userId: string, windowMs: number, shown = 3): Promise<OracleGroup[]> {
+  const rows = await sql`
+    select 'LIKE' as verb, 'like:' || l.user_id || ':' || l.post_id as id, l.user_id as actor, l.post_id as object, l.created_at
+      from likes l join posts p on p.id = l.post_id where p.author_id = ${userId} and l.user_id <> ${userId}
+    union all select 'COMMENT', 'comment:' || c.id, c.author_id, c.post_id, c.created_at
+      from comments c join posts p on p.id = c.post_id where p.author_id = ${userId} and c.author_id <> ${userId}
+    union all select 'MENTION', 'mention:' || m.id, m.author_id, m.post_id, m.created_at
+      from mentions m where m.user_id = ${userId} and m.author_id <> ${userId}
+    union all select 'FOLLOW', 'follow:' || f.follower_id || ':' || f.followee_id, f.follower_id, f.followee_id, f.created_at
+      from follows f where f.followee_id = ${userId}`;
+  type Action = { verb: string; id: string; actor: string; object: string; at: number };
+  const actions: Action[] = rows.map((r) => ({ verb: r.verb, id: r.id, actor: String(r.actor), object: String(r.object), at: Math.floor((r.created_at as Date).getTime()) }));
+  const groups = new Map<string, Action[]>();
+  for (const a of actions) {
+    const id = `${a.verb.toLowerCase()}:${a.object}:${Math.floor(a.at / windowMs)}`;
+    groups.set(id, [...(groups.get(id) ?? []), a]);
+  }
+  const userIds = [...new Set([...actions.map((a) => a.actor), userId])];
+  const postIds = [...new Set(actions.filter((a) => a.verb !== "FOLLOW").map((a) => a.object))];
+  const users = new Map((await sql`select id, handle, display_name from users where id = any(${userIds}::bigint[])`).map((r) => [String(r.id), r]));
+  const posts = new Map(
+    (await sql`select p.id, p.body, p.author_id, u.handle from posts p join users u on u.id = p.author_id where p.id = any(${postIds}::bigint[])`).map((r) => [String(r.id), r]),
+  );
+  const byTime = (a: Action, b: Action) => b.at - a.at || (a.id > b.id ? -1 : a.id < b.id ? 1 : 0);
+  const out: OracleGroup[] = [...groups].map(([id, list]) => {
+    list.sort(byTime);
+    const first = list[0]!;
+    const post = posts.get(first.object);
+    const user = users.get(first.object);
+    return {
+      id,
+      verb: first.verb,
+      actors: [...new Set(list.map((a) => a.actor))].slice(0, shown).map((a) => ({ id: a, handle: users.get(a)!.handle as string })),
+      actorCount: new Set(list.map((a) => a.actor)).size,
+      object:
+        first.verb === "FOLLOW"
+          ? { type: "user", id: first.object, handle: user!.handle as string, displayName: (user!.display_name as string | null) ?? null }
+          : { type: "post", id: first.object, authorId: String(post!.author_id), authorHandle: post!.handle as string, excerpt: excerptOf(post!.body as string) },
+      createdAt: new Date(list.at(-1)!.at).toISOString(),
+      updatedAt: new Date(first.at).toISOString(),
+    };
+  });
+  return out.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt) || (a.id > b.id ? -1 : a.id < b.id ? 1 : 0));
+}

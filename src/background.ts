@@ -12,7 +12,7 @@ import { startStream } from "./stream";
  * does not delay API requests queued behind it.
  */
 export async function startBackground(config: Config, services: Services, onFatal: () => void) {
-  const stream = await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds, fanout: services.fanout, objects: services.objects, onFatal });
+  const stream = await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds, fanout: services.fanout, objects: services.objects, notifier: services.notifier, onFatal });
   const capture = startCaptureWatchdog({ config, metrics: services.metrics, kafkaUp: () => probes.kafka(services.kafkaAdmin).then(() => true) });
   const keyExpiry = startKeyExpiry({ sql: services.sql, lifetimes: config.idempotency, metrics: services.metrics });
   return {

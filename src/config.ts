@@ -76,6 +76,7 @@ const variables = {
   FEEDLINE_CACHE_TTL_SECONDS: positiveInt.default(86_400),
   FEEDLINE_CACHE_FILL: z.coerce.number().int().min(100).default(100),
   FEEDLINE_UPKEEP_CONCURRENCY: positiveInt.default(2),
+  FEEDLINE_NOTIFICATION_WINDOW_SECONDS: positiveInt.default(86_400),
   FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),
   FEEDLINE_FANOUT_BATCH: positiveInt.max(1000).default(32),
   FEEDLINE_FANOUT_CONCURRENCY: positiveInt.default(4),
@@ -169,12 +170,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
      * `cacheFill`: the newest items a cache miss loads into Redis (at most `length`); pages past them read Cassandra.
      * `upkeepConcurrency`: feeds whose daily trim runs at once in a process (src/fanout/upkeep.ts).
      */
-    feed: {
-      length: e.FEEDLINE_FEED_LENGTH,
-      cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS,
-      cacheFill: Math.min(e.FEEDLINE_CACHE_FILL, e.FEEDLINE_FEED_LENGTH),
-      upkeepConcurrency: e.FEEDLINE_UPKEEP_CONCURRENCY,
-    },
+    feed: { length: e.FEEDLINE_FEED_LENGTH, cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS, cacheFill: Math.min(e.FEEDLINE_CACHE_FILL, e.FEEDLINE_FEED_LENGTH), upkeepConcurrency: e.FEEDLINE_UPKEEP_CONCURRENCY },
+    /** Actions on one object (or follows of one user) within one window form one notification group. */
+    notifications: { windowMs: e.FEEDLINE_NOTIFICATION_WINDOW_SECONDS * 1000 },
     stream: {
       concurrency: e.FEEDLINE_WORKER_CONCURRENCY,
       fanout: { batch: e.FEEDLINE_FANOUT_BATCH, concurrency: e.FEEDLINE_FANOUT_CONCURRENCY, chunk: e.FEEDLINE_FANOUT_CHUNK },
@@ -214,7 +212,7 @@ export function tokenSecrets(config: Config, fallback: () => string): { secrets:
  * The tables Debezium captures, one change topic each. The one list: the change topics, the
  * connector's `table.include.list` (deploy/stack/setup/connector.ts) and `stack snapshot` derive from it.
  */
-export const capturedTables = ["users", "follows", "posts", "comments", "likes"] as const;
+export const capturedTables = ["users", "follows", "posts", "comments", "likes", "mentions", "notification_marks"] as const;
 export type CapturedTable = (typeof capturedTables)[number];
 
 /** Debezium's signalling table (migration 003): captured so the connector sees snapshot requests, but no source of feed events. */

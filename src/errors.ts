@@ -14,6 +14,7 @@ export const errorCodes = {
   COMMENT_NOT_FOUND: { trpc: "NOT_FOUND", canRetry: false },
   NOT_FOLLOWING: { trpc: "NOT_FOUND", canRetry: false },
   NOT_LIKED: { trpc: "NOT_FOUND", canRetry: false },
+  NOTIFICATION_NOT_FOUND: { trpc: "NOT_FOUND", canRetry: false },
   HANDLE_TAKEN: { trpc: "CONFLICT", canRetry: false },
   ALREADY_FOLLOWING: { trpc: "CONFLICT", canRetry: false },
   ALREADY_LIKED: { trpc: "CONFLICT", canRetry: false },

@@ -10,8 +10,11 @@ import { createFeedCache } from "./feeds/cache";
 import { createCachePages } from "./feeds/cache-pages";
 import { cacheScripts } from "./feeds/cache-scripts";
 import { createFeedReader } from "./read/reader";
-import { createEnricher } from "./read/enrich";
+import { createEnricher, createLookUp } from "./read/enrich";
+import { createNotificationReader } from "./read/notifications";
 import { createObjectCache, objectScripts } from "./feeds/objects";
+import { createNotificationStore } from "./feeds/notifications";
+import { createNotifier } from "./fanout/notify";
 import { createFeedStore } from "./feeds/store";
 import { createFanout } from "./fanout/fanout";
 import { createLiveFeed } from "./feeds/live";
@@ -37,11 +40,15 @@ export async function createServices(config: Config) {
   const live = createLiveFeed({ redis, ...config.live });
   const feeds = createFeedStore({ cassandra, fanout: config.stream.fanout });
   const objects = createObjectCache({ redis, load: feeds.objects, ttlSeconds: config.feed.cacheTtlSeconds });
+  const notificationStore = createNotificationStore({ cassandra });
+  const notifier = createNotifier({ store: notificationStore, live, windowMs: config.notifications.windowMs });
   const fanout = createFanout({ feeds, cache: feedCache, live, chunk: config.stream.fanout.chunk });
   const metrics = createMetrics();
   const rates = createRateLimits({ redis, rates: config.rates });
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics, concurrency: config.feed.upkeepConcurrency });
-  const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, fill: config.feed.cacheFill, metrics, enrich: createEnricher(objects), onRead: upkeep.read });
+  const lookUp = createLookUp(objects);
+  const notifications = createNotificationReader({ store: notificationStore, lookUp, live });
+  const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, fill: config.feed.cacheFill, metrics, enrich: createEnricher(lookUp), onRead: upkeep.read });
   const cursors = createCursors(secrets[0]!);
 
   const extraChecks: Record<string, () => Promise<void>> = {};
@@ -65,7 +72,7 @@ export async function createServices(config: Config) {
     await Promise.allSettled([sql.end({ timeout: 5 }), live.close(), rates.close(), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
   }
 
-  return { config, sql, redis, cassandra, kafka, kafkaAdmin, writes, tokens, feedCache, cachePages, feeds, objects, fanout, upkeep, reader, cursors, live, rates, metrics, health, publicHealth: publicHealthReport, watch, close };
+  return { config, sql, redis, cassandra, kafka, kafkaAdmin, writes, tokens, feedCache, cachePages, feeds, objects, notificationStore, notifications, notifier, fanout, upkeep, reader, cursors, live, rates, metrics, health, publicHealth: publicHealthReport, watch, close };
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

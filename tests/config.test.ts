@@ -38,7 +38,7 @@ describe("config", () => {
     const config = loadConfig({ FEEDLINE_TOPIC_PREFIX: "my-app" });
     const names = kafkaNames("my-app");
     expect(config.stream).toMatchObject({ eventsTopic: "my-app.events", dlqTopic: "my-app.dlq", routerGroup: "my-app-router", feedsGroup: "my-app-feeds" });
-    expect(capturedTables.map(names.change)).toEqual(["my-app.public.users", "my-app.public.follows", "my-app.public.posts", "my-app.public.comments", "my-app.public.likes"]);
+    expect(capturedTables.map(names.change)).toEqual(["my-app.public.users", "my-app.public.follows", "my-app.public.posts", "my-app.public.comments", "my-app.public.likes", "my-app.public.mentions", "my-app.public.notification_marks"]);
     expect([names.signal, names.heartbeat]).toEqual(["my-app.public.debezium_signal", "__debezium-heartbeat.my-app"]);
     // PostgreSQL's slot names take no "-".
     expect(config.connect).toMatchObject({ connector: "my-app-postgres", slot: "my_app_debezium", publication: "my_app_publication" });

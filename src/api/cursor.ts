@@ -2,7 +2,6 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { AppError } from "../errors";
 import { type FeedKey } from "../model/feed";
 
-
 /**
  * Opaque, signed page cursors: the position after the last item of a page (event time and
  * activity id), bound to the feed it came from. A client cannot forge a position, replay a
@@ -40,5 +39,12 @@ export function createCursors(secret: string) {
 }
 
 export type Cursors = ReturnType<typeof createCursors>;
+
+/** limit + 1 items in, a page and the cursor after its last item out (null on the last page). */
+export function paginate<T>(items: T[], limit: number, cursorFor: (item: T) => string) {
+  const shown = items.slice(0, limit);
+  const last = shown.at(-1);
+  return { items: shown, nextCursor: items.length > limit && last !== undefined ? cursorFor(last) : null };
+}
 
 const invalid = (why: string) => new AppError("INVALID_CURSOR", `the cursor ${why}; start again without a cursor`);

@@ -2,20 +2,12 @@ import { tracked } from "@trpc/server";
 import { z } from "zod";
 import { openLiveHome } from "../read/live-home";
 import { authedProcedure, publicProcedure, router } from "./trpc";
-import { id } from "./inputs";
-import { type Item, positionOf } from "../model/feed";
-
-const page = { limit: z.number().int().min(1).max(100).default(20), cursor: z.string().max(512).nullish() };
-
-/** limit + 1 items in, a page and the cursor after its last item out (null on the last page). */
-function paginate(items: Item[], limit: number, cursorFor: (item: Item) => string) {
-  const shown = items.slice(0, limit);
-  const last = shown.at(-1);
-  return { items: shown, nextCursor: items.length > limit && last ? cursorFor(last) : null };
-}
+import { id, page } from "./inputs";
+import { positionOf } from "../model/feed";
+import { paginate } from "./cursor";
 
 /** A signal that aborts with `signal` or at `atMs`, whichever comes first (re-armed past setTimeout's 24.8-day limit). */
-function abortAt(atMs: number, signal?: AbortSignal) {
+export function abortAt(atMs: number, signal?: AbortSignal) {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const arm = () => {

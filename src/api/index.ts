@@ -4,6 +4,7 @@ import { followsRouter } from "./follows";
 import { feedRouter } from "./feed";
 import { healthRouter } from "./health";
 import { likesRouter } from "./likes";
+import { notificationsRouter } from "./notifications";
 import { postsRouter } from "./posts";
 import { usersRouter } from "./users";
 
@@ -15,6 +16,7 @@ export const appRouter = router({
   comments: commentsRouter,
   likes: likesRouter,
   feed: feedRouter,
+  notifications: notificationsRouter,
 });
 
 export type AppRouter = typeof appRouter;

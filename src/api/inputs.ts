@@ -60,3 +60,6 @@ export function idempotencyKeyOf(header: string | undefined, field: string | und
   if (!checked.success) throw new AppError("INVALID_INPUT", `Idempotency-Key header: ${checked.error.issues[0]!.message}`);
   return checked.data;
 }
+
+/** A page's size and the cursor it starts after. */
+export const page = { limit: z.number().int().min(1).max(100).default(20), cursor: z.string().max(512).nullish() };

@@ -24,6 +24,8 @@ const budgets: Record<string, Budget> = {
   "likes.unlike": "write",
   "follows.follow": "follow",
   "follows.unfollow": "follow",
+  "notifications.markSeen": "write",
+  "notifications.markRead": "write",
 };
 
 export const budgetOf = (path: string): Budget => budgets[path] ?? "read";

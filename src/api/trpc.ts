@@ -8,6 +8,8 @@ import type { WriteStore } from "../source/writes";
 import { asUnavailable } from "../clients/outage";
 import type { FeedReader } from "../read/reader";
 import type { LiveFeed } from "../feeds/live";
+import type { NotificationReader } from "../read/notifications";
+import type { Notifier } from "../fanout/notify";
 import type { RateLimits } from "./rate-limits";
 
 /** Everything a procedure may use reaches it through this context; the stores are built once in services.ts. */
@@ -17,6 +19,9 @@ export interface Context {
   writes: WriteStore;
   reader: FeedReader;
   live: LiveFeed;
+  notifications: NotificationReader;
+  /** Records a mark in the notification store right after its commit, so the caller's next read shows it. */
+  notifier: Pick<Notifier, "mark">;
   cursors: Cursors;
   tokens: Tokens;
   /** Who the caller is, from `Authorization: Bearer <token>`, or why not. */

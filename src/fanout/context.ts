@@ -1,6 +1,7 @@
 import type { FeedStore } from "../feeds/store";
 import type { Fanout } from "./fanout";
 import type { ObjectCache } from "../feeds/objects";
+import type { Notifier } from "./notify";
 
 /**
  * What an event's handler (and a completion it runs) may use: the feed store, the fan-out, the
@@ -12,6 +13,8 @@ export interface WriteContext {
   fanout: Fanout;
   /** Posts and users as pages render them (src/feeds/objects.ts): their Cassandra rows are the feed store's. */
   objects: Pick<ObjectCache, "put">;
+  /** The notified users' groups and marks (src/fanout/notify.ts). */
+  notifier: Notifier;
   feedLength: number;
   /** The write time of every write for the event being applied (src/model/write-time.ts). */
   ts: number;

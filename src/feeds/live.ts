@@ -4,7 +4,7 @@ import type { WireItem } from "../model/feed";
 import { claimConnection } from "./live-scripts";
 
 /**
- * Live timelines over Redis pub/sub. A subscribed user is registered in `feed:live` (a sorted
+ * Live timelines (and notifications) over Redis pub/sub. A subscribed user is registered in `feed:live` (a sorted
  * set scored by expiry, refreshed while the subscription is open); workers publish what changed
  * in a feed on `feed:live:{user}` only for registered users (one ZMSCORE per fan-out tells
  * which), so a celebrity's fan-out publishes to its live followers only. Pub/sub is at most
@@ -14,7 +14,11 @@ import { claimConnection } from "./live-scripts";
  * `feed:live:{user}:conns`, entries expiring with their registration), and a stream whose reader
  * falls `maxQueue` events behind is ended (its client reconnects and resumes from the feed).
  */
-export type LiveEvent = { type: "add"; item: WireItem } | { type: "remove"; id: string };
+export type LiveEvent =
+  | { type: "add"; item: WireItem }
+  | { type: "remove"; id: string }
+  /** The user's notifications changed: a group (by id), or their marks (no id). Streams of notifications only listen to these. */
+  | { type: "notification"; groupId?: string };
 
 const registry = "feed:live";
 const registrationMs = 60_000;

@@ -75,15 +75,20 @@ export type Looked = Map<string, PostObject | UserObject | null>;
 /** An item rendered with the objects looked up for it (`refsOf`, and a post's author where the item lacked it). */
 export function render(item: WireItem, looked: Looked): Item {
   const o = item.object;
-  if (o.type === "user") {
-    const user = looked.get(refKey({ type: "user", id: o.id })) as UserObject | null | undefined;
-    return { ...item, object: { type: "user", id: o.id, handle: user?.handle ?? null, displayName: user?.displayName ?? null } };
-  }
   if (item.verb === "SHARD") {
     return { ...item, object: { type: "post", id: o.id, authorId: item.actor.id, authorHandle: item.actor.handle, excerpt: item.excerpt } };
+  }
+  return { ...item, object: viewOf(o, looked) };
+}
+
+/** A post or user as a page shows it, from the objects looked up (a post's author from the post when `authorId` is null). */
+export function viewOf(o: { type: "post" | "user"; id: string; authorId: string | null }, looked: Looked): PostView | UserView {
+  if (o.type === "user") {
+    const user = looked.get(refKey({ type: "user", id: o.id })) as UserObject | null | undefined;
+    return { type: "user", id: o.id, handle: user?.handle ?? null, displayName: user?.displayName ?? null };
   }
   const post = looked.get(refKey({ type: "post", id: o.id })) as PostObject | null | undefined;
   const authorId = o.authorId ?? post?.authorId ?? null;
   const author = authorId ? (looked.get(refKey({ type: "user", id: authorId })) as UserObject | null | undefined) : undefined;
-  return { ...item, object: { type: "post", id: o.id, authorId, authorHandle: author?.handle ?? null, excerpt: post?.excerpt ?? null } };
+  return { type: "post", id: o.id, authorId, authorHandle: author?.handle ?? null, excerpt: post?.excerpt ?? null };
 }

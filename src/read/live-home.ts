@@ -44,7 +44,7 @@ async function* stream(reader: FeedReader, events: AsyncGenerator<LiveEvent>, us
         if (sent.has(event.item.id)) continue;
         const out = add((await reader.enrich([event.item]))[0]!);
         if (out) yield out;
-      } else if (!removed.has(event.id)) {
+      } else if (event.type === "remove" && !removed.has(event.id)) {
         removed.add(event.id);
         // A removal has no position of its own: it carries the newest one sent, so a reconnect
         // from it resumes where the adds left off.

@@ -126,6 +126,25 @@ export function createWriteStore({ sql, keys }: { sql: Sql; keys: KeyLifetimes }
         }),
       ),
 
+    /**
+     * Notification marks (docs/notifications.md): each is a time, and only ever grows (a mark
+     * older than the one recorded changes nothing). Returns the marks as recorded.
+     */
+    markNotifications: (userId: string, marks: { groupId: string; seenAt?: Date; readAt?: Date }[]) =>
+      mutate(async (tx) => {
+        const out: { groupId: string; seenAt: Date | null; readAt: Date | null }[] = [];
+        for (const m of marks) {
+          const [row] = await tx`
+            insert into notification_marks (user_id, group_id, seen_at, read_at) values (${userId}, ${m.groupId}, ${m.seenAt ?? null}, ${m.readAt ?? null})
+            on conflict (user_id, group_id) do update set
+              seen_at = greatest(notification_marks.seen_at, excluded.seen_at),
+              read_at = greatest(notification_marks.read_at, excluded.read_at)
+            returning seen_at, read_at`;
+          out.push({ groupId: m.groupId, seenAt: row!.seen_at, readAt: row!.read_at });
+        }
+        return out;
+      }),
+
     unlike: (actorId: string, postId: string) =>
       mutate(async (tx) => {
         const gone = await tx`delete from likes where user_id = ${actorId} and post_id = ${postId} returning 1`;
@@ -152,6 +171,7 @@ const constraintErrors: Record<string, [ErrorCode, string]> = {
   likes_pkey: ["ALREADY_LIKED", "you already like this post"],
   likes_post_id_fkey: ["POST_NOT_FOUND", "the post does not exist"],
   likes_user_id_fkey: tokenUserGone,
+  notification_marks_user_id_fkey: tokenUserGone,
   posts_author_id_fkey: tokenUserGone,
   comments_post_id_fkey: ["POST_NOT_FOUND", "the post does not exist"],
   comments_author_id_fkey: tokenUserGone,

@@ -27,6 +27,8 @@ export function rowSchemasWith<I extends z.ZodType<string, unknown>>(id: I) {
     // post_author_id: absent from events captured before migration 005.
     comments: z.object({ id, post_id: id, post_author_id: id.nullish(), author_id: id, body: z.string(), created_at: time }),
     likes: z.object({ user_id: id, post_id: id, post_author_id: id.nullish(), created_at: time }),
+    mentions: z.object({ id, post_id: id, comment_id: id.nullable(), user_id: id, author_id: id, created_at: time }),
+    notification_marks: z.object({ user_id: id, group_id: z.string().max(200), seen_at: time.nullable(), read_at: time.nullable() }),
   } satisfies Record<CapturedTable, z.ZodType>;
 }
 

@@ -1,6 +1,7 @@
 import type { Fanout } from "../fanout/fanout";
 import type { FeedStore } from "../feeds/store";
 import type { ObjectCache } from "../feeds/objects";
+import type { Notifier } from "../fanout/notify";
 
 /**
  * The feed store and the fan-out as one user's serial stream sees them while it applies a run of
@@ -18,8 +19,9 @@ export function unitOfWork(
   store: FeedStore,
   fanout: Fanout,
   objects: Pick<ObjectCache, "put">,
+  notifier: Notifier,
   guard: () => void = () => {},
-): { feeds: FeedStore; fanout: Fanout; objects: Pick<ObjectCache, "put"> } {
+): { feeds: FeedStore; fanout: Fanout; objects: Pick<ObjectCache, "put">; notifier: Notifier } {
   const users = new Map<string, Awaited<ReturnType<FeedStore["getUser"]>>>();
   const followers = new Map<string, Set<string>>();
   /** The write, called only while the guard allows it. */
@@ -80,6 +82,7 @@ export function unitOfWork(
   return {
     feeds,
     objects: { put: guarded(objects.put) },
+    notifier: { apply: guarded((action, op, ts) => notifier.apply(action, op, ts, guard)), mark: guarded(notifier.mark) },
     fanout: {
       add: guarded((userIds, item, ts, _, options) => fanout.add(userIds, item, ts, guard, options)),
       remove: guarded((userIds, key, ts) => fanout.remove(userIds, key, ts, guard)),

@@ -4,6 +4,7 @@ import type { Metrics } from "../metrics";
 import type { Fanout } from "../fanout/fanout";
 import type { FeedStore } from "../feeds/store";
 import type { ObjectCache } from "../feeds/objects";
+import type { Notifier } from "../fanout/notify";
 import { DecodeError } from "./envelope";
 import { applyEvent, type WriteContext } from "./handlers";
 import { decodeRouted, type Routed } from "./routing";
@@ -21,8 +22,8 @@ import { writeTimeOf } from "../model/write-time";
  * succeeded; a retryable store error is retried with back-off (the partition waits), a
  * non-retryable one stops the consumer rather than skip a write.
  */
-export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: Metrics; feeds: FeedStore; fanout: Fanout; objects: ObjectCache; status: StageStatus }) {
-  const { kafka, config, metrics, feeds, fanout, objects, status } = deps;
+export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: Metrics; feeds: FeedStore; fanout: Fanout; objects: ObjectCache; notifier: Notifier; status: StageStatus }) {
+  const { kafka, config, metrics, feeds, fanout, objects, notifier, status } = deps;
   const consumer = kafka.consumer(consumerOptions(config, config.stream.feedsGroup));
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   const events = metrics.counter("feedline_events_total", "Change events consumed, by stage and topic.");
@@ -46,6 +47,7 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
     feeds,
     fanout,
     objects,
+    notifier,
     feedLength: config.feed.length,
     onFanout(n, sourceTs) {
       writes.inc({}, n);
@@ -103,7 +105,7 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
           await inParallel([...byUser.values()], config.stream.concurrency, async (userEvents) => {
             // The user's row and followers are read once per run rather than once per event.
             const guard = () => (lease.check(), alive.progress());
-            const runCtx = { ...ctx, ...unitOfWork(feeds, fanout, objects, guard), onFanout: (n: number, ts: number | null) => (alive.progress(), ctx.onFanout(n, ts)) };
+            const runCtx = { ...ctx, ...unitOfWork(feeds, fanout, objects, notifier, guard), onFanout: (n: number, ts: number | null) => (alive.progress(), ctx.onFanout(n, ts)) };
             for (const { event, message } of userEvents) {
               const started = Date.now();
               const eventCtx: WriteContext = { ...runCtx, ts: writeTimeOf(message.offset) };

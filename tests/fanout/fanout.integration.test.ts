@@ -122,7 +122,7 @@ describe("the stream's unit of work for its own user", () => {
     const actor = `actor-${run}`;
     await services.feeds.putUser({ id: actor, handle: "before", displayName: null }, at(1));
     await services.feeds.addFollower(actor, "f1", new Date(), at(2));
-    const { feeds: view } = unitOfWork(services.feeds, services.fanout, services.objects);
+    const { feeds: view } = unitOfWork(services.feeds, services.fanout, services.objects, services.notifier);
     expect(await view.getUser(actor)).toEqual({ handle: "before", displayName: null });
     expect(await view.followers(actor)).toEqual(["f1"]);
 

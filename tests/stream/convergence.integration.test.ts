@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Admin } from "kafkajs";
 import { consumerLag, streamGroups } from "../../src/stream/lag";
-import { expectConverged, expectRenderedAsOracle, feedIds, setSharedWorker, sharedWorker, startWorker } from "../support/pipeline";
+import { expectConverged, expectNotificationsAreOracle, expectRenderedAsOracle, feedIds, servedNotifications, setSharedWorker, sharedWorker, startWorker } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
 import { randomWorkload } from "../support/workload";
 
@@ -12,16 +12,18 @@ import { randomWorkload } from "../support/workload";
 const services = useServices();
 
 describe("convergence", () => {
-  test("after a randomised workload across many users, every feed equals the oracle, every item rendered as PostgreSQL says", async () => {
+  test("after a randomised workload across many users, every feed and every user's notifications equal the oracle, every item rendered as PostgreSQL says", async () => {
     await sharedWorker();
     const users = await randomWorkload(services(), { users: 16, operations: 400, seed: 42 });
     await expectConverged(services(), users, 90_000);
+    await expectNotificationsAreOracle(services(), users);
     await expectRenderedAsOracle(services(), users);
     // Renamed users (and new display names) render anew in every item about them or by them.
     for (const u of users.slice(0, 4)) {
       await services().sql`update users set handle = handle || '_r', display_name = 'renamed ' || id where id = ${u}`;
     }
     await expectRenderedAsOracle(services(), users);
+    await expectNotificationsAreOracle(services(), users);
   });
 
   test("a worker killed with SIGKILL mid-stream and restarted leaves nothing missing and nothing doubled", async () => {
@@ -44,6 +46,7 @@ describe("convergence", () => {
     });
     await restarted;
     await expectConverged(services(), users, 120_000);
+    await expectNotificationsAreOracle(services(), users);
     for (const u of users) {
       const ids = await feedIds(services(), u);
       expect(new Set(ids).size).toBe(ids.length);
@@ -54,7 +57,9 @@ describe("convergence", () => {
     const users = await randomWorkload(services(), { users: 8, operations: 150, seed: 99 });
     await sharedWorker();
     await expectConverged(services(), users, 90_000);
+    await expectNotificationsAreOracle(services(), users);
     const before = await Promise.all(users.map((u) => feedIds(services(), u)));
+    const notificationsBefore = await Promise.all(users.map((u) => servedNotifications(services(), u)));
 
     const worker = await sharedWorker();
     await worker.stop();
@@ -74,6 +79,7 @@ describe("convergence", () => {
     }
     const after = await Promise.all(users.map((u) => feedIds(services(), u)));
     expect(after).toEqual(before);
+    expect(await Promise.all(users.map((u) => servedNotifications(services(), u)))).toEqual(notificationsBefore);
     await expectConverged(services(), users, 10_000);
   }, 900_000);
 });

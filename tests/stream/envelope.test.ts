@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { toActivity } from "../../src/stream/handlers/activity";
-import { DecodeError, decodeChange } from "../../src/stream/envelope";
+import { type Change, DecodeError, decodeChange } from "../../src/stream/envelope";
 import { decodeRouted, encodeRouted, route } from "../../src/stream/routing";
 
 /** Debezium envelopes captured from the local stack (kcat), one per table and op. */
@@ -69,6 +69,26 @@ describe("routing by user", () => {
     expect(route(decodeChange("comments", fixture("comments.c"))!)[0]!.key).toBe(String(parsed("comments.c").after.author_id));
     expect(route(decodeChange("likes", fixture("likes.c"))!)[0]!.key).toBe(String(parsed("likes.c").after.user_id));
     expect(route(decodeChange("users", fixture("users.c"))!)[0]!.key).toBe(String(parsed("users.c").after.id));
+  });
+
+  test("a like or comment also goes to its post's author, to be notified; never when it is their own, nor from rows that do not name the author", () => {
+    const like = decodeChange("likes", fixture("likes.c"))! as Change<"likes">;
+    expect(route(like).map((r) => r.event.kind)).toEqual(["activity"]); // captured before migration 005
+    const named = { ...like, row: { ...like.row, post_author_id: "77" } };
+    expect(route(named).map((r) => [r.key, r.event.kind])).toEqual([[like.row.user_id, "activity"], ["77", "notify"]]);
+    expect(route({ ...named, row: { ...named.row, post_author_id: like.row.user_id } }).map((r) => r.event.kind)).toEqual(["activity"]);
+    const comment = decodeChange("comments", fixture("comments.c"))! as Change<"comments">;
+    expect(route({ ...comment, row: { ...comment.row, post_author_id: "77" } }).map((r) => [r.key, r.event.kind])).toEqual([[comment.row.author_id, "activity"], ["77", "notify"]]);
+  });
+
+  test("a mention goes to the user mentioned unless they wrote it; a mark to the user who made it", () => {
+    const row = { id: "5", post_id: "9", comment_id: null, user_id: "3", author_id: "4", created_at: "2026-11-30T00:00:00Z" };
+    const mention: Change = { table: "mentions", op: "upsert", row, sourceTs: 1 };
+    expect(route(mention).map((r) => [r.key, r.event.kind])).toEqual([["3", "notify"]]);
+    expect(route({ ...mention, row: { ...row, author_id: "3" } })).toEqual([]);
+    const mark: Change = { table: "notification_marks", op: "upsert", row: { user_id: "3", group_id: "", seen_at: "2026-11-30T00:00:00Z", read_at: null }, sourceTs: 1 };
+    expect(route(mark).map((r) => [r.key, r.event.kind])).toEqual([["3", "marks"]]);
+    for (const { event } of [...route(mention), ...route(mark)]) expect(decodeRouted(Buffer.from(encodeRouted(event)))).toEqual(event);
   });
 
   test("a routed event survives the events topic unchanged", () => {

@@ -1,5 +1,6 @@
-import { compareRendering, homeOracle, renderedOracle } from "../../bench/oracle";
+import { compareRendering, homeOracle, notificationsOracle, renderedOracle } from "../../bench/oracle";
 import type { Item } from "../../src/model/feed";
+import type { Notification } from "../../src/model/notification";
 import { launchService, type ServiceProcess } from "../../deploy/stack/service";
 import type { Services } from "../../src/services";
 import { eventually, stackConfig } from "./stack";
@@ -106,5 +107,43 @@ export async function expectRenderedAsOracle(services: Services, userIds: string
     timeoutMs,
   ).catch(async (err) => {
     throw new Error(`${(err as Error).message}\n${last.slice(0, 5).join("\n")}${await sharedWorkerLog()}`);
+  });
+}
+
+/** The user's notification groups as `notifications.list` serves them, paged to the end (100 a page). */
+export async function servedNotifications(services: Services, userId: string) {
+  const items: Notification[] = [];
+  for (;;) {
+    const last = items.at(-1);
+    const page = await services.notifications.list(userId, 100, last && { createdAt: new Date(last.updatedAt), id: last.id });
+    items.push(...page.items);
+    if (page.items.length < 100) return items;
+  }
+}
+
+/**
+ * Waits until every user's notification groups, paged to the end, equal what PostgreSQL implies
+ * (bench/oracle.ts): the same groups in the same order, each with the same newest actors and
+ * handles, actor count, times and rendered object; on timeout, fails showing the first difference.
+ */
+export async function expectNotificationsAreOracle(services: Services, userIds: string[], timeoutMs = 60_000) {
+  let last = "";
+  await eventually(
+    "every user's notifications to equal the oracle",
+    async () => {
+      for (const u of userIds) {
+        const [want, got] = await Promise.all([notificationsOracle(services.sql, u, services.config.notifications.windowMs), servedNotifications(services, u)]);
+        const shown = got.map(({ seen: _s, read: _r, ...g }) => g);
+        if (JSON.stringify(shown) !== JSON.stringify(want)) {
+          const i = want.findIndex((g, j) => JSON.stringify(g) !== JSON.stringify(shown[j]));
+          last = `user ${u}: ${want.length} groups in the oracle, ${got.length} served; first difference at ${i}:\n  oracle: ${JSON.stringify(want[i])}\n  served: ${JSON.stringify(shown[i])}`;
+          return undefined;
+        }
+      }
+      return true;
+    },
+    timeoutMs,
+  ).catch(async (err) => {
+    throw new Error(`${(err as Error).message}\n${last}${await sharedWorkerLog()}`);
   });
 }

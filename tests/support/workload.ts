@@ -5,7 +5,7 @@ import { uniqueHandle } from "./stack";
 
 /**
  * A randomised workload of follows, unfollows, posts, deletes, likes, unlikes and comments among
- * `users` fresh users, written through the activity store (the write API's own code). Seeded, so
+ * `users` fresh users (a third of posts and comments mention someone, themselves included), written through the activity store (the write API's own code). Seeded, so
  * a failure can be replayed; typed refusals (ALREADY_LIKED and the like) are part of the game.
  */
 export async function randomWorkload(services: Services, opts: { users: number; operations: number; seed: number; onProgress?: (done: number) => void }) {
@@ -13,7 +13,13 @@ export async function randomWorkload(services: Services, opts: { users: number; 
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
   const store = services.writes;
   const users: string[] = [];
-  for (let i = 0; i < opts.users; i++) users.push((await store.createUser({ handle: uniqueHandle("w") })).id);
+  const handles: string[] = [];
+  for (let i = 0; i < opts.users; i++) {
+    const user = await store.createUser({ handle: uniqueHandle("w") });
+    users.push(user.id);
+    handles.push(user.handle);
+  }
+  const text = (what: string) => `${what} ${random().toString(36).slice(2)}${random() < 1 / 3 ? ` @${pick(handles)}` : ""}`;
   const posts: { id: string; author: string }[] = [];
   const comments: { id: string; author: string }[] = [];
   const likes: { user: string; post: string }[] = [];
@@ -30,7 +36,7 @@ export async function randomWorkload(services: Services, opts: { users: number; 
     },
     async () => {
       const author = pick(users);
-      posts.push({ id: (await store.createPost(author, { body: `post ${random().toString(36).slice(2)}` })).id, author });
+      posts.push({ id: (await store.createPost(author, { body: text("post") })).id, author });
     },
     async () => {
       const p = posts.length > 3 ? posts.splice(Math.floor(random() * posts.length), 1)[0] : undefined;
@@ -46,7 +52,7 @@ export async function randomWorkload(services: Services, opts: { users: number; 
     },
     async () => {
       const [u, p] = [pick(users), posts.length ? pick(posts) : undefined];
-      if (p) comments.push({ id: (await store.createComment(u, { postId: p.id, body: "a comment" })).id, author: u });
+      if (p) comments.push({ id: (await store.createComment(u, { postId: p.id, body: text("a comment") })).id, author: u });
     },
     async () => {
       const c = comments.length > 2 ? comments.splice(Math.floor(random() * comments.length), 1)[0] : undefined;

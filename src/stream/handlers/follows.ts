@@ -2,6 +2,7 @@ import type { Change } from "../envelope";
 import { deleteActivity, toActivity, upsertActivity } from "./activity";
 import { completeFeeds } from "../../fanout/complete";
 import type { WriteContext } from "../../fanout/context";
+import { toAction } from "./notifications";
 
 /** The FOLLOW activity, in the follower's stream: it shows in the follower's and their followers' feeds. */
 export function handleFollowActivity(ctx: WriteContext, change: Change<"follows">) {
@@ -13,10 +14,12 @@ export function handleFollowActivity(ctx: WriteContext, change: Change<"follows"
  * The follow edge, in the followee's stream (which owns the followee's followers and activities):
  * a follow backfills the followee's newest activities (the feed's length of them, however old)
  * into the follower's feed; an unfollow removes every one of them, however old, and completes the
- * follower's feed if that leaves it short.
+ * follower's feed if that leaves it short. The followee is notified of the follow (and the
+ * notification goes with an unfollow) first: it does not wait for the followee's user row.
  */
 export async function handleFollowEdge(ctx: WriteContext, change: Change<"follows">) {
   const { follower_id: follower, followee_id: followee, created_at } = change.row;
+  await ctx.notifier.apply(toAction.follows(change.row), change.op === "upsert" ? "add" : "remove", ctx.ts);
   if (change.op === "upsert") {
     await ctx.feeds.addFollower(followee, follower, new Date(created_at), ctx.ts);
     const user = await ctx.feeds.getUser(followee);

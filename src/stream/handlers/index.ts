@@ -5,6 +5,7 @@ import { handleFollowActivity, handleFollowEdge } from "./follows";
 import { handleLike } from "./likes";
 import { handlePost } from "./posts";
 import { handleUser } from "./users";
+import { handleMarks, handleNotify } from "./notifications";
 
 export type { WriteContext } from "../../fanout/context";
 
@@ -26,5 +27,9 @@ export function applyEvent(ctx: WriteContext, e: Routed): Promise<void> {
         case "follows":
           return handleFollowActivity(ctx, e);
       }
+    case "notify":
+      return handleNotify(ctx, e);
+    case "marks":
+      return handleMarks(ctx, e);
   }
 }
