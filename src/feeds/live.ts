@@ -137,6 +137,8 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
     },
 
     async close() {
+      // Streams still closing write their UNSUBSCRIBE to a connection that is going: not an outage.
+      subscriber?.removeAllListeners("error").on("error", () => {});
       await subscriber?.quit().catch(() => {});
     },
   };
