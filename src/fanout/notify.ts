@@ -1,6 +1,6 @@
 import type { LiveFeed } from "../feeds/live";
 import type { NotificationStore } from "../feeds/notifications";
-import { type NotificationAction, groupIdOf, shownActors } from "../model/notification";
+import { type NotificationAction, type NotificationGroup, groupIdOf, shownActors } from "../model/notification";
 
 /**
  * Applies one action to the notified user's groups (docs/notifications.md). Runs in that user's
@@ -11,43 +11,52 @@ import { type NotificationAction, groupIdOf, shownActors } from "../model/notifi
  *    action, its actor's action count and the group's actor count change in one logged batch.
  *    Counting is the only step that depends on what was there before; the batch makes it happen
  *    once, and the check makes a replay skip it.
- * 2. **View.** The group's newest actors and times are computed again from its actions, so a
- *    replay, or an earlier event replayed after later ones, computes the same view.
+ * 2. **View.** The group's newest actors and times. When the action just counted is the group's
+ *    first, or newer than its newest, the view follows from the stored one and the action;
+ *    otherwise (a removal, an action arriving late, a replay) it is computed again from the
+ *    group's actions. Either way it is what the actions that exist imply, whatever order events
+ *    are replayed in: a stored view is always the last event's, and older events write older.
  * 3. **Order.** When the group's newest time changed, its old place in page order is deleted and
  *    the new one written, before the view that records the time: a crash in between replays
  *    both. An emptied group is deleted.
  * 4. **Live.** The user's open streams hear that the group changed.
  */
 export function createNotifier({ store, live, windowMs }: { store: NotificationStore; live: LiveFeed; windowMs: number }) {
+  /** The view the group's actions imply (null when it has none): its newest distinct actors are among its newest actions, a few per actor shown. */
+  async function recomputed(user: string, groupId: string): Promise<View | null> {
+    const newest = await store.newestActions(user, groupId, shownActors * 20);
+    if (newest.length === 0) return null;
+    const updatedAt = newest[0]!.createdAt;
+    const actorIds = [...new Set(newest.map((a) => a.actorId))].slice(0, shownActors);
+    return { actorIds, createdAt: (await store.oldestAction(user, groupId)) ?? updatedAt, updatedAt };
+  }
+
   return {
     async apply(action: NotificationAction, op: "add" | "remove", ts: number, beforeStep: () => void = () => {}) {
       const user = action.recipient;
       const groupId = groupIdOf(action, windowMs);
-      const before = await store.group(user, groupId);
-      const recorded = await store.hasAction(action, groupId);
-      if (recorded !== (op === "add")) {
-        const actions = (await store.actorActions(user, groupId, action.actorId)) + (op === "add" ? 1 : -1);
+      const [before, recorded, actorActions] = await Promise.all([
+        store.group(user, groupId),
+        store.hasAction(action, groupId),
+        store.actorActions(user, groupId, action.actorId),
+      ]);
+      const counting = recorded !== (op === "add");
+      if (counting) {
+        const actions = actorActions + (op === "add" ? 1 : -1);
         const joined = op === "add" && actions === 1 ? 1 : op === "remove" && actions === 0 ? -1 : 0;
         beforeStep();
         await store.count(action, groupId, { add: op === "add", actorActions: Math.max(0, actions), actorCount: Math.max(0, before.counted + joined) }, ts);
       }
 
-      // The newest distinct actors are among the newest actions: a few per actor shown is plenty.
-      const newest = await store.newestActions(user, groupId, shownActors * 20);
+      const view = (counting && op === "add" ? following(before, action) : undefined) ?? (await recomputed(user, groupId));
       const oldPlace = before.view && { createdAt: before.view.updatedAt, id: groupId };
       beforeStep();
-      if (newest.length === 0) {
-        if (oldPlace) await store.deleteOrder(user, oldPlace, ts);
+      if (!view) {
+        if (oldPlace) await store.movePlace(user, oldPlace, null, ts);
         await store.deleteGroup(user, groupId, ts);
       } else {
-        const updatedAt = newest[0]!.createdAt;
-        const actorIds = [...new Set(newest.map((a) => a.actorId))].slice(0, shownActors);
-        const createdAt = (await store.oldestAction(user, groupId)) ?? updatedAt;
-        if (oldPlace?.createdAt.getTime() !== updatedAt.getTime()) {
-          if (oldPlace) await store.deleteOrder(user, oldPlace, ts);
-          await store.putOrder(user, { createdAt: updatedAt, id: groupId }, ts);
-        }
-        await store.putGroup(user, { id: groupId, verb: action.verb, object: action.object, actorIds, createdAt, updatedAt }, ts);
+        if (oldPlace?.createdAt.getTime() !== view.updatedAt.getTime()) await store.movePlace(user, oldPlace, { createdAt: view.updatedAt, id: groupId }, ts);
+        await store.putGroup(user, { id: groupId, verb: action.verb, object: action.object, ...view }, ts);
       }
       beforeStep();
       await live.publish([user], [{ type: "notification", groupId }]);
@@ -62,3 +71,16 @@ export function createNotifier({ store, live, windowMs }: { store: NotificationS
 }
 
 export type Notifier = ReturnType<typeof createNotifier>;
+
+type View = Pick<NotificationGroup, "actorIds" | "createdAt" | "updatedAt">;
+
+/**
+ * The view after adding an action newer than every other (or the group's first: nothing counted
+ * before it), from the stored view alone; undefined when it must be computed from the actions.
+ */
+function following(before: { counted: number; view: NotificationGroup | null }, a: NotificationAction): View | undefined {
+  const t = a.createdAt;
+  if (before.counted === 0) return { actorIds: [a.actorId], createdAt: t, updatedAt: t };
+  if (!before.view || t.getTime() <= before.view.updatedAt.getTime()) return undefined;
+  return { actorIds: [...new Set([a.actorId, ...before.view.actorIds])].slice(0, shownActors), createdAt: before.view.createdAt, updatedAt: t };
+}

@@ -85,9 +85,18 @@ export function createNotificationStore({ cassandra: db }: { cassandra: Cassandr
     putGroup: (userId: string, g: Omit<NotificationGroup, "actorCount">, ts: number) =>
       db.execute(q.putGroup, [ts, g.verb, g.object.type, g.object.id, g.object.authorId, g.actorIds, g.createdAt, g.updatedAt, userId, g.id]),
     deleteGroup: (userId: string, groupId: string, ts: number) => db.execute(q.deleteGroup, [ts, userId, groupId]),
-    /** The group's place in page order, by its newest action's time. */
-    putOrder: (userId: string, at: FeedKey, ts: number) => db.execute(q.putOrder, [userId, at.createdAt, at.id, ts]),
-    deleteOrder: (userId: string, at: FeedKey, ts: number) => db.execute(q.deleteOrder, [ts, userId, at.createdAt, at.id]),
+    /**
+     * Moves a group's place in page order (by its newest action's time) from `from` to `to`
+     * (either may be null): one batch of one partition, which Cassandra applies atomically.
+     */
+    movePlace: (userId: string, from: FeedKey | null, to: FeedKey | null, ts: number) =>
+      db.batch(
+        [
+          ...(from ? [{ query: q.deleteOrder, params: [ts, userId, from.createdAt, from.id] }] : []),
+          ...(to ? [{ query: q.putOrder, params: [userId, to.createdAt, to.id, ts] }] : []),
+        ],
+        { logged: false },
+      ),
 
     /** Up to `limit` groups' places in page order (newest first), from the start or after a place. */
     async page(userId: string, limit: number, after?: FeedKey): Promise<FeedKey[]> {

@@ -4,8 +4,8 @@ import { type FeedKey, type UserObject, refKey, viewOf } from "../model/feed";
 import { type Notification, type NotificationGroup, type NotificationMarks, marksOf, notificationRefs } from "../model/notification";
 import type { LookUp } from "./enrich";
 
-/** Unseen groups are counted up to this many (a badge shows "999+" long before). */
-export const unseenCap = 1000;
+/** Unseen groups are counted up to this many (a badge shows "99+"): the count reads at most this many rows. */
+export const unseenCap = 100;
 
 /**
  * The read side of notifications (docs/notifications.md): pages of groups newest first, from
