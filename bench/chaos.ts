@@ -53,13 +53,14 @@ try {
   const verdict =
     `Feeds after writes stopped (home and profile of ${c.users} users, paged through the API): ` +
     `${c.entries} entries, ${c.missing} missing, ${c.extra} extra, ${c.doubled} doubled, ${c.misordered} out of order; ${c.readRetries} of the check's reads answered "retry" and were sent again. ` +
+    `Notifications: ${c.notificationGroups} groups, ${c.notificationsWrong} not as the oracle has them. ` +
     `Workload: ${report.stats.done} operations through the API (${values.users} users, ${values.rate}/s, idempotency keys), ` +
     `${report.stats.refused} typed refusals, ${report.stats.rejectedAt.length} retried requests; run took ${Math.round((Date.now() - started) / 1000)} s.`;
   console.log(`\n${table}\n\n${verdict}`);
   for (const f of c.failures) console.log(f);
   const args = process.argv.slice(2).join(" ");
   record("Chaos: recovery from SIGKILL and SIGSTOP of each component", `npm run chaos${args ? ` -- ${args}` : ""}`, table, verdict);
-  if (c.missing + c.extra + c.doubled + c.misordered > 0) process.exitCode = 1;
+  if (c.missing + c.extra + c.doubled + c.misordered + c.notificationsWrong > 0) process.exitCode = 1;
 } finally {
   await admin.disconnect();
   await services.close();

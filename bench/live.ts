@@ -20,6 +20,7 @@ import { parseArgs } from "node:util";
 import { bunProfileArgs, bunProfiles, head } from "./profile";
 import { cpuPerUnit, cpuSeconds, cpuShare, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
 import { markdownTable, progressBar, record, statusLine, summarize } from "./support";
+import { openSse } from "./sse";
 
 const { values } = parseArgs({
   options: {
@@ -70,48 +71,22 @@ const sockets: { end(): void }[] = [];
 const path = `/trpc/feed.onItem?input=${encodeURIComponent(JSON.stringify({}))}`;
 
 /** Opens stream `i` with the user's token; resolves once the response's head has arrived (the subscription is registered by then). */
-function openStream(i: number, token: string) {
-  return new Promise<void>((resolve, reject) => {
-    let head = "";
-    let headDone = false;
-    let tail = "";
-    Bun.connect({
-      hostname: "127.0.0.1",
-      port: api.port,
-      socket: {
-        open(socket) {
-          sockets.push(socket);
-          socket.write(`GET ${path} HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\nauthorization: Bearer ${token}\r\n\r\n`);
-        },
-        data(_socket, chunk) {
-          const now = performance.now();
-          let text = chunk.toString();
-          if (!headDone) {
-            head += text;
-            const end = head.indexOf("\r\n\r\n");
-            if (end < 0) return;
-            headDone = true;
-            if (!head.startsWith("HTTP/1.1 200")) return reject(new Error(`stream ${i}: ${head.split("\r\n")[0]}`));
-            resolve();
-            text = head.slice(end + 4);
-          }
-          // A marker may straddle two chunks: look at the end of the previous one too.
-          for (const m of (tail + text).matchAll(marker)) {
-            const row = arrivals[Number(m[1])];
-            if (row && Number.isNaN(row[i]!)) row[i] = now;
-          }
-          tail = text.slice(-64);
-        },
-        close() {
-          if (!closing) closedByServer++;
-          if (!headDone) reject(new Error(`stream ${i} closed before its response`));
-        },
-        error(_socket, err) {
-          reject(err);
-        },
-      },
-    }).catch(reject);
+async function openStream(i: number, token: string) {
+  const socket = await openSse({
+    port: api.port,
+    path,
+    token,
+    onText(text, now) {
+      for (const m of text.matchAll(marker)) {
+        const row = arrivals[Number(m[1])];
+        if (row && Number.isNaN(row[i]!)) row[i] = now;
+      }
+    },
+    onClose() {
+      if (!closing) closedByServer++;
+    },
   });
+  sockets.push(socket);
 }
 
 let openSeconds = 0;

@@ -1,17 +1,19 @@
 import type { Services } from "../../src/services";
-import { compareFeeds, type FeedDiff, homeOracle, profileOracle } from "../oracle";
+import type { Notification } from "../../src/model/notification";
+import { compareFeeds, type FeedDiff, homeOracle, notificationsOracle, profileOracle } from "../oracle";
 import { inParallel } from "../../src/parallel";
 import { apiClient } from "../pipeline";
 import { statusLine } from "../support";
 import { type Client, isRetryable } from "./workload";
 
 /**
- * Every user's home feed and profile, read through the public API with `limit: 100` and paged to
- * the end, compared with the PostgreSQL oracle. Returns the totals and the first differences.
+ * Every user's home feed, profile and notification groups, read through the public API with
+ * `limit: 100` and paged to the end, compared with the PostgreSQL oracle. Returns the totals and
+ * the first differences (`notificationsWrong`: groups missing, extra, or not as the oracle has them).
  */
 export async function checkFeeds(services: Services, url: string, userIds: string[]) {
   const length = services.config.feed.length;
-  const totals = { users: userIds.length, entries: 0, missing: 0, extra: 0, doubled: 0, misordered: 0, readRetries: 0 };
+  const totals = { users: userIds.length, entries: 0, missing: 0, extra: 0, doubled: 0, misordered: 0, readRetries: 0, notificationGroups: 0, notificationsWrong: 0 };
   const onRetry = () => void totals.readRetries++;
   const failures: string[] = [];
   let done = 0;
@@ -33,6 +35,15 @@ export async function checkFeeds(services: Services, url: string, userIds: strin
             `  oracle: ${want.slice(0, 20).join(" ")}\n  served: ${got.slice(0, 20).join(" ")}`,
         );
       }
+    }
+    const [wantGroups, gotGroups] = [await notificationsOracle(services.sql, userId, services.config.notifications.windowMs), await listAll(as, onRetry)];
+    const served = new Map(gotGroups.map(({ seen: _s, read: _r, ...g }) => [g.id, JSON.stringify(g)]));
+    const wrong = wantGroups.filter((g) => served.get(g.id) !== JSON.stringify(g)).length + Math.max(0, gotGroups.length - wantGroups.length);
+    const inOrder = JSON.stringify(gotGroups.map((g) => g.id)) === JSON.stringify(wantGroups.map((g) => g.id));
+    totals.notificationGroups += gotGroups.length;
+    totals.notificationsWrong += wrong + (wrong === 0 && !inOrder ? 1 : 0);
+    if ((wrong > 0 || !inOrder) && failures.length < 5) {
+      failures.push(`notifications of user ${userId}: ${wrong} groups differ${inOrder ? "" : ", out of order"}\n  oracle: ${JSON.stringify(wantGroups.slice(0, 3))}\n  served: ${JSON.stringify(gotGroups.slice(0, 3))}`);
     }
     progress.update(`checked ${++done}/${userIds.length} users`);
   });
@@ -73,6 +84,18 @@ async function pageAll(as: Client, feed: "home" | "user", userId: string, onRetr
     cursor = page.nextCursor;
   } while (cursor);
   return ids;
+}
+
+/** Every notification group of the client's user, newest first, page by page through the API. */
+async function listAll(as: Client, onRetry: () => void) {
+  const groups: Notification[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { items: Notification[]; nextCursor: string | null } = await withRetries(() => as.notifications.list.query({ limit: 100, cursor }), onRetry);
+    groups.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return groups;
 }
 
 export type FeedCheck = Awaited<ReturnType<typeof checkFeeds>>;

@@ -80,7 +80,7 @@ export async function runChaos(services: Services, admin: Admin, o: ChaosOptions
     await waitForPipeline(services, admin, celebrity!.id, { timeoutMs: 600_000, label: "waiting for the pipeline to catch up" });
     const everyone = [...users, celebrity!, probeAuthor!, probeReader!, ...backfillers].map((u) => u.id);
     const check = await checkFeeds(services, api.url, [...everyone, ...followers]);
-    o.log(`feeds: ${check.users} users, ${check.entries} entries, ${check.missing} missing, ${check.extra} extra, ${check.doubled} doubled, ${check.misordered} out of order; ${check.readRetries} reads answered "retry" and sent again`);
+    o.log(`feeds: ${check.users} users, ${check.entries} entries, ${check.missing} missing, ${check.extra} extra, ${check.doubled} doubled, ${check.misordered} out of order; ${check.readRetries} reads answered "retry" and sent again; notifications: ${check.notificationGroups} groups, ${check.notificationsWrong} not as the oracle has them`);
     return { recoveries, check, stats };
   } finally {
     await worker.worker().stop();

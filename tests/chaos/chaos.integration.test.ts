@@ -40,7 +40,7 @@ describe("chaos", () => {
         log: (line) => console.log(`[chaos] ${line}`),
       });
       expect(report.check.failures).toEqual([]);
-      expect(report.check).toMatchObject({ missing: 0, extra: 0, doubled: 0, misordered: 0 });
+      expect(report.check).toMatchObject({ missing: 0, extra: 0, doubled: 0, misordered: 0, notificationsWrong: 0 });
       expect(report.check.entries).toBeGreaterThan(0);
       expect(report.recoveries.map((r) => r.target)).toEqual([...targets]);
       for (const r of report.recoveries) {
