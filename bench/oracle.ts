@@ -141,13 +141,10 @@ export type OracleGroup = {
   updatedAt: string;
 };
 
-/**
- * The notification groups of `userId`, computed from PostgreSQL: what others did to the user (a
- * follow of them, a like of or comment on their post, a mention of them), grouped by verb, object
- * and the `windowMs` window of each action's time; newest action first (ties by group id), each
- * with its newest `shown` distinct actors, its distinct actor count, and its object rendered.
- */
-export async function notificationsOracle(sql: Sql, userId: string, windowMs: number, shown = 3): Promise<OracleGroup[]> {
+type Action = { verb: string; id: string; actor: string; object: string; at: number };
+
+/** What others did to `userId`, by notification group id (`<verb>:<object>:<window>`), from PostgreSQL. */
+async function notificationActions(sql: Sql, userId: string, windowMs: number) {
   const rows = await sql`
     select 'LIKE' as verb, 'like:' || l.user_id || ':' || l.post_id as id, l.user_id as actor, l.post_id as object, l.created_at
       from likes l join posts p on p.id = l.post_id where p.author_id = ${userId} and l.user_id <> ${userId}
@@ -157,13 +154,35 @@ export async function notificationsOracle(sql: Sql, userId: string, windowMs: nu
       from mentions m where m.user_id = ${userId} and m.author_id <> ${userId}
     union all select 'FOLLOW', 'follow:' || f.follower_id || ':' || f.followee_id, f.follower_id, f.followee_id, f.created_at
       from follows f where f.followee_id = ${userId}`;
-  type Action = { verb: string; id: string; actor: string; object: string; at: number };
-  const actions: Action[] = rows.map((r) => ({ verb: r.verb, id: r.id, actor: String(r.actor), object: String(r.object), at: Math.floor((r.created_at as Date).getTime()) }));
   const groups = new Map<string, Action[]>();
-  for (const a of actions) {
+  for (const r of rows) {
+    const a: Action = { verb: r.verb, id: r.id, actor: String(r.actor), object: String(r.object), at: (r.created_at as Date).getTime() };
     const id = `${a.verb.toLowerCase()}:${a.object}:${Math.floor(a.at / windowMs)}`;
     groups.set(id, [...(groups.get(id) ?? []), a]);
   }
+  return groups;
+}
+
+/** Per notification group of `userId`, how many of its actions each actor made: what the store's per-actor counts must equal. */
+export async function notificationActorsOracle(sql: Sql, userId: string, windowMs: number) {
+  const out = new Map<string, Map<string, number>>();
+  for (const [id, list] of await notificationActions(sql, userId, windowMs)) {
+    const counts = new Map<string, number>();
+    for (const a of list) counts.set(a.actor, (counts.get(a.actor) ?? 0) + 1);
+    out.set(id, counts);
+  }
+  return out;
+}
+
+/**
+ * The notification groups of `userId`, computed from PostgreSQL: what others did to the user (a
+ * follow of them, a like of or comment on their post, a mention of them), grouped by verb, object
+ * and the `windowMs` window of each action's time; newest action first (ties by group id), each
+ * with its newest `shown` distinct actors, its distinct actor count, and its object rendered.
+ */
+export async function notificationsOracle(sql: Sql, userId: string, windowMs: number, shown = 3): Promise<OracleGroup[]> {
+  const groups = await notificationActions(sql, userId, windowMs);
+  const actions = [...groups.values()].flat();
   const userIds = [...new Set([...actions.map((a) => a.actor), userId])];
   const postIds = [...new Set(actions.filter((a) => a.verb !== "FOLLOW").map((a) => a.object))];
   const users = new Map((await sql`select id, handle, display_name from users where id = any(${userIds}::bigint[])`).map((r) => [String(r.id), r]));

@@ -1,4 +1,4 @@
-import { compareRendering, homeOracle, notificationsOracle, renderedOracle } from "../../bench/oracle";
+import { compareRendering, homeOracle, notificationActorsOracle, notificationsOracle, renderedOracle } from "../../bench/oracle";
 import type { Item } from "../../src/model/feed";
 import type { Notification } from "../../src/model/notification";
 import { launchService, type ServiceProcess } from "../../deploy/stack/service";
@@ -124,7 +124,8 @@ export async function servedNotifications(services: Services, userId: string) {
 /**
  * Waits until every user's notification groups, paged to the end, equal what PostgreSQL implies
  * (bench/oracle.ts): the same groups in the same order, each with the same newest actors and
- * handles, actor count, times and rendered object; on timeout, fails showing the first difference.
+ * handles, actor count, times and rendered object; and each group's whole actor set in the store,
+ * with every actor's count of actions, too. On timeout, fails showing the first difference.
  */
 export async function expectNotificationsAreOracle(services: Services, userIds: string[], timeoutMs = 60_000) {
   let last = "";
@@ -138,6 +139,14 @@ export async function expectNotificationsAreOracle(services: Services, userIds: 
           const i = want.findIndex((g, j) => JSON.stringify(g) !== JSON.stringify(shown[j]));
           last = `user ${u}: ${want.length} groups in the oracle, ${got.length} served; first difference at ${i}:\n  oracle: ${JSON.stringify(want[i])}\n  served: ${JSON.stringify(shown[i])}`;
           return undefined;
+        }
+        for (const [groupId, actors] of await notificationActorsOracle(services.sql, u, services.config.notifications.windowMs)) {
+          const rows = await services.cassandra.execute("SELECT actor_id, actions FROM notification_actors WHERE user_id = ? AND group_id = ?", [u, groupId]);
+          const stored = Object.fromEntries(rows.rows.map((r) => [r.actor_id as string, r.actions as number]));
+          if (JSON.stringify(stored) !== JSON.stringify(Object.fromEntries([...actors].sort(([a], [b]) => (a < b ? -1 : 1))))) {
+            last = `user ${u}, group ${groupId}: actors stored ${JSON.stringify(stored)}, oracle ${JSON.stringify(Object.fromEntries(actors))}`;
+            return undefined;
+          }
         }
       }
       return true;
