@@ -7,6 +7,7 @@ import type { Services } from "../../src/services";
 import { compareFeeds, compareRendering, homeOracle, renderedOracle } from "../../bench/oracle";
 import type { Item } from "../../src/model/feed";
 import { eventually, uniqueHandle } from "./stack";
+import { sharedWorkerLog } from "./pipeline";
 
 /** A tRPC caller as a client with `token` (or none) would be, through the same context as HTTP. */
 export function callerFor(services: Services, token?: string, headers: Record<string, string> = {}) {
@@ -55,8 +56,8 @@ export async function expectServedIsOracle(services: Services, u: User, timeoutM
       return diff.missing + diff.extra + diff.doubled + diff.misordered + misrendered.length === 0 ? true : undefined;
     },
     timeoutMs,
-  ).catch((err) => {
-    throw new Error(`${(err as Error).message}\n${last}`);
+  ).catch(async (err) => {
+    throw new Error(`${(err as Error).message}\n${last}${await sharedWorkerLog()}`);
   });
 }
 
