@@ -90,8 +90,8 @@ const subscriptions = watchers.map((w, i) =>
   }),
 );
 for (let waited = 0; ; waited += 100) {
-  const scores = await redis.zmscore("feed:live", ...watchers.map((w) => w.user.id));
-  if (scores.every((s) => s !== null)) break;
+  const listening = await services.live.listening(watchers.map((w) => w.user.id));
+  if (listening.length === watchers.length) break;
   if (waited > 30_000) throw new Error("the watchers' subscriptions did not register within 30 s");
   await Bun.sleep(100);
 }

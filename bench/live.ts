@@ -105,7 +105,7 @@ try {
     opening.tick(batch.length);
   }
   openSeconds = opening.finish();
-  const registered = (await redis.zmscore("feed:live", ...fans.slice(0, 1000))).filter((s) => s !== null).length;
+  const registered = (await services.live.listening(fans.slice(0, 1000))).length;
   if (registered < Math.min(1000, subscribers)) throw new Error(`only ${registered} of the first 1000 streams are registered in feed:live`);
   await Bun.sleep(2000); // let the opening settle before the memory is read
   const rssOpen = rss(api.pid);

@@ -38,6 +38,8 @@ const variables = {
 
   FEEDLINE_REDIS_HOST: host.default("127.0.0.1"),
   FEEDLINE_REDIS_PORT: port.default(26379),
+  FEEDLINE_REDIS_CLUSTER_NODES: z.string().regex(/^(\s*[^:\s,]+:\d{1,5}\s*(,|$))*$/, "must be host:port,host:port,…").default("")
+    .transform((v) => v.split(",").filter((n) => n.trim()).map((n) => ({ host: n.trim().split(":")[0]!, port: Number(n.trim().split(":")[1]) }))),
   FEEDLINE_REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]*$/, "may hold letters, digits and _ . : - only").default(""),
 
   FEEDLINE_KAFKA_HOST: host.default("127.0.0.1"),
@@ -138,8 +140,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       password: e.FEEDLINE_PG_PASSWORD,
       database: e.FEEDLINE_PG_DATABASE,
     },
-    /** `keyPrefix` goes before every key and pub/sub channel the service uses: several deployments (or test runs) can share one Redis. */
-    redis: { host: e.FEEDLINE_REDIS_HOST, port: e.FEEDLINE_REDIS_PORT, keyPrefix: e.FEEDLINE_REDIS_KEY_PREFIX },
+    /** `keyPrefix` goes before every key and pub/sub channel the service uses: several deployments (or test runs) can share one Redis. With `clusterNodes`, a Redis Cluster (host and port ignored). */
+    redis: { host: e.FEEDLINE_REDIS_HOST, port: e.FEEDLINE_REDIS_PORT, clusterNodes: e.FEEDLINE_REDIS_CLUSTER_NODES, keyPrefix: e.FEEDLINE_REDIS_KEY_PREFIX },
     kafka: {
       brokers: [`${e.FEEDLINE_KAFKA_HOST}:${e.FEEDLINE_KAFKA_PORT}`],
       host: e.FEEDLINE_KAFKA_HOST,

@@ -1,5 +1,5 @@
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from "rate-limiter-flexible";
-import type { RedisClient } from "../clients/redis";
+import { duplicateRedis, type RedisClient } from "../clients/redis";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 
@@ -58,7 +58,7 @@ export function createRateLimits({ redis, rates }: { redis: RedisClient; rates: 
 function build(redis: RedisClient, rates: Config["rates"]) {
   // Its own connection: the library defines a Lua command on the client it is given.
   // Auto-pipelined: the counts of concurrent requests go to Redis in one write, not one each.
-  const client = redis.duplicate({ enableAutoPipelining: true });
+  const client = duplicateRedis(redis, { autoPipelining: true });
   client.on("error", () => {}); // outages are logged by the main client; the insurance limiter covers them
   const limiter = (name: string, points: number, duration: number) =>
     new RateLimiterRedis({

@@ -1,10 +1,13 @@
-import Redis from "ioredis";
+import Redis, { Cluster } from "ioredis";
 import type { Config } from "../config";
 
 /**
- * The Redis client. Commands fail fast while disconnected instead of queueing forever; the client
- * reconnects by itself (every 50 ms growing to 2 s). Connection errors are logged once per outage
- * (or not at all when `quiet`, for probes) rather than thrown as unhandled `error` events.
+ * The Redis client: one node, or a Redis Cluster when `clusterNodes` are configured (the same
+ * calls work on both: every command and script of the service touches keys of one hash slot;
+ * see docs/stream.md, "Redis"). Commands fail fast while disconnected instead of queueing
+ * forever; the client reconnects by itself (every 50 ms growing to 2 s). Connection errors are
+ * logged once per outage (or not at all when `quiet`, for probes) rather than thrown as unhandled
+ * `error` events.
  */
 export function createRedis(
   config: Config["redis"],
@@ -17,26 +20,31 @@ export function createRedis(
     autoPipelining?: boolean;
   } = {},
 ) {
-  const redis = new Redis({
-    host: config.host,
-    port: config.port,
+  const reconnect = (times: number) => Math.min(times * 50, 2000);
+  const common = {
     lazyConnect: options.lazyConnect ?? false,
-    maxRetriesPerRequest: 2,
-    enableOfflineQueue: true,
-    retryStrategy: (times) => Math.min(times * 50, 2000),
     // Lua scripts as commands (EVALSHA, loaded again after a Redis restart), for the callers that need them.
     scripts: options.scripts,
     enableAutoPipelining: options.autoPipelining ?? false,
+    enableOfflineQueue: true,
+  };
+  const node = {
+    maxRetriesPerRequest: 2,
+    retryStrategy: reconnect,
     // Before every key of every command, scripts' KEYS included (not pub/sub channels: live.ts adds it to those).
     keyPrefix: config.keyPrefix,
-  });
+  };
+  const redis: RedisClient =
+    config.clusterNodes && config.clusterNodes.length > 0
+      ? new Cluster(config.clusterNodes, { ...common, clusterRetryStrategy: reconnect, redisOptions: node })
+      : new Redis({ host: config.host, port: config.port, ...common, ...node });
   if (options.quiet) redis.on("error", () => {});
   else logOutages(redis, options.name ?? "redis");
   return redis;
 }
 
 /** One line when a client loses Redis and one when it is back; nothing in between. */
-export function logOutages(redis: Redis, name: string) {
+export function logOutages(redis: RedisClient, name: string) {
   let downSince: number | undefined;
   redis.on("error", (err: Error) => {
     if (downSince !== undefined) return;
@@ -50,23 +58,57 @@ export function logOutages(redis: Redis, name: string) {
   });
 }
 
-export type RedisClient = ReturnType<typeof createRedis>;
+export type RedisClient = Redis | Cluster;
+
+/** A second connection (or cluster client) like `redis`, with auto-pipelining on or off. */
+export function duplicateRedis(redis: RedisClient, options: { autoPipelining: boolean }) {
+  return redis instanceof Cluster
+    ? redis.duplicate([], { enableAutoPipelining: options.autoPipelining })
+    : redis.duplicate({ enableAutoPipelining: options.autoPipelining });
+}
 
 /**
- * Of `members`, those whose score in the sorted set `key` is a time (ms) still in the future:
- * the registries of live subscribers and of cached feeds. One ZMSCORE per 10,000 members.
+ * A registry of users (who has a cached feed, who listens live): sorted sets scored by the time
+ * (ms) until which each user counts, split into `registryShards` keys by a hash of the user id, so
+ * that a cluster spreads them over its nodes (each shard key is one hash slot) and no single key
+ * takes every registration.
  */
-export async function registered(redis: RedisClient, key: string, members: string[]) {
-  const found: string[] = [];
-  const now = Date.now();
-  for (let i = 0; i < members.length; i += 10_000) {
-    const chunk = members.slice(i, i + 10_000);
-    const until = await redis.zmscore(key, ...chunk);
-    chunk.forEach((m, j) => {
-      if (Number(until[j] ?? 0) > now) found.push(m);
-    });
-  }
-  return found;
+export function createRegistry(redis: RedisClient, name: string) {
+  const keyOf = (member: string) => `${name}:{${shardOf(member)}}`;
+  return {
+    keyOf,
+    /** Counts the member until `untilMs`, never lowering a later time (ZADD GT); prunes the shard's entries past their time. */
+    async raise(member: string, untilMs: number, now = Date.now()) {
+      const key = keyOf(member);
+      await Promise.all([redis.zadd(key, "GT", untilMs, member), redis.zremrangebyscore(key, "-inf", now)]);
+    },
+    /** Of `members`, those whose time is still in the future: one ZMSCORE per shard and 10,000 members, sent together. */
+    async registered(members: string[]) {
+      const byShard = new Map<string, string[]>();
+      for (const m of members) {
+        const key = keyOf(m);
+        const list = byShard.get(key);
+        if (list) list.push(m);
+        else byShard.set(key, [m]);
+      }
+      const now = Date.now();
+      const chunks = [...byShard].flatMap(([key, list]) => Array.from({ length: Math.ceil(list.length / 10_000) }, (_, i) => ({ key, chunk: list.slice(i * 10_000, (i + 1) * 10_000) })));
+      const scores = await Promise.all(chunks.map(({ key, chunk }) => redis.zmscore(key, ...chunk)));
+      return chunks.flatMap(({ chunk }, i) => chunk.filter((_, j) => Number(scores[i]![j] ?? 0) > now));
+    },
+  };
+}
+
+export type Registry = ReturnType<typeof createRegistry>;
+
+/** How many keys a registry is split into. */
+export const registryShards = 16;
+
+/** A member's registry shard: FNV-1a of its id, modulo the shard count. */
+function shardOf(member: string) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < member.length; i++) h = Math.imul(h ^ member.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % registryShards;
 }
 
 /**
@@ -76,17 +118,23 @@ export async function registered(redis: RedisClient, key: string, members: strin
  */
 export async function deleteNamespace(redis: RedisClient) {
   const prefix = redis.options.keyPrefix ?? "";
+  // A cluster's keys are scanned node by node (SCAN has no key to route by).
+  const nodes: Redis[] = redis instanceof Cluster ? redis.nodes("master") : [redis];
   if (!prefix) {
-    await redis.flushdb();
+    await Promise.all(nodes.map((n) => n.flushdb()));
     return -1;
   }
   let deleted = 0;
-  let cursor = "0";
-  do {
-    // SCAN's pattern and the names it returns carry the prefix; UNLINK adds it again, so it is cut.
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`, "COUNT", 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await redis.unlink(...keys.map((k) => k.slice(prefix.length)));
-  } while (cursor !== "0");
+  for (const node of nodes) {
+    let cursor = "0";
+    do {
+      // SCAN's pattern and the names it returns carry the prefix; UNLINK adds it again, so it is cut.
+      // One key per UNLINK: a cluster refuses keys of different slots in one command.
+      const [next, keys] = await node.scan(cursor, "MATCH", `${prefix.replace(/[*?[\]\\]/g, "\\$&")}*`, "COUNT", 1000);
+      cursor = next;
+      const gone = await Promise.all(keys.map((k) => redis.unlink(k.slice(prefix.length))));
+      deleted += gone.reduce((a, b) => a + b, 0);
+    } while (cursor !== "0");
+  }
   return deleted;
 }

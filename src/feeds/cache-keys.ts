@@ -1,15 +1,19 @@
-import type { RedisClient } from "../clients/redis";
+import type { RedisClient, Registry } from "../clients/redis";
 import { type FeedItem, type Stored, toWireItem } from "../model/feed";
 import type { scripts } from "./cache-scripts";
 
 /** What the cache's writer (cache.ts) and reader (cache-pages.ts) share: keys, the registry, how scripts are called. */
 
-/** Users that may have a cache, scored by a time no earlier than the cache's expiry (ms). */
-export const registry = "feed:cached";
+/** The name of the registry of users that may have a cache, scored by a time no earlier than the cache's expiry (ms): `feed:cached:{<shard>}`. */
+export const registryName = "feed:cached";
 
-/** A user's cache: the sorted set and the hash, under one hash tag (one cluster slot). */
+/**
+ * A user's cache: the sorted set and the hash, under one hash tag (one cluster slot). `v2`: since
+ * the registries were split into shards; a cache built by an earlier version, registered where
+ * no worker looks any more, is never read, and expires on its own.
+ */
 export function cacheKeys(userId: string): [zset: string, items: string] {
-  return [`home:{${userId}}`, `home:{${userId}}:items`];
+  return [`home:v2:{${userId}}`, `home:v2:{${userId}}:items`];
 }
 
 type Script = (zset: string, hash: string, ...args: (string | number)[]) => Promise<unknown>;
@@ -36,7 +40,5 @@ export async function execOrThrow(pipeline: { exec(): Promise<[Error | null, unk
   return results;
 }
 
-/** Queues the registry raise for a user: its cache may live until now + ttl, plus a minute of slack for clocks. */
-export function register<P extends ReturnType<RedisClient["pipeline"]>>(pipeline: P, userId: string, ttlSeconds: number) {
-  return pipeline.zadd(registry, "GT", Date.now() + (ttlSeconds + 60) * 1000, userId) as P;
-}
+/** Raises a user's registry entry: its cache may live until now + ttl, plus a minute of slack for clocks. Awaited before the command that creates or slides the cache. */
+export const register = (registry: Registry, userId: string, ttlSeconds: number) => registry.raise(userId, Date.now() + (ttlSeconds + 60) * 1000);

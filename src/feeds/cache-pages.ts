@@ -1,6 +1,6 @@
-import type { RedisClient } from "../clients/redis";
+import { createRegistry, type RedisClient } from "../clients/redis";
 import type { FeedItem, FeedKey, Stored, WireItem } from "../model/feed";
-import { cacheKeys, execOrThrow, quads, register, registry, runScript } from "./cache-keys";
+import { cacheKeys, quads, register, registryName, runScript } from "./cache-keys";
 import { unlockLua } from "./cache-scripts";
 
 /**
@@ -8,6 +8,7 @@ import { unlockLua } from "./cache-scripts";
  * trip, and the rebuild from Cassandra on a miss, fenced by a token and serialized by a short lock.
  */
 export function createCachePages({ redis, length, ttlSeconds }: { redis: RedisClient; length: number; ttlSeconds: number }) {
+  const registry = createRegistry(redis, registryName);
   /**
    * Users whose registry entry this process raised less than 30 s ago (ms). `register` puts the
    * entry 60 s past the cache's expiry, so a page slid within 30 s of a raise leaves the entry
@@ -24,21 +25,15 @@ export function createCachePages({ redis, length, ttlSeconds }: { redis: RedisCl
   };
   return {
     /**
-     * Reader: one page in one round trip, or null when the cache is missing or still being
+     * Reader: one page in one round trip (two when the registry entry is due a raise), or null when the cache is missing or still being
      * built. Slides the idle expiry. `complete` says whether the set holds the whole feed (so
      * running out of items means the end, not a trip to Cassandra).
      */
     async page(userId: string, limit: number, after?: FeedKey) {
       const args = [ttlSeconds, limit, after ? after.createdAt.getTime() : "", after?.id ?? ""];
-      let reply: null | [complete: number, items: string];
-      if (raiseDue(userId)) {
-        // The page slides the expiry, so the registry entry is raised first (same round trip).
-        const pipeline = register(redis.pipeline(), userId, ttlSeconds);
-        runScript(pipeline, "feedPage", userId, ...args);
-        reply = (await execOrThrow(pipeline))?.[1]?.[1] as typeof reply;
-      } else {
-        reply = (await runScript(redis, "feedPage", userId, ...args)) as typeof reply;
-      }
+      // The page slides the expiry, so the registry entry is raised first, when due.
+      if (raiseDue(userId)) await register(registry, userId, ttlSeconds);
+      const reply = (await runScript(redis, "feedPage", userId, ...args)) as null | [complete: number, items: string];
       if (!reply) return null;
       return { items: JSON.parse(reply[1]) as WireItem[], complete: reply[0] === 1 };
     },
@@ -49,17 +44,13 @@ export function createCachePages({ redis, length, ttlSeconds }: { redis: RedisCl
      * undoing those writes. Only the rebuild whose token the cache holds can finish it.
      */
     async startRebuild(userId: string, token: string) {
-      const pipeline = register(redis.pipeline(), userId, ttlSeconds);
-      pipeline.zremrangebyscore(registry, "-inf", Date.now()); // prune users whose caches have expired
-      runScript(pipeline, "feedRebuildStart", userId, ttlSeconds, token);
-      await execOrThrow(pipeline);
+      await register(registry, userId, ttlSeconds);
+      await runScript(redis, "feedRebuildStart", userId, ttlSeconds, token);
     },
     /** Returns false when another rebuild has started since this one (its token replaced this one's): nothing was merged. */
     async finishRebuild(userId: string, token: string, items: Stored<FeedItem>[], complete: boolean) {
-      const pipeline = register(redis.pipeline(), userId, ttlSeconds);
-      runScript(pipeline, "feedRebuildFinish", userId, length, ttlSeconds, complete ? 1 : 0, token, ...quads(items));
-      const results = await execOrThrow(pipeline);
-      return results?.[1]?.[1] === 1;
+      await register(registry, userId, ttlSeconds);
+      return (await runScript(redis, "feedRebuildFinish", userId, length, ttlSeconds, complete ? 1 : 0, token, ...quads(items))) === 1;
     },
 
     /** A short lock so that only one process rebuilds a user's cache at a time (the token fences the rest). */

@@ -1,12 +1,12 @@
-import { type RedisClient, registered } from "../clients/redis";
+import { createRegistry, type RedisClient } from "../clients/redis";
 import type { FeedItem, Stored } from "../model/feed";
-import { cacheKeys, execOrThrow, quads, registry, runScript } from "./cache-keys";
+import { cacheKeys, quads, registryName, runScript } from "./cache-keys";
 
 /**
  * The Redis cache of home feeds. Per user:
- * - `home:{u}`, a sorted set of activity ids scored by event time in ms (equal scores order by
+ * - `home:v2:{u}`, a sorted set of activity ids scored by event time in ms (equal scores order by
  *   id, as Cassandra orders by activity id);
- * - `home:{u}:items`, a hash: activity id → "<write time> <item JSON>", plus `__state`
+ * - `home:v2:{u}:items`, a hash: activity id → "<write time> <item JSON>", plus `__state`
  *   (building|ready), `__build` (the token of the rebuild in progress), `__complete` (1 when the
  *   set holds the whole feed), `__size` (the set's size: a cache that lost one key to eviction
  *   is dropped whole and served as a miss) and removal markers ("<write time> "). Every add and removal
@@ -15,28 +15,33 @@ import { cacheKeys, execOrThrow, quads, registry, runScript } from "./cache-keys
  * Both keys share a hash tag (one cluster slot). A cache exists only where a reader built it:
  * writers touch users whose hash exists, never create one, never extend the idle expiry.
  *
- * `feed:cached`, a sorted set of users scored by a time (ms) no earlier than their cache's
- * expiry, tells a fan-out which targets have a cache, so that it sends cache updates to those
- * only (most followers of a post are not reading right now). The rule that keeps it safe: the
- * registry is raised (ZADD GT) before any command that creates a cache or extends its expiry,
- * in the same pipeline on the same connection, so a cache never outlives its registry entry.
- * A stale entry costs one no-op script call; entries past their time are pruned on rebuild.
+ * `feed:cached:{<shard>}`, sorted sets of users scored by a time (ms) no earlier than their
+ * cache's expiry (a registry split by user: src/clients/redis.ts), tell a fan-out which targets
+ * have a cache, so that it sends cache updates to those only (most followers of a post are not
+ * reading right now). The rule that keeps it safe: the registry is raised (ZADD GT), and the
+ * raise acknowledged, before any command that creates a cache or extends its expiry, so a cache
+ * never outlives its registry entry. A stale entry costs one no-op script call; entries past
+ * their time are pruned as entries of their shard are raised.
+ *
+ * Every command touches one user's keys (one hash slot), so the cache works on a Redis Cluster as
+ * on one node; commands for many users are sent together (auto-pipelined, per node on a cluster).
  */
 export function createFeedCache({ redis, length }: { redis: RedisClient; length: number }) {
+  const registry = createRegistry(redis, registryName);
   /** The targets that may have a cache now. */
-  const withCache = (userIds: string[]) => registered(redis, registry, userIds);
+  const withCache = (userIds: string[]) => registry.registered(userIds);
 
   return {
     keys: cacheKeys,
+    /** Who may have a cache. */
+    registry,
 
-    /** Worker: adds one item to each user's cache that exists: one registry look-up, then one round trip for the cached users. */
+    /** Worker: adds one item to each user's cache that exists: one registry look-up, then one script call per cached user, sent together. */
     async add(userIds: string[], item: FeedItem, ts: number) {
       const cached = await withCache(userIds);
       if (cached.length === 0) return;
       const args = quads([{ ...item, ts }]);
-      const pipeline = redis.pipeline();
-      for (const u of cached) runScript(pipeline, "feedAdd", u, length, ...args);
-      await execOrThrow(pipeline);
+      await Promise.all(cached.map((u) => runScript(redis, "feedAdd", u, length, ...args)));
     },
 
     /** Worker: adds several items, each with its own write time, to one user's cache, if it exists. */
@@ -48,9 +53,7 @@ export function createFeedCache({ redis, length }: { redis: RedisClient; length:
     async remove(userIds: string[], activityId: string, ts: number) {
       const cached = await withCache(userIds);
       if (cached.length === 0) return;
-      const pipeline = redis.pipeline();
-      for (const u of cached) runScript(pipeline, "feedRemove", u, ts, activityId);
-      await execOrThrow(pipeline);
+      await Promise.all(cached.map((u) => runScript(redis, "feedRemove", u, ts, activityId)));
     },
 
     async removeMany(userId: string, activityIds: string[], ts: number) {

@@ -1,11 +1,12 @@
-import { logOutages, type RedisClient, registered } from "../clients/redis";
+import { createRegistry, duplicateRedis, logOutages, type RedisClient } from "../clients/redis";
 import { AppError } from "../errors";
 import type { WireItem } from "../model/feed";
 import { claimConnection } from "./live-scripts";
 
 /**
- * Live timelines (and notifications) over Redis pub/sub. A subscribed user is registered in `feed:live` (a sorted
- * set scored by expiry, refreshed while the subscription is open); workers publish what changed
+ * Live timelines (and notifications) over Redis pub/sub. A subscribed user is registered in
+ * `feed:live:{<shard>}` (a registry split by user, scored by expiry, refreshed while the
+ * subscription is open: src/clients/redis.ts); workers publish what changed
  * in a feed on `feed:live:{user}` only for registered users (one ZMSCORE per fan-out tells
  * which), so a celebrity's fan-out publishes to its live followers only. Pub/sub is at most
  * once: what a connection misses while it is away, the feed itself gives back (src/read/live-home.ts).
@@ -20,7 +21,8 @@ export type LiveEvent =
   /** The user's notifications changed: a group (by id), or their marks (no id). Streams of notifications only listen to these. */
   | { type: "notification"; groupId?: string };
 
-const registry = "feed:live";
+/** The registry of users with an open stream. */
+export const liveRegistryName = "feed:live";
 const registrationMs = 60_000;
 const connections = (userId: string) => `feed:live:{${userId}}:conns`;
 
@@ -28,19 +30,22 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
   // The client prefixes keys but not channels, which Redis shares across every database and user.
   const prefix = redis.options.keyPrefix ?? "";
   const channel = (userId: string) => `${prefix}feed:live:{${userId}}`;
+  const registry = createRegistry(redis, liveRegistryName);
   let subscriber: RedisClient | undefined;
   const listeners = new Map<string, Set<(event: LiveEvent) => void>>();
 
   function connectSubscriber() {
     if (subscriber) return subscriber;
-    subscriber = redis.duplicate({ enableAutoPipelining: false });
-    logOutages(subscriber, "live"); // reconnects by itself; ioredis restores the subscriptions
-    subscriber.on("message", (ch: string, message: string) => {
+    // On a cluster, one node takes the subscriptions; a publish on any node reaches it.
+    const sub = duplicateRedis(redis, { autoPipelining: false });
+    subscriber = sub;
+    logOutages(sub, "live"); // reconnects by itself; ioredis restores the subscriptions
+    sub.on("message", (ch: string, message: string) => {
       const userId = ch.startsWith(prefix) ? /^feed:live:\{(.+)\}$/.exec(ch.slice(prefix.length))?.[1] : undefined;
       const event = JSON.parse(message) as LiveEvent;
       for (const listener of (userId && listeners.get(userId)) || []) listener(event);
     });
-    return subscriber;
+    return sub;
   }
 
   /** Takes (or refreshes) this connection's place among the user's streams; false at the limit. */
@@ -50,18 +55,18 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
   }
 
   /** Worker: of these users, those with an open subscription now (one registry look-up per 10,000). */
-  const listening = (userIds: string[]) => registered(redis, registry, userIds);
+  const listening = (userIds: string[]) => registry.registered(userIds);
 
   /** Worker: tells these users (the ones `listening` returned) what changed. */
   async function publishTo(live: string[], events: LiveEvent[]) {
     if (live.length === 0 || events.length === 0) return;
     const messages = events.map((e) => JSON.stringify(e));
-    const pipeline = redis.pipeline();
-    for (const u of live) for (const message of messages) pipeline.publish(channel(u), message);
-    await pipeline.exec();
+    await Promise.all(live.flatMap((u) => messages.map((message) => redis.publish(channel(u), message))));
   }
 
   return {
+    /** Who has an open stream (tests and benchmarks look entries up by `registry.keyOf(user)`). */
+    registry,
     listening,
     publishTo,
     /** Worker: tells every target with an open subscription what changed. */
@@ -111,7 +116,7 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
       const register = async () => {
         const now = Date.now();
         // Registrations of closed or dead connections are pruned as new ones arrive.
-        await redis.pipeline().zadd(registry, now + registrationMs, userId).zremrangebyscore(registry, "-inf", now).exec();
+        await registry.raise(userId, now + registrationMs, now);
         await claim(userId, connectionId);
       };
       try {

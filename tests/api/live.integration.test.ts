@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop(true));
 
-const registered = (userId: string) => async () => ((await services().redis.zscore("feed:live", userId)) ? true : undefined);
+const registered = (userId: string) => async () => ((await services().redis.zscore(services().live.registry.keyOf(userId), userId)) ? true : undefined);
 
 /** A live subscription through a caller, collecting `{ id, data }` events until closed. */
 async function open(user: Awaited<ReturnType<typeof signUp>>, lastEventId?: string) {
@@ -141,7 +141,7 @@ describe("feed.onItem", () => {
       const stored = (await s.cassandra.execute("SELECT activity_id FROM home_feed WHERE user_id = ? LIMIT 20", [fan.user.id])).rows.map((r) => r.activity_id);
       const followers = (await s.cassandra.execute("SELECT follower_id FROM followers WHERE user_id = ?", [author.user.id])).rows.map((r) => r.follower_id);
       const cache = await s.redis.hmget(hash, "__state", "__complete", "__build", "__size");
-      const state = { stored, followers, cache, zcard: await s.redis.zcard(zset), registered: await s.redis.zscore("feed:cached", fan.user.id), page: (await fan.as.feed.home({ limit: 20 })).items.map((i) => i.id) };
+      const state = { stored, followers, cache, zcard: await s.redis.zcard(zset), registered: await s.redis.zscore(s.feedCache.registry.keyOf(fan.user.id), fan.user.id), page: (await fan.as.feed.home({ limit: 20 })).items.map((i) => i.id) };
       throw new Error(`${(err as Error).message}\nmissed ${JSON.stringify(missed)}\n${JSON.stringify(state)}${await sharedWorkerLog()}`);
     });
 

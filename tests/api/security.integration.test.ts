@@ -267,13 +267,16 @@ describe("live streams", () => {
     for (const s of open) await s.abort();
   });
 
-  test("registrations of streams that are gone are pruned from feed:live as new ones open", async () => {
-    const stale = `gone-${crypto.randomUUID()}`;
-    await services.redis.zadd("feed:live", Date.now() - 60_000, stale);
+  test("registrations of streams that are gone are pruned from their shard of feed:live as new ones open", async () => {
     const alice = await signUp(services, "prune");
+    // A gone stream's registration in the shard alice's registration goes to.
+    let stale = "";
+    do stale = `gone-${crypto.randomUUID()}`;
+    while (services.live.registry.keyOf(stale) !== services.live.registry.keyOf(alice.user.id));
+    await services.redis.zadd(services.live.registry.keyOf(stale), Date.now() - 60_000, stale);
     const stream = await openStream(alice.token);
-    expect(await services.redis.zscore("feed:live", stale)).toBeNull();
-    expect(Number(await services.redis.zscore("feed:live", alice.user.id))).toBeGreaterThan(Date.now());
+    expect(await services.redis.zscore(services.live.registry.keyOf(stale), stale)).toBeNull();
+    expect(Number(await services.redis.zscore(services.live.registry.keyOf(alice.user.id), alice.user.id))).toBeGreaterThan(Date.now());
     await stream.abort();
   });
 

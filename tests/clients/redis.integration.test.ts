@@ -32,7 +32,7 @@ describe("Redis under Bun", () => {
 
   test("the service's Redis is its own instance, not the machine's on 6379", async () => {
     const info = await services.redis.info("server");
-    expect(info).toContain(`tcp_port:${services.redis.options.port}`);
-    expect(services.redis.options.port).not.toBe(6379);
+    expect(info).toContain(`tcp_port:${services.config.redis.port}`);
+    expect(services.config.redis.port).not.toBe(6379);
   });
 });

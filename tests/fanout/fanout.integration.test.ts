@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Services } from "../../src/services";
-import { registry } from "../../src/feeds/cache-keys";
+import { registryName } from "../../src/feeds/cache-keys";
+import { createRegistry } from "../../src/clients/redis";
 import { unitOfWork } from "../../src/stream/unit-of-work";
 import { writeTimeOf } from "../../src/model/write-time";
 import { openServices } from "../support/stack";
@@ -67,7 +68,7 @@ describe("fan-out in token-aware batches", () => {
     const fanout = createFanout({ feeds, cache, live: spy, chunk: 50 });
     // Listeners at the end of the list: they go first all the same.
     const listeners = targets.slice(-3);
-    await redis.zadd("feed:live", ...listeners.flatMap((u) => [Date.now() + 60_000, u]));
+    await Promise.all(listeners.map((u) => redis.zadd(services.live.registry.keyOf(u), Date.now() + 60_000, u)));
     try {
       const chunked = { ...item, id: `shard:${run}-chunked` };
       expect(await fanout.add(targets, chunked, at(5))).toBe(targets.length);
@@ -80,7 +81,7 @@ describe("fan-out in token-aware batches", () => {
       expect(await holders(chunked.id)).toBe(0);
       expect(told.map((t) => [t.type, t.users])).toEqual([["remove", listeners], ...Array(chunks - 1).fill(["remove", []])]);
     } finally {
-      await redis.zrem("feed:live", ...listeners);
+      await Promise.all(listeners.map((u) => redis.zrem(services.live.registry.keyOf(u), u)));
     }
   });
 
@@ -95,14 +96,15 @@ describe("cache updates go only to users with a cache", () => {
     const [reading, idle] = [targets[0]!, targets[1]!];
     const { redis, feedCache, cachePages, config } = services;
     await redis.del(...feedCache.keys(reading), ...feedCache.keys(idle));
-    await redis.zrem(registry, reading, idle);
+    const registry = createRegistry(redis, registryName);
+    await Promise.all([reading, idle].map((u) => redis.zrem(registry.keyOf(u), u)));
 
     await services.reader.rebuild(reading);
     const ttlMs = config.feed.cacheTtlSeconds * 1000;
-    const registered = Number(await redis.zscore(registry, reading));
+    const registered = Number(await redis.zscore(registry.keyOf(reading), reading));
     expect(registered).toBeGreaterThanOrEqual(Date.now() + ttlMs);
     expect(registered).toBeGreaterThanOrEqual(Date.now() + (await redis.pttl(feedCache.keys(reading)[1])));
-    expect(await redis.zscore(registry, idle)).toBeNull();
+    expect(await redis.zscore(registry.keyOf(idle), idle)).toBeNull();
 
     const fresh = { ...item, id: `shard:${run}-cached` };
     await services.fanout.add([reading, idle], fresh, at(5));
@@ -112,7 +114,7 @@ describe("cache updates go only to users with a cache", () => {
     await services.fanout.remove([reading, idle], fresh, at(6));
     expect((await cachePages.page(reading, 10))!.items.map((i) => i.id)).not.toContain(fresh.id);
     // Pages slide the cache's expiry without raising the entry each time: it stays at or past it.
-    const entry = Number(await redis.zscore(registry, reading));
+    const entry = Number(await redis.zscore(registry.keyOf(reading), reading));
     expect(entry).toBeGreaterThanOrEqual(Date.now() + (await redis.pttl(feedCache.keys(reading)[0])));
   });
 });

@@ -68,7 +68,7 @@ describe("enriched items", () => {
         if (data.item) received.push(data.item);
       }
     })();
-    await eventually("the subscription to register", async () => ((await services().redis.zscore("feed:live", reader.user.id)) ? true : undefined));
+    await eventually("the subscription to register", async () => ((await services().redis.zscore(services().live.registry.keyOf(reader.user.id), reader.user.id)) ? true : undefined));
     await carol.as.likes.like({ postId: post.id });
     const item = await eventually("the like on the live feed", () => find(received, `like:${carol.user.id}:${post.id}`));
     expect(item.object).toMatchObject({ type: "post", authorId: alice.user.id, authorHandle: alice.user.handle });
