@@ -69,12 +69,14 @@ export function duplicateRedis(redis: RedisClient, options: { autoPipelining: bo
 
 /**
  * A registry of users (who has a cached feed, who listens live): sorted sets scored by the time
- * (ms) until which each user counts, split into `registryShards` keys by a hash of the user id, so
- * that a cluster spreads them over its nodes (each shard key is one hash slot) and no single key
- * takes every registration.
+ * (ms) until which each user counts. On a cluster it is split into `registryShards` keys by a hash
+ * of the user id, so that the cluster spreads them over its nodes (each shard key is one hash
+ * slot) and no single key takes every registration. On one node it is one key: shards would only
+ * add commands (a fan-out sends one look-up per shard its targets fall in).
  */
 export function createRegistry(redis: RedisClient, name: string) {
-  const keyOf = (member: string) => `${name}:{${shardOf(member)}}`;
+  const shards = redis instanceof Cluster ? registryShards : 1;
+  const keyOf = (member: string) => `${name}:{${shardOf(member, shards)}}`;
   return {
     keyOf,
     /** Counts the member until `untilMs`, never lowering a later time (ZADD GT); prunes the shard's entries past their time. */
@@ -101,14 +103,15 @@ export function createRegistry(redis: RedisClient, name: string) {
 
 export type Registry = ReturnType<typeof createRegistry>;
 
-/** How many keys a registry is split into. */
+/** How many keys a registry is split into on a cluster. */
 export const registryShards = 16;
 
 /** A member's registry shard: FNV-1a of its id, modulo the shard count. */
-function shardOf(member: string) {
+function shardOf(member: string, shards: number) {
+  if (shards === 1) return 0;
   let h = 0x811c9dc5;
   for (let i = 0; i < member.length; i++) h = Math.imul(h ^ member.charCodeAt(i), 0x01000193);
-  return (h >>> 0) % registryShards;
+  return (h >>> 0) % shards;
 }
 
 /**
