@@ -58,3 +58,18 @@ for (const item of page.items) {
   const about = o.type === "user" ? `@${o.handle} (${o.displayName})` : `@${o.authorHandle}'s post "${o.excerpt}"`;
   console.log(`${item.actor.handle} ${item.verb} ${about}${item.verb === "COMMENT" ? `: "${item.excerpt}"` : ""}`);
 }
+
+// Bob's notifications: what others did to him, grouped, with an unseen count.
+const notificationsBy = Date.now() + 20_000;
+let notifications = await asBob.notifications.list.query({});
+while (notifications.items.length < 3 && Date.now() < notificationsBy) {
+  await Bun.sleep(200);
+  notifications = await asBob.notifications.list.query({});
+}
+console.log(`${bob.user.handle} has ${notifications.unseen} unseen notifications`);
+for (const n of notifications.items) {
+  const who = n.actors.map((a) => `@${a.handle}`).join(", ") + (n.actorCount > n.actors.length ? ` and ${n.actorCount - n.actors.length} others` : "");
+  const what = n.object.type === "post" ? `your post "${n.object.excerpt}"` : "you";
+  console.log(`notification: ${who} ${{ FOLLOW: "followed", LIKE: "liked", COMMENT: "commented on", MENTION: "mentioned you in" }[n.verb]} ${what}`);
+}
+console.log(`after markSeen: ${(await asBob.notifications.markSeen.mutate({})).unseen} unseen`);

@@ -56,6 +56,10 @@ describe("the compiled binary", () => {
     expect(run.status).toBe(0);
     expect(run.stdout).toMatch(/posted (\d+) \(retry returned \1\)/);
     expect(run.stdout).toContain("liking twice: ALREADY_LIKED (409)");
+    // Pages render each item; notifications arrive grouped (through the binary's own workers).
+    expect(run.stdout).toMatch(/ LIKE @bob_\w+'s post "Hello from the typed client!"/);
+    expect(run.stdout).toMatch(/notification: @alice_\w+ liked your post "Hello from the typed client!"/);
+    expect(run.stdout).toContain("after markSeen: 0 unseen");
   });
 
   test("mints a token for an existing user by handle, and names a missing one", async () => {
