@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { type Change, DecodeError, describe, parseJson, rowSchemasWith } from "./envelope";
+import { toAction } from "./handlers/notifications";
 
 /**
  * The router re-keys every change by the user whose serial stream must handle it, onto one
@@ -29,25 +30,28 @@ export function route(change: Change): { key: string; event: Routed }[] {
     case "posts":
       return [{ key: change.row.author_id, event: { kind: "activity", ...change } }];
     case "comments":
-      return [{ key: change.row.author_id, event: { kind: "activity", ...change } }, ...notify(change, change.row.author_id)];
+      return [{ key: change.row.author_id, event: { kind: "activity", ...change } }, ...notify(change)];
     case "likes":
-      return [{ key: change.row.user_id, event: { kind: "activity", ...change } }, ...notify(change, change.row.user_id)];
+      return [{ key: change.row.user_id, event: { kind: "activity", ...change } }, ...notify(change)];
     case "follows":
       return [
         { key: change.row.followee_id, event: { kind: "edge", ...change } },
         { key: change.row.follower_id, event: { kind: "activity", ...change } },
       ];
     case "mentions":
-      return change.row.user_id === change.row.author_id ? [] : [{ key: change.row.user_id, event: { kind: "notify", ...change } }];
+      return notify(change);
     case "notification_marks":
       return [{ key: change.row.user_id, event: { kind: "marks", ...change } }];
   }
 }
 
-/** A like or comment to its post's author, unless the author made it (rows captured before migration 005 do not name the author: no notification). */
-function notify(change: Change<"likes" | "comments">, actorId: string): { key: string; event: Routed }[] {
-  const recipient = change.row.post_author_id;
-  return recipient && recipient !== actorId ? [{ key: recipient, event: { kind: "notify", ...change } }] : [];
+/**
+ * To the user the change notifies, if any: who that is (never the actor; nobody for rows captured
+ * before migration 005 named the post's author) is toAction's to say, for the router and the handler alike.
+ */
+function notify(change: Change<"likes" | "comments" | "mentions">): { key: string; event: Routed }[] {
+  const action = toAction[change.table](change.row as never);
+  return action ? [{ key: action.recipient, event: { kind: "notify", ...change } }] : [];
 }
 
 const common = { op: z.enum(["upsert", "delete"]), sourceTs: z.number() };
