@@ -46,5 +46,5 @@ export const notificationsRouter = router({
 
 /** Records marks in PostgreSQL (the source of truth; the stream copies them), then at once in the store, so the next read shows them. */
 async function mark(ctx: Context & { userId: string }, marks: { groupId: string; seenAt?: Date; readAt?: Date }[]) {
-  for (const m of await ctx.writes.markNotifications(ctx.userId, marks)) await ctx.notifier.mark(ctx.userId, m.groupId, m);
+  await ctx.notifier.mark(ctx.userId, await ctx.writes.markNotifications(ctx.userId, marks));
 }

@@ -62,9 +62,9 @@ export function createNotifier({ store, live, windowMs }: { store: NotificationS
       await live.publish([user], [{ type: "notification", groupId }]);
     },
 
-    /** A mark (PostgreSQL's notification_marks row) into the store, and the user's open streams told. */
-    async mark(userId: string, groupId: string, mark: { seenAt?: Date | null; readAt?: Date | null }) {
-      await store.putMark(userId, groupId, mark);
+    /** A user's marks (PostgreSQL's notification_marks rows) into the store, and the user's open streams told once. */
+    async mark(userId: string, marks: { groupId: string; seenAt?: Date | null; readAt?: Date | null }[]) {
+      await Promise.all(marks.map((m) => store.putMark(userId, m.groupId, m)));
       await live.publish([userId], [{ type: "notification" }]);
     },
   };

@@ -21,7 +21,7 @@ export function handleNotify(ctx: WriteContext, change: Change<"likes" | "commen
 export async function handleMarks(ctx: WriteContext, change: Change<"notification_marks">) {
   if (change.op === "delete") return;
   const r = change.row;
-  await ctx.notifier.mark(r.user_id, r.group_id, { seenAt: r.seen_at ? new Date(r.seen_at) : null, readAt: r.read_at ? new Date(r.read_at) : null });
+  await ctx.notifier.mark(r.user_id, [{ groupId: r.group_id, seenAt: r.seen_at ? new Date(r.seen_at) : null, readAt: r.read_at ? new Date(r.read_at) : null }]);
 }
 
 /** The action a source row stands for, with its deterministic id; null when it notifies nobody (rows from before migration 005, one's own). */
