@@ -62,9 +62,10 @@ export type Item = Omit<WireItem, "object"> & { object: PostView | UserView };
  * The objects an item needs looked up to render: a LIKE's or COMMENT's post and the post's author,
  * a FOLLOW's followee. A SHARD carries all it shows (its post is its own, its author its actor).
  */
-export function refsOf(item: WireItem): ObjectRef[] {
-  const o = item.object;
-  if (item.verb === "SHARD") return [];
+export const refsOf = (item: WireItem): ObjectRef[] => (item.verb === "SHARD" ? [] : objectRefs(item.object));
+
+/** What rendering an object takes: a user, or a post and (when known) its author. */
+export function objectRefs(o: WireItem["object"]): ObjectRef[] {
   if (o.type === "user") return [{ type: "user", id: o.id }];
   return o.authorId ? [{ type: "post", id: o.id }, { type: "user", id: o.authorId }] : [{ type: "post", id: o.id }];
 }

@@ -1,4 +1,4 @@
-import type { ObjectRef, PostView, UserView } from "./feed";
+import { type ObjectRef, type PostView, type UserView, objectRefs } from "./feed";
 
 /** Notifications (docs/notifications.md): what others did to a user, grouped. */
 
@@ -69,12 +69,4 @@ export function marksOf(group: Pick<NotificationGroup, "id" | "updatedAt">, mark
 }
 
 /** The objects a group needs looked up to render: its actors, and its post or user. */
-export function notificationRefs(group: NotificationGroup): ObjectRef[] {
-  const refs: ObjectRef[] = group.actorIds.map((id) => ({ type: "user", id }));
-  if (group.object.type === "user") refs.push({ type: "user", id: group.object.id });
-  else {
-    refs.push({ type: "post", id: group.object.id });
-    if (group.object.authorId) refs.push({ type: "user", id: group.object.authorId });
-  }
-  return refs;
-}
+export const notificationRefs = (group: NotificationGroup): ObjectRef[] => [...group.actorIds.map((id) => ({ type: "user" as const, id })), ...objectRefs(group.object)];

@@ -29,6 +29,7 @@ export function createNotificationReader({ store, lookUp, live }: { store: Notif
 
   /** Groups with a newest action after what the user has seen (marking all read marks them seen too). */
   const unseen = (userId: string, marks: NotificationMarks) => store.newerThan(userId, Math.max(marks.seenAt, marks.readAt), unseenCap);
+  const unseenNow = async (userId: string) => unseen(userId, await store.marks(userId));
 
   /** Up to `n` groups after `after`, in page order, as they are now. */
   async function groups(userId: string, n: number, after?: FeedKey) {
@@ -59,7 +60,7 @@ export function createNotificationReader({ store, lookUp, live }: { store: Notif
       return { found, missing: groupIds.filter((id) => !ids.has(id)) };
     },
 
-    unseen: async (userId: string) => unseen(userId, await store.marks(userId)),
+    unseen: unseenNow,
 
     /**
      * The user's notifications, live: `{ unseen }` at once, then `{ unseen, item }` for each group
@@ -70,7 +71,7 @@ export function createNotificationReader({ store, lookUp, live }: { store: Notif
       const events = await live.subscribe(userId, signal);
       return (async function* () {
         try {
-          yield { unseen: await unseen(userId, await store.marks(userId)) };
+          yield { unseen: await unseenNow(userId) };
           for await (const event of events) {
             if (event.type !== "notification") continue;
             const marks = await store.marks(userId);
