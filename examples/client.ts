@@ -46,10 +46,18 @@ try {
 }
 
 // A page carries what renders each item: no call per item. The feed is eventually consistent, so
-// the items arrive within moments of the writes.
+// the items arrive within moments of the writes, and so do the posts and users they render: a field
+// is null only until its object's own change has been applied.
+type Rendered = {
+  object: { type: "post"; authorHandle: string | null; excerpt: string | null } | { type: "user"; handle: string | null };
+  actors?: { handle: string | null }[];
+};
+const complete = (items: Rendered[], count: number) =>
+  items.length >= count &&
+  items.every(({ object: o, actors }) => (o.type === "user" ? o.handle !== null : o.authorHandle !== null && o.excerpt !== null) && (actors ?? []).every((a) => a.handle !== null));
 const deadline = Date.now() + 10_000;
 let page = await asAlice.feed.home.query({ limit: 10 });
-while (page.items.length < 3 && Date.now() < deadline) {
+while (!complete(page.items, 3) && Date.now() < deadline) {
   await Bun.sleep(200);
   page = await asAlice.feed.home.query({ limit: 10 });
 }
@@ -62,7 +70,7 @@ for (const item of page.items) {
 // Bob's notifications: what others did to him, grouped, with an unseen count.
 const notificationsBy = Date.now() + 20_000;
 let notifications = await asBob.notifications.list.query({});
-while (notifications.items.length < 3 && Date.now() < notificationsBy) {
+while (!complete(notifications.items, 3) && Date.now() < notificationsBy) {
   await Bun.sleep(200);
   notifications = await asBob.notifications.list.query({});
 }
