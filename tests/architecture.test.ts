@@ -12,6 +12,7 @@ const root = resolve(import.meta.dir, "..");
 
 /** Lowest first. A module may import its own folder (or file) and anything in a lower layer. */
 const layers: string[][] = [
+  ["src/names.ts"],
   ["src/config.ts", "src/errors.ts", "src/metrics.ts", "src/parallel.ts", "src/auth.ts", "src/model/"],
   ["src/clients/"],
   ["src/source/", "src/feeds/"],

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { capturedTables, ConfigError, kafkaNames, loadConfig } from "../src/config";
+import { ConfigError, loadConfig } from "../src/config";
+import { capturedTables, kafkaNames } from "../src/names";
 
 describe("config", () => {
   test("defaults run the local stack on ports that leave the machine's own services alone", () => {

@@ -1,7 +1,8 @@
 import { Kafka, type logCreator, logLevel } from "kafkajs";
 // @ts-expect-error kafkajs ships no types for its internals
 import RequestQueue from "kafkajs/src/network/requestQueue/index.js";
-import { type CapturedTable, type Config, kafkaNames } from "../config";
+import type { Config } from "../config";
+import { type CapturedTable, kafkaNames } from "../names";
 
 /**
  * kafkajs 2.2.4 bug (tulios/kafkajs#1751, #1704): after every response, each broker connection's
@@ -79,9 +80,9 @@ const throttledLog: logCreator = () => {
   };
 };
 
-export { type CapturedTable, capturedTables } from "../config";
+export { type CapturedTable, capturedTables } from "../names";
 
-/** The change topic Debezium writes for a captured table (all names: kafkaNames in src/config.ts). */
+/** The change topic Debezium writes for a captured table (all names: kafkaNames in src/names.ts). */
 export function changeTopic(config: Config["kafka"], table: CapturedTable) {
   return kafkaNames(config.topicPrefix).change(table);
 }

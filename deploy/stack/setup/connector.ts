@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { assertRunning, type ConnectorStatus, createConnectClient } from "../../../src/capture/connect";
-import { capturedTables, signalTable } from "../../../src/config";
+import { capturedTables, signalTable } from "../../../src/names";
 import type { StackContext } from "../context";
 import { StackError } from "../errors";
 import { note } from "../progress";

@@ -1,4 +1,4 @@
-import { capturedTables, signalTable } from "../../../src/config";
+import { capturedTables, signalTable } from "../../../src/names";
 import { createPostgres } from "../../../src/clients/postgres";
 import { withClient } from "../components/component";
 import type { StackContext } from "../context";

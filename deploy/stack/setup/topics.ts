@@ -1,5 +1,5 @@
 import type { ITopicConfig } from "kafkajs";
-import { capturedTables, kafkaNames } from "../../../src/config";
+import { capturedTables, kafkaNames } from "../../../src/names";
 import { createKafka } from "../../../src/clients/kafka";
 import { withClient } from "../components/component";
 import type { StackContext } from "../context";

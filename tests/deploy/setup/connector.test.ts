@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { createStackContext } from "../../../deploy/stack/context";
 import { loadStackSettings } from "../../../deploy/stack/settings";
 import { connectorConfig } from "../../../deploy/stack/setup/connector";
-import { capturedTables, loadConfig } from "../../../src/config";
+import { loadConfig } from "../../../src/config";
+import { capturedTables } from "../../../src/names";
 
 describe("the connector config", () => {
   const ctx = createStackContext(loadConfig({}), loadStackSettings({}));

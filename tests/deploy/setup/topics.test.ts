@@ -3,7 +3,8 @@ import { createStackContext } from "../../../deploy/stack/context";
 import { loadStackSettings } from "../../../deploy/stack/settings";
 import { plannedTopics } from "../../../deploy/stack/setup/topics";
 import { changeTopic } from "../../../src/clients/kafka";
-import { capturedTables, loadConfig } from "../../../src/config";
+import { loadConfig } from "../../../src/config";
+import { capturedTables } from "../../../src/names";
 
 describe("the planned topics", () => {
   const config = loadConfig({ FEEDLINE_TOPIC_PREFIX: "app", FEEDLINE_TOPIC_PARTITIONS: "3" });
