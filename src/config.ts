@@ -84,6 +84,8 @@ const variables = {
   FEEDLINE_FANOUT_BATCH: positiveInt.max(1000).default(32),
   FEEDLINE_FANOUT_CONCURRENCY: positiveInt.default(4),
   FEEDLINE_FANOUT_CHUNK: positiveInt.default(1000),
+  FEEDLINE_HYBRID_THRESHOLD: positiveInt.default(10_000),
+  FEEDLINE_HYBRID_PUSH_BELOW: positiveInt.optional(),
   FEEDLINE_STREAM_MAX_WAIT_MS: positiveInt.default(500),
   FEEDLINE_STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(10_000),
   FEEDLINE_STREAM_APPLY_DELAY_MS: z.coerce.number().int().min(0).default(0),
@@ -112,6 +114,10 @@ export function parseEnv<S extends z.ZodRawShape>(variables: S, env: Record<stri
 /** Parses the environment once; throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env) {
   const e = parseEnv(variables, env);
+  const pushBelow = e.FEEDLINE_HYBRID_PUSH_BELOW ?? Math.max(1, Math.floor(e.FEEDLINE_HYBRID_THRESHOLD * 0.9));
+  if (pushBelow > e.FEEDLINE_HYBRID_THRESHOLD) {
+    throw new ConfigError("FEEDLINE_HYBRID_PUSH_BELOW", `(got ${pushBelow}): must not exceed FEEDLINE_HYBRID_THRESHOLD (${e.FEEDLINE_HYBRID_THRESHOLD})`);
+  }
   const names = kafkaNames(e.FEEDLINE_TOPIC_PREFIX);
   return {
     api: { host: e.FEEDLINE_API_HOST, port: e.FEEDLINE_API_PORT, maxBodyBytes: e.FEEDLINE_API_MAX_BODY_BYTES, maxBatch: e.FEEDLINE_API_MAX_BATCH },
@@ -179,6 +185,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     stream: {
       concurrency: e.FEEDLINE_WORKER_CONCURRENCY,
       fanout: { batch: e.FEEDLINE_FANOUT_BATCH, concurrency: e.FEEDLINE_FANOUT_CONCURRENCY, chunk: e.FEEDLINE_FANOUT_CHUNK },
+      /**
+       * Hybrid fan-out (docs/stream.md, "Huge accounts"): an account with `threshold` followers or
+       * more is pulled into its followers' pages at read time instead of pushed into their feeds;
+       * it is pushed again once it has fewer than `pushBelow` (hysteresis: no flapping at the line).
+       */
+      hybrid: { threshold: e.FEEDLINE_HYBRID_THRESHOLD, pushBelow },
       maxWaitMs: e.FEEDLINE_STREAM_MAX_WAIT_MS,
       sessionTimeoutMs: e.FEEDLINE_STREAM_SESSION_TIMEOUT_MS,
       /** Fault injection only: how long the worker holds each batch before applying it. */

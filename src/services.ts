@@ -37,6 +37,7 @@ export async function createServices(config: Config) {
   const tokens = createTokens({ secrets, ttlSeconds: config.auth.ttlSeconds });
   const feedCache = createFeedCache({ redis, length: config.feed.length });
   const cachePages = createCachePages({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
+  const accountPages = createCachePages({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds, kind: "account" });
   const live = createLiveFeed({ redis, ...config.live });
   const feeds = createFeedStore({ cassandra, fanout: config.stream.fanout });
   const objects = createObjectCache({ redis, load: feeds.objects, ttlSeconds: config.feed.cacheTtlSeconds });
@@ -48,7 +49,7 @@ export async function createServices(config: Config) {
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics, concurrency: config.feed.upkeepConcurrency });
   const lookUp = createLookUp(objects);
   const notifications = createNotificationReader({ store: notificationStore, lookUp, live });
-  const reader = createFeedReader({ feeds, cache: cachePages, length: config.feed.length, fill: config.feed.cacheFill, metrics, enrich: createEnricher(lookUp), onRead: upkeep.read });
+  const reader = createFeedReader({ feeds, cache: cachePages, accounts: accountPages, length: config.feed.length, fill: config.feed.cacheFill, metrics, enrich: createEnricher(lookUp), onRead: upkeep.read });
   const cursors = createCursors(secrets[0]!);
 
   const extraChecks: Record<string, () => Promise<void>> = {};

@@ -33,7 +33,7 @@ export async function completeFeeds(ctx: WriteContext, userIds: string[]) {
 
 /**
  * Recomputes a feed's newest N from its sources (the user's own activities and those of everyone
- * it follows), writes the missing ones, and records that the feed is exact down to the N-th: each
+ * it follows but the pulled accounts), writes the missing ones, and records that the feed is exact down to the N-th: each
  * source with more below is cut there, and the cuts above it are dropped (each at its own write
  * time, so a cut recorded meanwhile stays).
  *
@@ -48,7 +48,10 @@ export async function completeFeed(ctx: WriteContext, userId: string, cuts?: Cut
   const known = cuts ?? (await ctx.feeds.cuts(userId));
   const trims = known.filter((c) => c.source === trimmed);
   const generation = trims.length > 0 ? Math.max(...trims.map((c) => c.generation)) + 1 : 0;
-  const sources = [{ userId, ts: writeTimeBase }, ...(await ctx.feeds.following(userId))];
+  // Pulled accounts are merged in at read time, not written into the feed (src/fanout/hybrid.ts).
+  const [following, pulled] = await Promise.all([ctx.feeds.following(userId), ctx.feeds.sources(userId)]);
+  const pulledIn = new Set(pulled.map((s) => s.userId));
+  const sources = [{ userId, ts: writeTimeBase }, ...following.filter((f) => !pulledIn.has(f.userId))];
   const read = new Map<string, { ts: number; items: Stored<FeedItem>[] }>();
   await inParallel(sources, 16, async (source) => {
     const user = await ctx.feeds.getUser(source.userId);

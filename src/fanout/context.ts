@@ -16,6 +16,8 @@ export interface WriteContext {
   /** The notified users' groups and marks (src/fanout/notify.ts). */
   notifier: Notifier;
   feedLength: number;
+  /** When an account is pulled at read time instead of pushed (hybrid fan-out: src/fanout/hybrid.ts). */
+  hybrid: { threshold: number; pushBelow: number };
   /** The write time of every write for the event being applied (src/model/write-time.ts). */
   ts: number;
   /** Called once per activity written to feeds, with its source commit time (for the freshness histogram). */

@@ -99,6 +99,40 @@ export function createFanout({ feeds, cache, live, chunk }: { feeds: FeedStore; 
       return items.length;
     },
 
+    /**
+     * Tells these users' feeds that they pull `sourceId` in at read time now, or no longer
+     * (hybrid fan-out): the feed_sources rows, the caches that exist, then a `sources` event to
+     * the live streams, which listen to the accounts their feed pulls in.
+     */
+    async pull(userIds: string[], sourceId: string, pulled: boolean, ts: number, beforeStep?: () => void) {
+      return inOrder(
+        userIds,
+        (part) => (pulled ? feeds.putSources(part, sourceId, ts, beforeStep) : feeds.deleteSources(part, sourceId, ts, beforeStep)),
+        (part) => cache.sources(part, sourceId, pulled, ts),
+        [{ type: "sources" }],
+        beforeStep,
+      );
+    },
+
+    /**
+     * A user's own activities into (or out of) their account's cache, which pulled accounts'
+     * followers' pages read; kept for every account whose cache exists, pulled or not, so that
+     * it is never stale when the account is pulled again. A removal needs no live event of its
+     * own: it goes to every follower's feed, and so to their streams (src/stream/handlers/activity.ts). The activity rows themselves are written
+     * with the actor's own feed rows (`withActivity`).
+     */
+    account: {
+      /** `live`: the account is pulled, and the streams that listen to it are told of each item. */
+      async add(items: Stored<FeedItem>[], publish?: boolean) {
+        if (items.length === 0) return;
+        await cache.account.add(items[0]!.actorId, items);
+        if (publish) await Promise.all(items.map((i) => live.publishAccount(i.actorId, { type: "add", item: toWireItem(i) })));
+      },
+      remove: (actorId: string, key: FeedKey, ts: number) => cache.account.remove(actorId, [key.id], ts),
+      /** Drops the account's cache (its items carry the handle, which changed): the next page rebuilds it from Cassandra. */
+      drop: (actorId: string) => cache.account.drop(actorId),
+    },
+
     /** Many items out of one feed (an unfollow). */
     async removeMany(userId: string, keys: FeedKey[], ts: number, beforeStep?: () => void) {
       await feeds.deleteItems(userId, keys, ts, beforeStep);

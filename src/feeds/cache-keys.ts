@@ -16,17 +16,25 @@ export function cacheKeys(userId: string): [zset: string, items: string] {
   return [`home:v2:{${userId}}`, `home:v2:{${userId}}:items`];
 }
 
+/**
+ * A pulled account's cache (hybrid fan-out, docs/stream.md): its own newest activities, laid out
+ * as a home feed's cache is and kept by the same scripts, read by every follower's page.
+ */
+export function accountKeys(userId: string): [zset: string, items: string] {
+  return [`acct:v1:{${userId}}`, `acct:v1:{${userId}}:items`];
+}
+
 type Script = (zset: string, hash: string, ...args: (string | number)[]) => Promise<unknown>;
 
 /**
- * Runs one of the cache's scripts on a user's keys, on the client or queued on a pipeline. The
+ * Runs one of the cache's scripts on one cache's keys, on the client or queued on a pipeline. The
  * client is built with the scripts (`createRedis(…, { scripts })`, src/services.ts): ioredis then
  * sends EVALSHA and loads a script again after a Redis restart.
  */
-export function runScript(target: unknown, name: keyof typeof scripts, userId: string, ...args: (string | number)[]) {
+export function runScript(target: unknown, name: keyof typeof scripts, keys: [string, string], ...args: (string | number)[]) {
   const script = (target as Record<string, Script | undefined>)[name];
   if (!script) throw new Error(`the Redis client lacks the feed cache's script ${name}: create it with { scripts } (src/feeds/cache-scripts.ts)`);
-  return script.call(target, ...cacheKeys(userId), ...args);
+  return script.call(target, ...keys, ...args);
 }
 
 /** (score, id, write time, json) per item, as the scripts take them. */

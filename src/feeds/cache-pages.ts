@@ -1,13 +1,18 @@
 import { createRegistry, type RedisClient } from "../clients/redis";
 import type { FeedItem, FeedKey, Stored, WireItem } from "../model/feed";
-import { cacheKeys, quads, register, registryName, runScript } from "./cache-keys";
+import { accountKeys, cacheKeys, quads, register, registryName, runScript } from "./cache-keys";
 import { unlockLua } from "./cache-scripts";
+import type { Source } from "./store";
 
 /**
  * The reads of the home feed cache (the layout is described in cache.ts): a page in one round
  * trip, and the rebuild from Cassandra on a miss, fenced by a token and serialized by a short lock.
+ * With `kind: "account"`, the same for pulled accounts' caches (accountKeys), which writers update
+ * whether or not anyone registered them, so they are not registered.
  */
-export function createCachePages({ redis, length, ttlSeconds }: { redis: RedisClient; length: number; ttlSeconds: number }) {
+export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: { redis: RedisClient; length: number; ttlSeconds: number; kind?: "home" | "account" }) {
+  const registered = kind === "home";
+  const keys = registered ? cacheKeys : accountKeys;
   const registry = createRegistry(redis, registryName);
   /**
    * Users whose registry entry this process raised less than 30 s ago (ms). `register` puts the
@@ -17,6 +22,7 @@ export function createCachePages({ redis, length, ttlSeconds }: { redis: RedisCl
    */
   const raised = new Map<string, number>();
   const raiseDue = (userId: string) => {
+    if (!registered) return false;
     const now = Date.now();
     if (now - (raised.get(userId) ?? 0) < 30_000) return false;
     if (raised.size >= 100_000) raised.clear();
@@ -27,15 +33,16 @@ export function createCachePages({ redis, length, ttlSeconds }: { redis: RedisCl
     /**
      * Reader: one page in one round trip (two when the registry entry is due a raise), or null when the cache is missing or still being
      * built. Slides the idle expiry. `complete` says whether the set holds the whole feed (so
-     * running out of items means the end, not a trip to Cassandra).
+     * running out of items means the end, not a trip to Cassandra); `sources`, the pulled
+     * accounts the feed merges in (hybrid fan-out).
      */
     async page(userId: string, limit: number, after?: FeedKey) {
       const args = [ttlSeconds, limit, after ? after.createdAt.getTime() : "", after?.id ?? ""];
       // The page slides the expiry, so the registry entry is raised first, when due.
       if (raiseDue(userId)) await register(registry, userId, ttlSeconds);
-      const reply = (await runScript(redis, "feedPage", userId, ...args)) as null | [complete: number, items: string];
+      const reply = (await runScript(redis, "feedPage", keys(userId), ...args)) as null | [complete: number, items: string, sources: string];
       if (!reply) return null;
-      return { items: JSON.parse(reply[1]) as WireItem[], complete: reply[0] === 1 };
+      return { items: JSON.parse(reply[1]) as WireItem[], complete: reply[0] === 1, sources: reply[2] ? reply[2].split(",") : [] };
     },
 
     /**
@@ -44,21 +51,25 @@ export function createCachePages({ redis, length, ttlSeconds }: { redis: RedisCl
      * undoing those writes. Only the rebuild whose token the cache holds can finish it.
      */
     async startRebuild(userId: string, token: string) {
-      await register(registry, userId, ttlSeconds);
-      await runScript(redis, "feedRebuildStart", userId, ttlSeconds, token);
+      if (registered) await register(registry, userId, ttlSeconds);
+      await runScript(redis, "feedRebuildStart", keys(userId), ttlSeconds, token);
     },
-    /** Returns false when another rebuild has started since this one (its token replaced this one's): nothing was merged. */
-    async finishRebuild(userId: string, token: string, items: Stored<FeedItem>[], complete: boolean) {
-      await register(registry, userId, ttlSeconds);
-      return (await runScript(redis, "feedRebuildFinish", userId, length, ttlSeconds, complete ? 1 : 0, token, ...quads(items))) === 1;
+    /**
+     * Returns false when another rebuild has started since this one (its token replaced this one's): nothing was merged.
+     * `sources`: the pulled accounts the feed merges in, as Cassandra had them (feed_sources).
+     */
+    async finishRebuild(userId: string, token: string, items: Stored<FeedItem>[], complete: boolean, sources: Source[] = []) {
+      if (registered) await register(registry, userId, ttlSeconds);
+      const pulled = sources.flatMap((s) => [s.userId, s.ts]);
+      return (await runScript(redis, "feedRebuildFinish", keys(userId), length, ttlSeconds, complete ? 1 : 0, token, sources.length, ...pulled, ...quads(items))) === 1;
     },
 
     /** A short lock so that only one process rebuilds a user's cache at a time (the token fences the rest). */
     async lock(userId: string, token: string, ms: number) {
-      return (await redis.set(`${cacheKeys(userId)[0]}:lock`, token, "PX", ms, "NX")) === "OK";
+      return (await redis.set(`${keys(userId)[0]}:lock`, token, "PX", ms, "NX")) === "OK";
     },
     async unlock(userId: string, token: string) {
-      await redis.eval(unlockLua, 1, `${cacheKeys(userId)[0]}:lock`, token);
+      await redis.eval(unlockLua, 1, `${keys(userId)[0]}:lock`, token);
     },
   };
 }

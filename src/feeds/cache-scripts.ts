@@ -74,6 +74,26 @@ local function merge(from, tail)
 end
 `;
 
+/**
+ * Shared Lua: the pulled accounts a home feed merges in at read time (hybrid fan-out). Each is a
+ * hash entry '>' .. account id, "<write time> 1" while pulled in and "<write time> " (a marker)
+ * once not, the later write winning (a tie to the removal), as for items; `__srcs` lists the
+ * accounts pulled in now, comma-separated, for the page to return in the same reply.
+ */
+const sources = `
+local function source(id, ts, present)
+  local known = stamp(redis.call('HGET', KEYS[2], '>' .. id))
+  if known ~= nil and (known > ts or (known == ts and present)) then return end
+  redis.call('HSET', KEYS[2], '>' .. id, ts .. ' ' .. (present and '1' or ''))
+  local kept = {}
+  for other in string.gmatch(redis.call('HGET', KEYS[2], '__srcs') or '', '[^,]+') do
+    if other ~= id then kept[#kept + 1] = other end
+  end
+  if present then kept[#kept + 1] = id end
+  redis.call('HSET', KEYS[2], '__srcs', table.concat(kept, ','))
+end
+`;
+
 export const scripts = {
   /**
    * ARGV: max length, then quads. Only where the cache exists. A cache that is not complete
@@ -107,6 +127,13 @@ end
 resize()
 return 1
 `,
+  /** ARGV: write time, then (account id, 1 to pull it in | 0 not) pairs. Only where the cache exists. */
+  feedSources: `${stamp}${sources}${intact}
+if redis.call('EXISTS', KEYS[2]) == 0 or not intact() then return 0 end
+local ts = tonumber(ARGV[1])
+for i = 2, #ARGV, 2 do source(ARGV[i], ts, ARGV[i + 1] == '1') end
+return 1
+`,
   /**
    * ARGV: ttl, token. Empties the cache but for its removal markers, and marks it as being built
    * by this token: a rebuild started earlier can no longer finish.
@@ -123,15 +150,18 @@ redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
 `,
   /**
-   * ARGV: max length, ttl, complete (1|0), token, then quads. Merges what was read from
-   * Cassandra, where a writer has not written later. When the read was not the whole feed,
-   * whatever a writer added below its last item is dropped: the cache must end in an unbroken run
-   * (see feedAdd). Returns 0, merging nothing, when the cache is not being built by this token.
+   * ARGV: max length, ttl, complete (1|0), token, the number k of pulled accounts, k (account id,
+   * write time) pairs, then quads. Merges what was read from Cassandra, where a writer has not
+   * written later. When the read was not the whole feed, whatever a writer added below its last
+   * item is dropped: the cache must end in an unbroken run (see feedAdd). Returns 0, merging
+   * nothing, when the cache is not being built by this token.
    */
-  feedRebuildFinish: `${trim}${merge}${intact}
+  feedRebuildFinish: `${trim}${merge}${sources}${intact}
 if redis.call('HGET', KEYS[2], '__state') ~= 'building' or redis.call('HGET', KEYS[2], '__build') ~= ARGV[4] or not intact() then return 0 end
-merge(5, nil)
-if ARGV[3] == '0' and #ARGV >= 8 then
+local first = 6 + 2 * tonumber(ARGV[5])
+for i = 6, first - 1, 2 do source(ARGV[i], tonumber(ARGV[i + 1]), true) end
+merge(first, nil)
+if ARGV[3] == '0' and #ARGV >= first + 3 then
   local lastScore, lastId = tonumber(ARGV[#ARGV - 3]), ARGV[#ARGV - 2]
   local candidates = redis.call('ZRANGE', KEYS[1], '-inf', lastScore, 'BYSCORE', 'WITHSCORES')
   for j = 1, #candidates, 2 do
@@ -152,8 +182,9 @@ return 1
 `,
   /**
    * ARGV: ttl, n, cursor score ('' for the first page), cursor id. Returns nil on a miss, else
-   * { complete, '[json1,…,jsonk]' }: the k (≤ n) items after the cursor, newest first, as one
-   * JSON array (one string for the client to decode and one JSON.parse, not 2k replies).
+   * { complete, '[json1,…,jsonk]', pulled accounts }: the k (≤ n) items after the cursor, newest
+   * first, as one JSON array (one string for the client to decode and one JSON.parse, not 2k
+   * replies), and the accounts the page merges in (`__srcs`, comma-separated).
    */
   feedPage: `${intact}
 if redis.call('HGET', KEYS[2], '__state') ~= 'ready' or not intact() then return nil end
@@ -182,7 +213,7 @@ if #ids > 0 then
     if json ~= '' then items[#items + 1] = json end
   end
 end
-return { complete, '[' .. table.concat(items, ',') .. ']' }
+return { complete, '[' .. table.concat(items, ',') .. ']', redis.call('HGET', KEYS[2], '__srcs') or '' }
 `,
 };
 

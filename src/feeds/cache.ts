@@ -1,6 +1,6 @@
 import { createRegistry, type RedisClient } from "../clients/redis";
 import type { FeedItem, Stored } from "../model/feed";
-import { cacheKeys, quads, registryName, runScript } from "./cache-keys";
+import { accountKeys, cacheKeys, quads, registryName, runScript } from "./cache-keys";
 
 /**
  * The Redis cache of home feeds. Per user:
@@ -30,6 +30,7 @@ export function createFeedCache({ redis, length }: { redis: RedisClient; length:
   const registry = createRegistry(redis, registryName);
   /** The targets that may have a cache now. */
   const withCache = (userIds: string[]) => registry.registered(userIds);
+  const home = cacheKeys;
 
   return {
     keys: cacheKeys,
@@ -41,23 +42,37 @@ export function createFeedCache({ redis, length }: { redis: RedisClient; length:
       const cached = await withCache(userIds);
       if (cached.length === 0) return;
       const args = quads([{ ...item, ts }]);
-      await Promise.all(cached.map((u) => runScript(redis, "feedAdd", u, length, ...args)));
+      await Promise.all(cached.map((u) => runScript(redis, "feedAdd", home(u), length, ...args)));
     },
 
     /** Worker: adds several items, each with its own write time, to one user's cache, if it exists. */
     async addMany(userId: string, items: Stored<FeedItem>[]) {
-      if (items.length > 0) await runScript(redis, "feedAdd", userId, length, ...quads(items));
+      if (items.length > 0) await runScript(redis, "feedAdd", home(userId), length, ...quads(items));
     },
 
     /** Worker: removes an item from each cache that exists, leaving a marker with the removal's write time. */
     async remove(userIds: string[], activityId: string, ts: number) {
       const cached = await withCache(userIds);
       if (cached.length === 0) return;
-      await Promise.all(cached.map((u) => runScript(redis, "feedRemove", u, ts, activityId)));
+      await Promise.all(cached.map((u) => runScript(redis, "feedRemove", home(u), ts, activityId)));
     },
 
     async removeMany(userId: string, activityIds: string[], ts: number) {
-      if (activityIds.length > 0) await runScript(redis, "feedRemove", userId, ts, ...activityIds);
+      if (activityIds.length > 0) await runScript(redis, "feedRemove", home(userId), ts, ...activityIds);
+    },
+
+    /** Worker: tells each of these users' caches that exist that it pulls `sourceId` in at read time now, or no longer. */
+    async sources(userIds: string[], sourceId: string, pulled: boolean, ts: number) {
+      const cached = await withCache(userIds);
+      await Promise.all(cached.map((u) => runScript(redis, "feedSources", home(u), ts, sourceId, pulled ? 1 : 0)));
+    },
+
+    /** Worker: a pulled account's cache of its own activities (read by its followers' pages), where it exists. */
+    account: {
+      add: async (userId: string, items: Stored<FeedItem>[]) => void (items.length > 0 && (await runScript(redis, "feedAdd", accountKeys(userId), length, ...quads(items)))),
+      remove: async (userId: string, activityIds: string[], ts: number) =>
+        void (activityIds.length > 0 && (await runScript(redis, "feedRemove", accountKeys(userId), ts, ...activityIds))),
+      drop: async (userId: string) => void (await redis.del(...accountKeys(userId))),
     },
   };
 }

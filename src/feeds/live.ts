@@ -11,6 +11,10 @@ import { claimConnection } from "./live-scripts";
  * which), so a celebrity's fan-out publishes to its live followers only. Pub/sub is at most
  * once: what a connection misses while it is away, the feed itself gives back (src/read/live-home.ts).
  *
+ * A pulled account's activities (hybrid fan-out) are published once, on `feed:acct:{account}`,
+ * whoever follows it: a stream listens to the accounts its feed pulls in (`listenTo`), and each
+ * API process subscribes to an account's channel once however many of its streams listen to it.
+ *
  * Bounds: a user holds at most `maxPerUser` streams across every API process (counted in
  * `feed:live:{user}:conns`, entries expiring with their registration), and a stream whose reader
  * falls `maxQueue` events behind is ended (its client reconnects and resumes from the feed).
@@ -19,7 +23,9 @@ export type LiveEvent =
   | { type: "add"; item: WireItem }
   | { type: "remove"; id: string }
   /** The user's notifications changed: a group (by id), or their marks (no id). Streams of notifications only listen to these. */
-  | { type: "notification"; groupId?: string };
+  | { type: "notification"; groupId?: string }
+  /** The pulled accounts the user's home feed merges in changed (hybrid fan-out): a live home stream listens to theirs. */
+  | { type: "sources" };
 
 /** The registry of users with an open stream. */
 export const liveRegistryName = "feed:live";
@@ -30,9 +36,12 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
   // The client prefixes keys but not channels, which Redis shares across every database and user.
   const prefix = redis.options.keyPrefix ?? "";
   const channel = (userId: string) => `${prefix}feed:live:{${userId}}`;
+  const accountChannel = (accountId: string) => `${prefix}feed:acct:{${accountId}}`;
+  /** Listeners by channel name: one Redis subscription per channel, however many streams share it. */
   const registry = createRegistry(redis, liveRegistryName);
   let subscriber: RedisClient | undefined;
   const listeners = new Map<string, Set<(event: LiveEvent) => void>>();
+  const subscribed = new Map<string, Promise<unknown>>();
 
   function connectSubscriber() {
     if (subscriber) return subscriber;
@@ -41,11 +50,37 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
     subscriber = sub;
     logOutages(sub, "live"); // reconnects by itself; ioredis restores the subscriptions
     sub.on("message", (ch: string, message: string) => {
-      const userId = ch.startsWith(prefix) ? /^feed:live:\{(.+)\}$/.exec(ch.slice(prefix.length))?.[1] : undefined;
       const event = JSON.parse(message) as LiveEvent;
-      for (const listener of (userId && listeners.get(userId)) || []) listener(event);
+      for (const listener of listeners.get(ch) ?? []) listener(event);
     });
     return sub;
+  }
+
+  /** Adds a listener to a channel; resolves once the process is subscribed to it (one subscription per channel). */
+  async function join(ch: string, listener: (event: LiveEvent) => void) {
+    let set = listeners.get(ch);
+    if (!set) {
+      listeners.set(ch, (set = new Set()));
+      const pending = connectSubscriber().subscribe(ch);
+      subscribed.set(ch, pending);
+      // A failed subscription is not kept: the streams that waited on it fail, the next one tries again.
+      pending.catch(() => {
+        if (subscribed.get(ch) !== pending) return;
+        subscribed.delete(ch);
+        listeners.delete(ch);
+      });
+    }
+    set.add(listener);
+    await subscribed.get(ch);
+  }
+
+  /** Removes a listener; the last one to leave a channel unsubscribes the process from it. */
+  async function leave(ch: string, listener: (event: LiveEvent) => void) {
+    const set = listeners.get(ch);
+    if (!set?.delete(listener) || set.size > 0) return;
+    listeners.delete(ch);
+    subscribed.delete(ch);
+    await subscriber?.unsubscribe(ch).catch(() => {});
   }
 
   /** Takes (or refreshes) this connection's place among the user's streams; false at the limit. */
@@ -73,13 +108,17 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
     async publish(userIds: string[], events: LiveEvent[]) {
       if (events.length > 0) await publishTo(await listening(userIds), events);
     },
+    /** Worker: a pulled account's new activity, once, to every stream that listens to the account. */
+    async publishAccount(accountId: string, event: LiveEvent) {
+      await redis.publish(accountChannel(accountId), JSON.stringify(event));
+    },
 
     /**
      * API: listens to the user's feed from the moment this resolves (the Redis subscription and
      * the registration are in place), and returns the events as they come until `signal` aborts.
      * TOO_MANY_REQUESTS when the user already holds `maxPerUser` streams.
      */
-    async subscribe(userId: string, signal?: AbortSignal): Promise<AsyncGenerator<LiveEvent>> {
+    async subscribe(userId: string, signal?: AbortSignal): Promise<LiveEvents> {
       const connectionId = crypto.randomUUID();
       if (!(await claim(userId, connectionId))) {
         throw new AppError("TOO_MANY_REQUESTS", `at most ${maxPerUser} live streams per user; close one before opening another`);
@@ -92,10 +131,8 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
         else queue.push(event);
         wake?.();
       };
-      const set = listeners.get(userId) ?? new Set();
-      listeners.set(userId, set);
-      set.add(listener);
-      const sub = connectSubscriber();
+      const own = channel(userId);
+      let accounts = new Set<string>();
       let keepAlive: ReturnType<typeof setInterval> | undefined;
       let closed = false;
       /** Gives everything back, once: on abort, at the generator's end, or when opening fails. */
@@ -103,12 +140,8 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
         if (closed) return;
         closed = true;
         clearInterval(keepAlive);
-        set.delete(listener);
         wake?.();
-        if (set.size === 0) {
-          listeners.delete(userId);
-          await sub.unsubscribe(channel(userId)).catch(() => {});
-        }
+        await Promise.all([own, ...[...accounts].map(accountChannel)].map((ch) => leave(ch, listener)));
         await redis.zrem(connections(userId), connectionId).catch(() => 0);
       };
       const aborted = new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve(), { once: true }));
@@ -120,14 +153,14 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
         await claim(userId, connectionId);
       };
       try {
-        if (set.size === 1) await sub.subscribe(channel(userId));
+        await join(own, listener);
         await register().catch(() => {});
       } catch (err) {
         await close();
         throw err;
       }
       keepAlive = setInterval(() => register().catch(() => {}), registrationMs / 3);
-      return (async function* () {
+      const events = (async function* () {
         try {
           while (!signal?.aborted && !closed) {
             while (queue.length) yield queue.shift()!;
@@ -139,6 +172,16 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
           await close();
         }
       })();
+      return Object.assign(events, {
+        /** Listens to these pulled accounts' channels from when this resolves, and to no others. */
+        async listenTo(accountIds: string[]) {
+          const next = new Set(accountIds);
+          const [joined, left] = [[...next].filter((a) => !accounts.has(a)), [...accounts].filter((a) => !next.has(a))];
+          accounts = next;
+          if (closed) return;
+          await Promise.all([...joined.map((a) => join(accountChannel(a), listener)), ...left.map((a) => leave(accountChannel(a), listener))]);
+        },
+      });
     },
 
     async close() {
@@ -150,3 +193,6 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
 }
 
 export type LiveFeed = ReturnType<typeof createLiveFeed>;
+
+/** A stream's events, and the pulled accounts it listens to besides the user's own channel. */
+export type LiveEvents = AsyncGenerator<LiveEvent> & { listenTo(accountIds: string[]): Promise<void> };

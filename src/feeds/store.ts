@@ -34,6 +34,14 @@ export function createFeedStore(deps: {
     addFollowing: "INSERT INTO following (follower_id, followee_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?",
     removeFollowing: "DELETE FROM following USING TIMESTAMP ? WHERE follower_id = ? AND followee_id = ?",
     following: "SELECT followee_id, WRITETIME(since) AS ts FROM following WHERE follower_id = ?",
+    isFollower: "SELECT since FROM followers WHERE user_id = ? AND follower_id = ?",
+    countFollowers: "SELECT COUNT(*) AS n FROM followers WHERE user_id = ?",
+    reach: "SELECT followers, pulled FROM reach WHERE user_id = ?",
+    setFollowerCount: "UPDATE reach USING TIMESTAMP ? SET followers = ? WHERE user_id = ?",
+    setPulled: "UPDATE reach USING TIMESTAMP ? SET pulled = ? WHERE user_id = ?",
+    putSource: "INSERT INTO feed_sources (user_id, source_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?",
+    deleteSource: "DELETE FROM feed_sources USING TIMESTAMP ? WHERE user_id = ? AND source_id = ?",
+    sources: "SELECT source_id, WRITETIME(since) AS ts FROM feed_sources WHERE user_id = ?",
     putActivity: `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
     deleteActivity: "DELETE FROM activities_by_actor USING TIMESTAMP ? WHERE actor_id = ? AND created_at = ? AND activity_id = ?",
@@ -81,23 +89,49 @@ export function createFeedStore(deps: {
         }),
       ),
 
-    /** A follow edge, recorded both ways: followers (fan-out targets) and following (what a feed is completed from). */
-    addFollower: (userId: string, followerId: string, since: Date, ts: number) =>
+    /**
+     * A follow edge, recorded both ways (followers: fan-out targets; following: what a feed is
+     * completed from), with the user's follower count after it: one logged batch, so that a crash
+     * leaves all three or none, and the count always agrees with the rows (`reach`).
+     */
+    addFollower: (userId: string, followerId: string, since: Date, ts: number, followers: number) =>
       db.batch(
         [
           { query: q.addFollower, params: [userId, followerId, since, ts] },
           { query: q.addFollowing, params: [followerId, userId, since, ts] },
+          { query: q.setFollowerCount, params: [ts, followers, userId] },
         ],
-        { logged: false },
+        { logged: true },
       ),
-    removeFollower: (userId: string, followerId: string, ts: number) =>
+    removeFollower: (userId: string, followerId: string, ts: number, followers: number) =>
       db.batch(
         [
           { query: q.removeFollower, params: [ts, userId, followerId] },
           { query: q.removeFollowing, params: [ts, followerId, userId] },
+          { query: q.setFollowerCount, params: [ts, followers, userId] },
         ],
-        { logged: false },
+        { logged: true },
       ),
+    /** Whether the edge follower → user is recorded now. */
+    isFollower: async (userId: string, followerId: string) => (await db.execute(q.isFollower, [userId, followerId])).rowLength > 0,
+    /**
+     * How many followers the user has, and whether its activities are pulled at read time
+     * (hybrid fan-out, docs/stream.md). A user whose count was never written (followed before
+     * the count existed) is counted from its followers rows once; the next edge writes the count.
+     */
+    async reach(userId: string): Promise<Reach> {
+      const row = (await db.execute(q.reach, [userId])).first();
+      const counted = row?.followers ?? Number((await db.execute(q.countFollowers, [userId])).first()?.n ?? 0);
+      return { followers: counted, pulled: row?.pulled === true };
+    },
+    setPulled: (userId: string, pulled: boolean, ts: number) => db.execute(q.setPulled, [ts, pulled, userId]),
+    /** Records that these users' feeds pull the source in at read time (they follow it, and it is pulled). */
+    putSources: (userIds: string[], sourceId: string, ts: number, beforeBatch?: () => void) =>
+      byReplica(userIds, (u) => ({ query: q.putSource, params: [u, sourceId, new Date(), ts] }), beforeBatch),
+    deleteSources: (userIds: string[], sourceId: string, ts: number, beforeBatch?: () => void) =>
+      byReplica(userIds, (u) => ({ query: q.deleteSource, params: [ts, u, sourceId] }), beforeBatch),
+    /** The pulled accounts the user's feed merges in, each with the write time of its row. */
+    sources: (userId: string) => allRows(db, q.sources, [userId], (row): Source => ({ userId: row.source_id as string, ts: micros(row.ts) })),
     /** Everyone following the user now. */
     followers: (userId: string) => allRows(db, q.followers, [userId], (row) => row.follower_id as string),
     /** Everyone the user follows now, with the write time of each follow. */
@@ -162,4 +196,10 @@ export function createFeedStore(deps: {
 }
 
 export type FeedStore = ReturnType<typeof createFeedStore>;
+
+/** An account's follower count, and whether it is pulled at read time rather than pushed (hybrid fan-out). */
+export type Reach = { followers: number; pulled: boolean };
+
+/** A pulled account a feed merges in, with the write time of the record that says so. */
+export type Source = { userId: string; ts: number };
 

@@ -1,5 +1,5 @@
 import type { FeedReader } from "./reader";
-import type { LiveEvent, LiveFeed } from "../feeds/live";
+import type { LiveEvents, LiveFeed } from "../feeds/live";
 import { type FeedKey, type Item, feedOrder, positionOf } from "../model/feed";
 
 /** What a connection sends: items rendered as pages serve them. */
@@ -13,14 +13,22 @@ export type LiveHomeEvent = { type: "add"; item: Item } | { type: "remove"; id: 
  *
  * The live subscription is opened (and the user's place among their streams taken) before this
  * resolves, and before the feed is read, so nothing written in between is missed; whatever both
- * give is sent once.
+ * give is sent once. The same holds for the pulled accounts the feed merges in (hybrid fan-out):
+ * the stream listens to their channels before it reads the feed, and again, then reads the feed
+ * after where it is, whenever the accounts change (a `sources` event).
  */
 export async function openLiveHome(deps: { live: LiveFeed; reader: FeedReader }, userId: string, since: FeedKey | undefined, signal?: AbortSignal) {
   const events = await deps.live.subscribe(userId, signal);
+  try {
+    await events.listenTo(await deps.reader.sources(userId));
+  } catch (err) {
+    await events.return(undefined);
+    throw err;
+  }
   return stream(deps.reader, events, userId, since);
 }
 
-async function* stream(reader: FeedReader, events: AsyncGenerator<LiveEvent>, userId: string, since: FeedKey | undefined) {
+async function* stream(reader: FeedReader, events: LiveEvents, userId: string, since: FeedKey | undefined) {
   const sent = new Set<string>();
   const removed = new Set<string>();
   // Where a reconnect should resume: the newest position sent, or where this connection began.
@@ -40,7 +48,14 @@ async function* stream(reader: FeedReader, events: AsyncGenerator<LiveEvent>, us
       }
     }
     for await (const event of events) {
-      if (event.type === "add") {
+      if (event.type === "sources") {
+        await events.listenTo(await reader.sources(userId));
+        // What the accounts now pulled in published before the stream listened: it is in the feed.
+        for (const item of (await newerThan(reader, userId, newest, reader.length)).reverse()) {
+          const out = add(item);
+          if (out) yield out;
+        }
+      } else if (event.type === "add") {
         if (sent.has(event.item.id)) continue;
         const out = add((await reader.enrich([event.item]))[0]!);
         if (out) yield out;

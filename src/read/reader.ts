@@ -1,21 +1,27 @@
 import type { Metrics } from "../metrics";
 import type { CachePages } from "../feeds/cache-pages";
-import type { FeedStore } from "../feeds/store";
+import type { FeedStore, Source } from "../feeds/store";
 import { outageOf } from "../clients/outage";
 import { type FeedItem, type FeedKey, type Item, type Stored, type WireItem, positionOf, toWireItem } from "../model/feed";
 import type { Enrich } from "./enrich";
+import { mergePages } from "./merge";
 
 /**
- * The read side of home feeds: a page is one round trip to Redis. On a missing or expired cache
- * the newest `fill` items are read from Cassandra once: the cache is rebuilt from them (one rebuild
- * per user at a time: single-flight in the process, a short Redis lock across processes) and a
- * first page is served from the same read. Pages past what the cache holds, or any page while
+ * The read side of home feeds: a page is one round trip to Redis, and one more when the feed
+ * pulls in huge accounts (hybrid fan-out: their newest activities are merged in at read time,
+ * from each account's own cache; docs/stream.md, "Huge accounts"). On a missing or expired cache
+ * the newest `fill` items are read from Cassandra once: the cache is rebuilt from them (one
+ * rebuild per cache at a time: single-flight in the process, a short Redis lock across processes)
+ * and a first page is served from the same read. Pages past what a cache holds, or any page while
  * Redis is unreachable, come from Cassandra in the same order. Never PostgreSQL. Every page is
  * served rendered (`enrich`, src/read/enrich.ts).
  */
 export function createFeedReader(deps: {
   feeds: FeedStore;
+  /** Home feeds' caches. */
   cache: CachePages;
+  /** Pulled accounts' caches of their own activities (`createCachePages({ kind: "account" })`). */
+  accounts: CachePages;
   /** The feed's retained length N. */
   length: number;
   /** How many of the newest items a rebuild loads (at most `length`; default `length`). */
@@ -25,47 +31,44 @@ export function createFeedReader(deps: {
   /** Called on each first page of a home feed (the upkeep, src/fanout/upkeep.ts). */
   onRead?: (userId: string) => void;
 }) {
-  const { feeds, cache, length, metrics, enrich } = deps;
+  const { feeds, length, metrics, enrich } = deps;
   const fill = Math.min(deps.fill ?? length, length);
-  const inflight = new Map<string, Promise<Stored<FeedItem>[] | undefined>>();
   const reads = metrics.counter("feedline_feed_reads_total", "Home feed pages served, by where they came from.");
   const rebuilds = metrics.counter("feedline_cache_rebuilds_total", "Home feed caches rebuilt from Cassandra.");
 
+  /** A home feed: the rows the stream pushed into it, and the pulled accounts it merges in. */
+  const home = cached({
+    cache: deps.cache,
+    load: async (userId, n, after) => {
+      const [items, sources] = await Promise.all([feeds.feed(userId, n, after), feeds.sources(userId)]);
+      return { items, sources };
+    },
+    onRebuild: () => rebuilds.inc(),
+    onRead: (source) => reads.inc({ source }),
+  });
+
+  /** A pulled account's own activities, as its followers' pages show them. */
+  const account = cached({
+    cache: deps.accounts,
+    load: async (userId, n, after) => {
+      const [user, activities] = await Promise.all([feeds.getUser(userId), feeds.activities(userId, n, after)]);
+      // Its activities wait for its user row (as a push would): none shows before the handle is known.
+      return { items: user ? activities.map((a) => ({ ...a, actorHandle: user.handle })) : [], sources: [] };
+    },
+  });
+
   /**
-   * Loads the user's newest `fill` items into the cache; returns what it read (up to fill + 1
-   * items, newest first), or undefined when another process holds the rebuild.
+   * Up to `n` items of the user's home feed after `after`, before rendering: the pushed rows
+   * merged with every pulled account's items after the same position (each list holds the first
+   * `n` of its own after it, so the first `n` of the merge are exact).
    */
-  async function rebuild(userId: string) {
-    const token = crypto.randomUUID();
-    // The lock keeps other processes from starting a rebuild meanwhile; should it expire (a
-    // stalled rebuild), the token makes the newer rebuild the only one that can finish.
-    if (!(await cache.lock(userId, token, 10_000))) return undefined; // another process is on it
-    try {
-      await cache.startRebuild(userId, token);
-      const items = await feeds.feed(userId, fill + 1);
-      if (await cache.finishRebuild(userId, token, items.slice(0, fill), items.length <= fill)) rebuilds.inc();
-      return items;
-    } finally {
-      // Off the page's path: should it fail, the lock expires by itself.
-      cache.unlock(userId, token).catch(() => {});
-    }
+  async function homeItems(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
+    if (!after) deps.onRead?.(userId);
+    const own = await home(userId, n, after);
+    if (own.sources.length === 0) return own.items;
+    const pulled = await Promise.all(own.sources.map(async (s) => (await account(s, n, after)).items));
+    return mergePages(n, own.items, pulled);
   }
-
-  /** Concurrent misses for one user share one rebuild. */
-  function rebuildOnce(userId: string) {
-    let running = inflight.get(userId);
-    if (!running) {
-      running = rebuild(userId).finally(() => inflight.delete(userId));
-      inflight.set(userId, running);
-    }
-    return running;
-  }
-
-  const warnRebuild = (userId: string) => (err: unknown) => {
-    console.warn(`[feed] rebuilding the cache of ${userId}: ${err instanceof Error ? err.message : err}`);
-    return undefined;
-  };
-  const fromCassandra = async (userId: string, n: number, after?: FeedKey) => (await feeds.feed(userId, n, after)).map(toWireItem);
 
   return {
     /** The feed's retained length N. */
@@ -73,9 +76,11 @@ export function createFeedReader(deps: {
     /** Renders items as pages serve them (src/read/enrich.ts): what live events send. */
     enrich,
     /** Builds the user's cache from Cassandra now, as a miss does (one rebuild per user at a time). */
-    rebuild: async (userId: string) => void (await rebuildOnce(userId)),
+    rebuild: (userId: string) => home.rebuild(userId),
     /** Up to `n` items of the user's home feed after `after` (newest first), rendered. */
-    home: async (userId: string, n: number, after?: FeedKey): Promise<Item[]> => enrich(await home(userId, n, after)),
+    home: async (userId: string, n: number, after?: FeedKey): Promise<Item[]> => enrich(await homeItems(userId, n, after)),
+    /** The pulled accounts the user's feed merges in now (live streams listen to them). */
+    sources: async (userId: string) => (await home(userId, 0)).sources,
 
     /** Up to `n` of the user's own activities after `after`, from Cassandra, rendered. */
     async profile(userId: string, n: number, after?: FeedKey): Promise<Item[]> {
@@ -85,37 +90,92 @@ export function createFeedReader(deps: {
     },
   };
 
-  /** The home page's items as the cache or Cassandra hold them, before rendering. */
-  async function home(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
-    if (!after) deps.onRead?.(userId);
-    try {
-      const page = await cache.page(userId, n, after);
-      if (!page) {
-        // A miss (or a rebuild in progress elsewhere). A first page comes from the rebuild's
-        // own read of the newest items: one read of Cassandra both serves it and fills the
-        // cache. A deeper page is one small read of its own, the rebuild going on behind it.
-        reads.inc({ source: "cassandra" });
-        if (!after && n <= fill + 1) {
-          const items = await rebuildOnce(userId).catch(warnRebuild(userId));
-          if (items) return items.slice(0, n).map(toWireItem);
-        } else {
-          rebuildOnce(userId).catch(warnRebuild(userId));
-        }
-        return fromCassandra(userId, n, after);
+  /**
+   * Pages of one kind of cached list (home feeds, pulled accounts): from Redis, rebuilt from
+   * Cassandra (`load`) on a miss, continued from Cassandra past what the cache holds, and read
+   * from Cassandra alone while Redis is unreachable.
+   */
+  function cached(kind: {
+    cache: CachePages;
+    load: (id: string, n: number, after?: FeedKey) => Promise<{ items: Stored<FeedItem>[]; sources: Source[] }>;
+    onRebuild?: () => void;
+    onRead?: (source: "cache" | "cassandra" | "cache+cassandra") => void;
+  }) {
+    const { cache, load } = kind;
+    const inflight = new Map<string, Promise<Awaited<ReturnType<typeof load>> | undefined>>();
+
+    /**
+     * Loads the newest `fill` items into the cache; returns what it read (up to fill + 1 items,
+     * newest first), or undefined when another process holds the rebuild.
+     */
+    async function rebuild(id: string) {
+      const token = crypto.randomUUID();
+      // The lock keeps other processes from starting a rebuild meanwhile; should it expire (a
+      // stalled rebuild), the token makes the newer rebuild the only one that can finish.
+      if (!(await cache.lock(id, token, 10_000))) return undefined; // another process is on it
+      try {
+        await cache.startRebuild(id, token);
+        const read = await load(id, fill + 1);
+        if (await cache.finishRebuild(id, token, read.items.slice(0, fill), read.items.length <= fill, read.sources)) kind.onRebuild?.();
+        return read;
+      } finally {
+        // Off the page's path: should it fail, the lock expires by itself.
+        cache.unlock(id, token).catch(() => {});
       }
-      if (page.items.length < n && !page.complete) {
-        const last = page.items.at(-1);
-        const from = last ? positionOf(last) : after;
-        reads.inc({ source: "cache+cassandra" });
-        return [...page.items, ...(await fromCassandra(userId, n - page.items.length, from))];
-      }
-      reads.inc({ source: "cache" });
-      return page.items;
-    } catch (err) {
-      if (outageOf(err) !== "redis") throw err;
-      reads.inc({ source: "cassandra" }); // losing Redis loses no data, only speed
-      return fromCassandra(userId, n, after);
     }
+
+    /** Concurrent misses for one cache share one rebuild. */
+    function rebuildOnce(id: string) {
+      let running = inflight.get(id);
+      if (!running) {
+        running = rebuild(id).finally(() => inflight.delete(id));
+        inflight.set(id, running);
+      }
+      return running;
+    }
+
+    const warnRebuild = (id: string) => (err: unknown) => {
+      console.warn(`[feed] rebuilding the cache of ${id}: ${err instanceof Error ? err.message : err}`);
+      return undefined;
+    };
+    const fromCassandra = async (id: string, n: number, after?: FeedKey) => {
+      const read = await load(id, n, after);
+      return { items: read.items.map(toWireItem), sources: read.sources.map((s) => s.userId) };
+    };
+
+    /** Up to `n` items after `after` as the cache or Cassandra hold them, and the pulled accounts (home feeds). */
+    async function page(id: string, n: number, after?: FeedKey): Promise<{ items: WireItem[]; sources: string[] }> {
+      try {
+        const hit = await cache.page(id, n, after);
+        if (!hit) {
+          // A miss (or a rebuild in progress elsewhere). A first page comes from the rebuild's
+          // own read of the newest items: one read of Cassandra both serves it and fills the
+          // cache. A deeper page is one small read of its own, the rebuild going on behind it.
+          kind.onRead?.("cassandra");
+          if (!after && n <= fill + 1) {
+            const read = await rebuildOnce(id).catch(warnRebuild(id));
+            if (read) return { items: read.items.slice(0, n).map(toWireItem), sources: read.sources.map((s) => s.userId) };
+          } else {
+            rebuildOnce(id).catch(warnRebuild(id));
+          }
+          return fromCassandra(id, n, after);
+        }
+        if (hit.items.length < n && !hit.complete) {
+          const last = hit.items.at(-1);
+          const from = last ? positionOf(last) : after;
+          kind.onRead?.("cache+cassandra");
+          return { items: [...hit.items, ...(await fromCassandra(id, n - hit.items.length, from)).items], sources: hit.sources };
+        }
+        kind.onRead?.("cache");
+        return hit;
+      } catch (err) {
+        if (outageOf(err) !== "redis") throw err;
+        kind.onRead?.("cassandra"); // losing Redis loses no data, only speed
+        return fromCassandra(id, n, after);
+      }
+    }
+
+    return Object.assign(page, { rebuild: async (id: string) => void (await rebuildOnce(id)) });
   }
 }
 

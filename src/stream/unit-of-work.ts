@@ -1,5 +1,5 @@
 import type { Fanout } from "../fanout/fanout";
-import type { FeedStore } from "../feeds/store";
+import type { FeedStore, Reach } from "../feeds/store";
 import type { ObjectCache } from "../feeds/objects";
 import type { Notifier } from "../fanout/notify";
 
@@ -7,8 +7,8 @@ import type { Notifier } from "../fanout/notify";
  * The feed store and the fan-out as one user's serial stream sees them while it applies a run of
  * events (one batch of one partition).
  *
- * - That user's row and follower list are read from Cassandra once and then kept in step with
- *   the run's own writes. This is exact, not a cache that can go stale: only this stream writes
+ * - That user's row, follower list and reach (follower count, pulled or pushed) are read from
+ *   Cassandra once and then kept in step with the run's own writes. This is exact, not a cache that can go stale: only this stream writes
  *   them (see docs/stream.md), and the view lives for one batch of one partition.
  * - Every write, and every step of a fan-out (each Cassandra batch, the cache update, the live
  *   publish), first calls `guard`, which throws once the member may have lost the partition
@@ -24,6 +24,7 @@ export function unitOfWork(
 ): { feeds: FeedStore; fanout: Fanout; objects: Pick<ObjectCache, "put">; notifier: Notifier } {
   const users = new Map<string, Awaited<ReturnType<FeedStore["getUser"]>>>();
   const followers = new Map<string, Set<string>>();
+  const reach = new Map<string, Reach>();
   /** The write, called only while the guard allows it. */
   const guarded =
     <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
@@ -44,6 +45,8 @@ export function unitOfWork(
     putPost: guarded(store.putPost),
     deletePost: guarded(store.deletePost),
     uncut: guarded(store.uncut),
+    putSources: guarded((userIds, sourceId, ts) => store.putSources(userIds, sourceId, ts, guard)),
+    deleteSources: guarded((userIds, sourceId, ts) => store.deleteSources(userIds, sourceId, ts, guard)),
     deleteRows: guarded(store.deleteRows),
     async getUser(userId) {
       if (!users.has(userId)) users.set(userId, await store.getUser(userId));
@@ -66,16 +69,31 @@ export function unitOfWork(
       if (!set) followers.set(userId, (set = new Set(await store.followers(userId))));
       return [...set];
     },
-    async addFollower(userId, followerId, since, ts) {
+    async addFollower(userId, followerId, since, ts, count) {
       guard();
-      const result = await store.addFollower(userId, followerId, since, ts);
+      const result = await store.addFollower(userId, followerId, since, ts, count);
       followers.get(userId)?.add(followerId);
+      const r = reach.get(userId);
+      if (r) r.followers = count;
       return result;
     },
-    async removeFollower(userId, followerId, ts) {
+    async removeFollower(userId, followerId, ts, count) {
       guard();
-      const result = await store.removeFollower(userId, followerId, ts);
+      const result = await store.removeFollower(userId, followerId, ts, count);
       followers.get(userId)?.delete(followerId);
+      const r = reach.get(userId);
+      if (r) r.followers = count;
+      return result;
+    },
+    async reach(userId) {
+      if (!reach.has(userId)) reach.set(userId, await store.reach(userId));
+      return { ...reach.get(userId)! };
+    },
+    async setPulled(userId, pulled, ts) {
+      guard();
+      const result = await store.setPulled(userId, pulled, ts);
+      const r = reach.get(userId);
+      if (r) r.pulled = pulled;
       return result;
     },
   };
@@ -88,6 +106,8 @@ export function unitOfWork(
       remove: guarded((userIds, key, ts) => fanout.remove(userIds, key, ts, guard)),
       addMany: guarded((userId, items) => fanout.addMany(userId, items, guard)),
       removeMany: guarded((userId, keys, ts) => fanout.removeMany(userId, keys, ts, guard)),
+      pull: guarded((userIds, sourceId, pulled, ts) => fanout.pull(userIds, sourceId, pulled, ts, guard)),
+      account: { add: guarded(fanout.account.add), remove: guarded(fanout.account.remove), drop: guarded(fanout.account.drop) },
     },
   };
 }

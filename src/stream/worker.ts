@@ -49,6 +49,7 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
     objects,
     notifier,
     feedLength: config.feed.length,
+    hybrid: config.stream.hybrid,
     onFanout(n, sourceTs) {
       writes.inc({}, n);
       if (sourceTs !== null && n > 0) freshness.observe(Math.max(0, (Date.now() - sourceTs) / 1000));

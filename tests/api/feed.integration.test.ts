@@ -84,7 +84,8 @@ describe("feed.home", () => {
   test("pages past the cached length come from Cassandra, in order, without duplicates", async () => {
     const want = await oracle(services(), reader.user.id);
     const cache = createCachePages({ redis: services().redis, length: 4, ttlSeconds: 60 });
-    const short = createFeedReader({ feeds: services().feeds, cache, length: 4, metrics: services().metrics, enrich: services().reader.enrich });
+    const accounts = createCachePages({ redis: services().redis, length: 4, ttlSeconds: 60, kind: "account" });
+    const short = createFeedReader({ feeds: services().feeds, cache, accounts, length: 4, metrics: services().metrics, enrich: services().reader.enrich });
     await services().redis.del(...cacheKeys(reader.user.id));
     const ids: string[] = [];
     let after: { createdAt: Date; id: string } | undefined;

@@ -6,7 +6,7 @@ import { createApp, requestContext } from "../../src/app";
 import { type AppRouter, createCaller } from "../../src/api";
 import { cacheKeys } from "../../src/feeds/cache-keys";
 import type { LiveEvent } from "../../src/feeds/live";
-import { callerFor, signUp } from "../support/api";
+import { callerFor, openLive, registered, signUp } from "../support/api";
 import { sharedWorker, sharedWorkerLog } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
 
@@ -19,28 +19,6 @@ beforeAll(async () => {
   await sharedWorker();
 });
 afterAll(() => server?.stop(true));
-
-const registered = (userId: string) => async () => ((await services().redis.zscore(services().live.registry.keyOf(userId), userId)) ? true : undefined);
-
-/** A live subscription through a caller, collecting `{ id, data }` events until closed. */
-async function open(user: Awaited<ReturnType<typeof signUp>>, lastEventId?: string) {
-  const abort = new AbortController();
-  const headers = new Headers({ authorization: `Bearer ${user.token}` });
-  const iterable = await createCaller(requestContext(services(), headers), { signal: abort.signal }).feed.onItem(lastEventId ? { lastEventId } : undefined);
-  const events: { id: string; data: LiveEvent }[] = [];
-  const consuming = (async () => {
-    for await (const e of iterable) if (isTrackedEnvelope(e)) events.push({ id: e[0], data: e[1] as LiveEvent });
-  })();
-  await eventually("the subscription to register", registered(user.user.id));
-  return {
-    events,
-    adds: () => events.flatMap((e) => (e.data.type === "add" ? [e.data.item.id] : [])),
-    async close() {
-      abort.abort();
-      await consuming;
-    },
-  };
-}
 
 describe("feed.onItem", () => {
   test("delivers an item of the caller's home feed written after the subscription opened", async () => {
@@ -56,7 +34,7 @@ describe("feed.onItem", () => {
         if (data.type === "add") received.push(data.item);
       }
     })();
-    await eventually("the subscription to register", registered(fan.user.id));
+    await eventually("the subscription to register", registered(services(), fan.user.id));
     const post = await author.as.posts.create({ body: "live!" });
     const item = await eventually("the post on the live feed", () => received.find((i) => i.id === `shard:${post.id}`));
     expect(item.verb).toBe("SHARD");
@@ -86,7 +64,7 @@ describe("feed.onItem", () => {
       onError: (err) => errors.push(err),
     });
     try {
-      await eventually("the subscription to register", registered(fan.user.id));
+      await eventually("the subscription to register", registered(services(), fan.user.id));
       const post = await author.as.posts.create({ body: "over SSE" });
       await eventually("the post over SSE", () => (received.includes(`shard:${post.id}`) ? true : undefined));
       expect(errors).toEqual([]);
@@ -124,7 +102,7 @@ describe("feed.onItem", () => {
   test("a reconnect with the last event id gets exactly the 10 items written while it was away, oldest first", async () => {
     const [author, fan] = [await signUp(services(), "resume"), await signUp(services(), "resume")];
     await fan.as.follows.follow({ userId: author.user.id });
-    const first = await open(fan);
+    const first = await openLive(services(), fan);
     const seen = await author.as.posts.create({ body: "seen live" });
     const last = await eventually("the first post live", () => first.events.find((e) => e.data.type === "add" && e.data.item.id === `shard:${seen.id}`));
     await first.close();
@@ -145,7 +123,7 @@ describe("feed.onItem", () => {
       throw new Error(`${(err as Error).message}\nmissed ${JSON.stringify(missed)}\n${JSON.stringify(state)}${await sharedWorkerLog()}`);
     });
 
-    const again = await open(fan, last.id);
+    const again = await openLive(services(), fan, last.id);
     await eventually("the replay", () => (again.adds().length >= 10 ? true : undefined));
     await Bun.sleep(300); // nothing more may follow
     expect(again.adds()).toEqual(missed);
@@ -161,7 +139,7 @@ describe("feed.onItem", () => {
     // Resume from before the first post while new posts are being written: the replay and the
     // live events overlap, and each id must still come once.
     const position = items.find((i) => i.id === `shard:${before.id}`)!;
-    const sub = await open(fan, services().cursors.encode(`live:${fan.user.id}`, { createdAt: new Date(Date.parse(position.createdAt) - 1), id: "" }));
+    const sub = await openLive(services(), fan, services().cursors.encode(`live:${fan.user.id}`, { createdAt: new Date(Date.parse(position.createdAt) - 1), id: "" }));
     const posts = await Promise.all(Array.from({ length: 5 }, (_, i) => author.as.posts.create({ body: `burst ${i}` })));
     await eventually("every post on the connection", () => (posts.every((p) => sub.adds().includes(`shard:${p.id}`)) ? true : undefined));
     await author.as.posts.delete({ postId: posts[0]!.id });

@@ -48,7 +48,8 @@ function onCluster() {
   const live = createLiveFeed({ redis, ...config.live });
   const objects = createObjectCache({ redis, load: feeds.objects, ttlSeconds: 600 });
   const fanout = createFanout({ feeds, cache, live, chunk: config.stream.fanout.chunk });
-  const reader = createFeedReader({ feeds, cache: pages, length: config.feed.length, metrics: services.metrics, enrich: createEnricher(createLookUp(objects)) });
+  const accounts = createCachePages({ redis, length: config.feed.length, ttlSeconds: 600, kind: "account" });
+  const reader = createFeedReader({ feeds, cache: pages, accounts, length: config.feed.length, metrics: services.metrics, enrich: createEnricher(createLookUp(objects)) });
   return { cache, pages, live, objects, fanout, reader };
 }
 

@@ -120,22 +120,27 @@ describe("cache updates go only to users with a cache", () => {
 });
 
 describe("the stream's unit of work for its own user", () => {
-  test("reads the user and followers once, then follows its own writes", async () => {
+  test("reads the user, followers and reach once, then follows its own writes", async () => {
     const actor = `actor-${run}`;
     await services.feeds.putUser({ id: actor, handle: "before", displayName: null }, at(1));
-    await services.feeds.addFollower(actor, "f1", new Date(), at(2));
+    await services.feeds.addFollower(actor, "f1", new Date(), at(2), 1);
     const { feeds: view } = unitOfWork(services.feeds, services.fanout, services.objects, services.notifier);
     expect(await view.getUser(actor)).toEqual({ handle: "before", displayName: null });
     expect(await view.followers(actor)).toEqual(["f1"]);
 
     // Writes through the view are seen by the view and land in Cassandra.
-    await view.addFollower(actor, "f2", new Date(), at(3));
-    await view.removeFollower(actor, "f1", at(4));
+    expect(await view.reach(actor)).toEqual({ followers: 1, pulled: false });
+    await view.addFollower(actor, "f2", new Date(), at(3), 2);
+    await view.removeFollower(actor, "f1", at(4), 1);
+    await view.setPulled(actor, true, at(4));
     await view.putUser({ id: actor, handle: "after", displayName: "A" }, at(5));
     expect((await view.followers(actor)).sort()).toEqual(["f2"]);
     expect(await view.getUser(actor)).toEqual({ handle: "after", displayName: "A" });
     expect(await services.feeds.followers(actor)).toEqual(["f2"]);
     expect(await services.feeds.getUser(actor)).toEqual({ handle: "after", displayName: "A" });
+    // The follower count and mode are kept in step too, and agree with Cassandra's.
+    expect(await view.reach(actor)).toEqual({ followers: 1, pulled: true });
+    expect(await services.feeds.reach(actor)).toEqual({ followers: 1, pulled: true });
 
     await view.deleteUser(actor, at(6));
     expect(await view.getUser(actor)).toBeNull();

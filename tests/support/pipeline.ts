@@ -1,4 +1,4 @@
-import { compareRendering, homeOracle, notificationActorsOracle, notificationsOracle, renderedOracle } from "../../bench/oracle";
+import { compareFeeds, compareRendering, homeOracle, notificationActorsOracle, notificationsOracle, renderedOracle } from "../../bench/oracle";
 import type { Item } from "../../src/model/feed";
 import type { Notification } from "../../src/model/notification";
 import { launchService, type ServiceProcess } from "../../deploy/stack/service";
@@ -89,6 +89,41 @@ export async function renderedFeed(services: Services, userId: string) {
     items.push(...page);
     if (page.length < 100) return items;
   }
+}
+
+/**
+ * How a feed served to a user differs from the oracle under the retention rule (bench/oracle.ts,
+ * compareFeeds), each item's rendering included; undefined when it does not.
+ */
+export async function servedDifference(services: Services, userId: string, items: Item[]) {
+  const want = await oracle(services, userId);
+  const got = items.map((i) => i.id);
+  const diff = compareFeeds(want, got, services.config.feed.length);
+  const misrendered = compareRendering(await renderedOracle(services.sql, got), items);
+  if (diff.missing + diff.extra + diff.doubled + diff.misordered + misrendered.length === 0) return undefined;
+  return `${JSON.stringify({ ...diff, misrendered: misrendered.length })}\n  oracle: ${want.slice(0, 12).join(" ")}\n  served: ${got.slice(0, 12).join(" ")}\n  ${misrendered.slice(0, 3).join("\n  ")}`;
+}
+
+/**
+ * Waits until every user's feed as pages serve it (the reader, paged to the end) is the oracle's,
+ * every item rendered as PostgreSQL says (`servedDifference`); on timeout, fails showing the first
+ * difference. What a client sees, pulled accounts merged in.
+ */
+export async function expectServedConverged(services: Services, userIds: string[], timeoutMs = 90_000) {
+  let last = "";
+  await eventually(
+    "every served feed to equal the oracle",
+    async () => {
+      for (const u of userIds) {
+        const difference = await servedDifference(services, u, await renderedFeed(services, u));
+        if (difference) return void (last = `user ${u}: ${difference}`);
+      }
+      return true;
+    },
+    timeoutMs,
+  ).catch(async (err) => {
+    throw new Error(`${(err as Error).message}\n${last}${await sharedWorkerLog()}`);
+  });
 }
 
 /** Waits until every item of every user's served feed renders as PostgreSQL says it should; on timeout, fails showing the first few. */

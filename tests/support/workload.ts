@@ -3,12 +3,19 @@ import { AppError } from "../../src/errors";
 import { seededRandom } from "../../bench/support";
 import { uniqueHandle } from "./stack";
 
+const operationNames = ["follow", "unfollow", "post", "deletePost", "like", "unlike", "comment", "deleteComment"] as const;
+type Operation = (typeof operationNames)[number];
+const defaultWeights: Record<Operation, number> = { follow: 4, unfollow: 1, post: 4, deletePost: 1, like: 3, unlike: 1, comment: 3, deleteComment: 1 };
+
 /**
  * A randomised workload of follows, unfollows, posts, deletes, likes, unlikes and comments among
  * `users` fresh users (a third of posts and comments mention someone, themselves included), written through the activity store (the write API's own code). Seeded, so
  * a failure can be replayed; typed refusals (ALREADY_LIKED and the like) are part of the game.
  */
-export async function randomWorkload(services: Services, opts: { users: number; operations: number; seed: number; onProgress?: (done: number) => void }) {
+export async function randomWorkload(
+  services: Services,
+  opts: { users: number; operations: number; seed: number; onProgress?: (done: number) => void; weights?: Partial<Record<Operation, number>> },
+) {
   const random = seededRandom(opts.seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
   const store = services.writes;
@@ -59,9 +66,9 @@ export async function randomWorkload(services: Services, opts: { users: number; 
       if (c) await store.deleteComment(c.author, c.id);
     },
   ];
-  // Posts and follows more often than deletes, so feeds grow.
-  const weights = [4, 1, 4, 1, 3, 1, 3, 1];
-  const table = weights.flatMap((w, i) => Array.from({ length: w }, () => operations[i]!));
+  // Posts and follows more often than deletes, so feeds grow (unless the caller weighs otherwise).
+  const weights = { ...defaultWeights, ...opts.weights };
+  const table = operationNames.flatMap((name, i) => Array.from({ length: weights[name] }, () => operations[i]!));
 
   for (let done = 0; done < opts.operations; done++) {
     try {

@@ -2,25 +2,35 @@ import { type Activity, excerptOf } from "../../model/activity";
 import type { Rows } from "../envelope";
 import { completeFeeds } from "../../fanout/complete";
 import type { WriteContext } from "../../fanout/context";
+import { settle, targetsOf } from "../../fanout/hybrid";
 
 /**
- * An activity appears in its actor's feed and in each follower's; it goes from all of them.
- * Runs in the actor's serial stream, which also owns the actor's followers and user row.
+ * An activity appears in its actor's feed and in each follower's (a pulled account's followers
+ * read it from the account's cache: src/fanout/hybrid.ts); it goes from all of them. Runs in the
+ * actor's serial stream, which also owns the actor's followers, reach and user row.
  */
 export async function upsertActivity(ctx: WriteContext, activity: Activity, sourceTs: number) {
   const actor = await ctx.feeds.getUser(activity.actorId);
   // The actor's own row has not arrived yet (topics are not ordered with each other): the
   // activity waits in activities_by_actor and is fanned out when the user row arrives.
   if (!actor) return void (await ctx.feeds.putActivity(activity, ctx.ts));
-  const targets = [activity.actorId, ...(await ctx.feeds.followers(activity.actorId))];
+  await settle(ctx, activity.actorId);
+  const item = { ...activity, actorHandle: actor.handle };
   // The activity row goes with the actor's own feed row, in one request.
-  ctx.onFanout(await ctx.fanout.add(targets, { ...activity, actorHandle: actor.handle }, ctx.ts, undefined, { withActivity: true }), sourceTs);
+  ctx.onFanout(await ctx.fanout.add(await targetsOf(ctx, activity.actorId), item, ctx.ts, undefined, { withActivity: true }), sourceTs);
+  await ctx.fanout.account.add([{ ...item, ts: ctx.ts }], (await ctx.feeds.reach(activity.actorId)).pulled);
 }
 
-/** Removed from every feed it reached, then from the actor's activities; feeds it leaves short of N are completed. */
+/**
+ * Removed from every feed it may have reached, then from the actor's activities; feeds it leaves
+ * short of N are completed. A pulled account's activity too goes from every follower's feed: it
+ * may have been pushed before the account was pulled, or written back by a completion that raced
+ * with the switch, and the removal's later write time shadows either.
+ */
 export async function deleteActivity(ctx: WriteContext, activity: Activity) {
   const targets = [activity.actorId, ...(await ctx.feeds.followers(activity.actorId))];
   await ctx.fanout.remove(targets, activity, ctx.ts);
+  await ctx.fanout.account.remove(activity.actorId, activity, ctx.ts);
   await ctx.feeds.deleteActivity(activity, ctx.ts);
   await completeFeeds(ctx, targets);
 }

@@ -1,5 +1,6 @@
 import type { Change } from "../envelope";
 import type { WriteContext } from "../../fanout/context";
+import { pushNewest, targetsOf } from "../../fanout/hybrid";
 
 /**
  * A user's row carries the handle feed items show. When it first arrives (or the handle
@@ -16,17 +17,17 @@ export async function handleUser(ctx: WriteContext, change: Change<"users">) {
     // Its follows, posts, comments and likes are deleted by cascade, each with its own event.
     await ctx.feeds.deleteUser(id, ctx.ts);
     await ctx.objects.put(ref, null, ctx.ts);
+    await ctx.fanout.account.drop(id);
     return;
   }
   const before = await ctx.feeds.getUser(id);
-  if (before?.handle !== handle) {
-    const newest = await ctx.feeds.activities(id, ctx.feedLength + 1);
-    const targets = newest.length > 0 ? [id, ...(await ctx.feeds.followers(id))] : [];
-    if (newest.length > ctx.feedLength) await ctx.feeds.cut(targets, id, newest[ctx.feedLength - 1]!, ctx.ts);
-    for (const a of newest.slice(0, ctx.feedLength)) ctx.onFanout(await ctx.fanout.add(targets, { ...a, actorHandle: handle }, ctx.ts), null);
-  }
+  if (before?.handle !== handle) await pushNewest(ctx, id, handle, () => targetsOf(ctx, id));
   // Stored last: a crash before this line replays the fan-out, since the handle still looks new.
   await ctx.feeds.putUser({ id, handle, displayName: display_name }, ctx.ts);
   // What other users' FOLLOW items and the items on this user's posts render (src/feeds/objects.ts).
   await ctx.objects.put(ref, { handle, displayName: display_name }, ctx.ts);
+  // The account's cache holds its items with their handle: dropped after the user row is stored
+  // (a rebuild that read the old handle cannot finish once its cache is gone), at every user
+  // event so that a replay after a crash drops it too. The next page of a follower rebuilds it.
+  await ctx.fanout.account.drop(id);
 }
