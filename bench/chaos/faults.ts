@@ -125,8 +125,9 @@ export function stackUp() {
   });
 }
 
-/** Starts a stream worker process (`feedline serve --role worker`) for the suite. */
-export const startWorkerService = () => startService({ role: "worker", env: { FEEDLINE_STREAM_SESSION_TIMEOUT_MS: String(workerSessionMs) } });
+/** Starts a stream worker process (`feedline serve --role worker`) for the suite, with extra environment if given. */
+export const startWorkerService = (env: Record<string, string> = {}) =>
+  startService({ role: "worker", env: { FEEDLINE_STREAM_SESSION_TIMEOUT_MS: String(workerSessionMs), ...env } });
 
 /** The session timeout of the suite's workers. */
 export const workerSessionMs = 6000;

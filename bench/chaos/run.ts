@@ -12,6 +12,12 @@ import { type ApiUser, runWorkload, signUpMany, untilAnswered, type WorkloadStat
  * brought back with the project's own command (or SIGCONT). For each: how long it was down, how long from answering again until
  * the pipeline is caught up and fresh, and how many writes were answered "retry". Once writes
  * stop, every feed is compared with the PostgreSQL oracle, paged to the end through the API.
+ *
+ * Hybrid fan-out under the same faults: a star account, seeded with 10 more followers than the
+ * celebrity, sits 2 below the workers' FEEDLINE_HYBRID_THRESHOLD. It posts at every fault and
+ * gains a follower; from the second half of the faults on it also loses two, so that it is
+ * pulled (at the second fault) and pushed again (by the last, with four faults or more) while
+ * components die around it. The celebrity stays below the threshold: its fan-outs are pushed.
  */
 export interface ChaosOptions {
   targets: Target[];
@@ -39,12 +45,18 @@ export interface Recovery {
 export async function runChaos(services: Services, admin: Admin, o: ChaosOptions) {
   const stats: WorkloadStats = { done: 0, refused: 0, rejectedAt: [], rejectedWhy: [] };
   const api = await startService({ role: "api" });
-  const worker = workerFault(startWorkerService, await startWorkerService());
+  const starFollowers = o.celebrityFollowers + 10;
+  const hybrid = { FEEDLINE_HYBRID_THRESHOLD: String(starFollowers + 2), FEEDLINE_HYBRID_PUSH_BELOW: String(starFollowers + 1) };
+  const startWorker = () => startWorkerService(hybrid);
+  const worker = workerFault(startWorker, await startWorker());
   try {
-    o.log(`signing up ${o.users} users and a celebrity with ${o.celebrityFollowers} followers and ${o.celebrityPosts} posts`);
+    o.log(`signing up ${o.users} users, a celebrity with ${o.celebrityFollowers} followers and ${o.celebrityPosts} posts, and a star with ${starFollowers} (the hybrid threshold ${hybrid.FEEDLINE_HYBRID_THRESHOLD})`);
     const users = await signUpMany(api.url, o.users, "chaos", stats);
-    const [celebrity, probeAuthor, probeReader] = await signUpMany(api.url, 3, "chaosx", stats);
+    const [celebrity, probeAuthor, probeReader, star] = await signUpMany(api.url, 4, "chaosx", stats);
     const followers = await seedCelebrity(services, celebrity!.id, o.celebrityFollowers, o.celebrityPosts);
+    const starSeeded = await seedCelebrity(services, star!.id, starFollowers, o.celebrityPosts);
+    const starFans = [...starSeeded];
+    const starModes: boolean[] = [];
     await untilAnswered(stats, (idempotencyKey) => probeReader!.as.follows.follow.mutate({ userId: probeAuthor!.id, idempotencyKey }));
     await waitForPipeline(services, admin, celebrity!.id, { timeoutMs: 600_000, label: "building the celebrity's followers' feeds" });
     await probeReader!.as.feed.home.query({ limit: 5 }); // warm the reader's cache, as a live reader's would be
@@ -66,6 +78,11 @@ export async function runChaos(services: Services, admin: Admin, o: ChaosOptions
       backfillers.push(fan!);
       await untilAnswered(stats, (idempotencyKey) => celebrity!.as.posts.create.mutate({ body: `celebrity before ${target} dies`, idempotencyKey }));
       await untilAnswered(stats, (idempotencyKey) => fan!.as.follows.follow.mutate({ userId: celebrity!.id, idempotencyKey }));
+      await untilAnswered(stats, (idempotencyKey) => star!.as.posts.create.mutate({ body: `star before ${target} dies`, idempotencyKey }));
+      await untilAnswered(stats, (idempotencyKey) => fan!.as.follows.follow.mutate({ userId: star!.id, idempotencyKey }));
+      if (recoveries.length >= Math.floor(o.targets.length / 2)) {
+        await services.sql`delete from follows where followee_id = ${star!.id} and follower_id in ${services.sql(starFans.splice(0, 2))}`;
+      }
       await Bun.sleep(150);
       recoveries.push(await injectFault(fault, o, stats, { api, services, admin, probeAuthor: probeAuthor!, probeReader: probeReader! }));
       const r = recoveries.at(-1)!;
@@ -73,15 +90,18 @@ export async function runChaos(services: Services, admin: Admin, o: ChaosOptions
       const why = stats.rejectedWhy!.splice(0);
       if (why.length > 0) o.log(`${target}: writes answered "retry": ${[...new Set(why)].join("; ")}`);
       await Bun.sleep(3000);
+      starModes.push((await services.feeds.reach(star!.id)).pulled);
     }
     stop();
     await writing;
     o.log(`workload done: ${stats.done} operations, ${stats.refused} typed refusals, ${stats.rejectedAt.length} retries`);
     await waitForPipeline(services, admin, celebrity!.id, { timeoutMs: 600_000, label: "waiting for the pipeline to catch up" });
-    const everyone = [...users, celebrity!, probeAuthor!, probeReader!, ...backfillers].map((u) => u.id);
-    const check = await checkFeeds(services, api.url, [...everyone, ...followers]);
+    const everyone = [...users, celebrity!, probeAuthor!, probeReader!, star!, ...backfillers].map((u) => u.id);
+    const starMode = (await services.feeds.reach(star!.id)).pulled ? "pulled" : "pushed";
+    o.log(`star: ${starModes.map((p) => (p ? "pulled" : "pushed")).join(", ")} after each fault; ${starMode} at the end`);
+    const check = await checkFeeds(services, api.url, [...everyone, ...followers, ...starSeeded]);
     o.log(`feeds: ${check.users} users, ${check.entries} entries, ${check.missing} missing, ${check.extra} extra, ${check.doubled} doubled, ${check.misordered} out of order; ${check.readRetries} reads answered "retry" and sent again; notifications: ${check.notificationGroups} groups, ${check.notificationsWrong} not as the oracle has them`);
-    return { recoveries, check, stats };
+    return { recoveries, check, stats, starModes: [...starModes, starMode === "pulled"] };
   } finally {
     await worker.worker().stop();
     await api.stop();

@@ -10,8 +10,8 @@ import { eventually, useServices } from "../support/stack";
 // concurrent API workload (during a celebrity's fan-out and a follow backfill), brought back with
 // `npm run stack -- up` (or, for the worker, started again), with no other step; then the worker
 // frozen (SIGSTOP) past its session timeout while a second one takes over, and Cassandra frozen
-// for 30 s. Then every home and profile feed, paged through the API, must equal the PostgreSQL
-// oracle.
+// for 30 s; meanwhile a star account is pulled at read time (hybrid fan-out) and pushed again.
+// Then every home and profile feed, paged through the API, must equal the PostgreSQL oracle.
 
 const services = useServices();
 let admin: Admin;
@@ -43,6 +43,9 @@ describe("chaos", () => {
       expect(report.check).toMatchObject({ missing: 0, extra: 0, doubled: 0, misordered: 0, notificationsWrong: 0 });
       expect(report.check.entries).toBeGreaterThan(0);
       expect(report.recoveries.map((r) => r.target)).toEqual([...targets]);
+      // The star crossed the hybrid threshold under the faults, and back.
+      expect(report.starModes).toContain(true);
+      expect(report.starModes.at(-1)).toBe(false);
       for (const r of report.recoveries) {
         // Only PostgreSQL is on the write path: every other outage is invisible to writers.
         if (r.target !== "postgres") expect({ target: r.target, rejected: r.rejectedWrites }).toEqual({ target: r.target, rejected: 0 });
