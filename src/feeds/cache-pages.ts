@@ -40,9 +40,15 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
       const args = [ttlSeconds, limit, after ? after.createdAt.getTime() : "", after?.id ?? ""];
       // The page slides the expiry, so the registry entry is raised first, when due.
       if (raiseDue(userId)) await register(registry, userId, ttlSeconds);
-      const reply = (await runScript(redis, "feedPage", keys(userId), ...args)) as null | [complete: number, items: string, sources: string];
+      const reply = (await runScript(redis, "feedPage", keys(userId), ...args)) as null | [complete: number, items: string, sources: string, version: string];
       if (!reply) return null;
-      return { items: JSON.parse(reply[1]) as WireItem[], complete: reply[0] === 1, sources: reply[2] ? reply[2].split(",") : [] };
+      return { items: JSON.parse(reply[1]) as WireItem[], complete: reply[0] === 1, sources: reply[2] ? reply[2].split(",") : [], version: reply[3] };
+    },
+
+    /** The cache's version, as `page` returns it (null when there is no cache): it changes with every change to the cache. */
+    async version(userId: string) {
+      const [inc, n] = await redis.hmget(keys(userId)[1], "__inc", "__n");
+      return inc && n ? `${inc}:${n}` : null;
     },
 
     /**

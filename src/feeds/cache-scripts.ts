@@ -20,7 +20,9 @@ end
  * the other (both are volatile); the hash records the set's size (`__size`, kept by `resize`
  * after every change), and a cache whose set no longer has that size lost a key: `intact` then
  * drops what is left, and the cache is a miss (rebuilt from Cassandra) rather than a feed that
- * says "complete" over an empty set.
+ * says "complete" over an empty set. `resize` also counts the changes (`__n`): with the token of
+ * the rebuild that made the cache (`__inc`), that is its version, which changes with every
+ * change and never repeats (a reader keeps a pulled account's newest items while it holds).
  */
 const intact = `
 local function intact()
@@ -33,6 +35,7 @@ local function intact()
 end
 local function resize()
   redis.call('HSET', KEYS[2], '__size', redis.call('ZCARD', KEYS[1]))
+  redis.call('HINCRBY', KEYS[2], '__n', 1)
 end
 `;
 
@@ -145,7 +148,7 @@ for i = 1, #entries, 2 do
   local entry = entries[i + 1]
   if string.sub(entry, -1) == ' ' then redis.call('HSET', KEYS[2], entries[i], entry) end
 end
-redis.call('HSET', KEYS[2], '__state', 'building', '__build', ARGV[2], '__size', 0)
+redis.call('HSET', KEYS[2], '__state', 'building', '__build', ARGV[2], '__size', 0, '__inc', ARGV[2], '__n', 0)
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
 `,
@@ -182,9 +185,10 @@ return 1
 `,
   /**
    * ARGV: ttl, n, cursor score ('' for the first page), cursor id. Returns nil on a miss, else
-   * { complete, '[json1,…,jsonk]', pulled accounts }: the k (≤ n) items after the cursor, newest
-   * first, as one JSON array (one string for the client to decode and one JSON.parse, not 2k
-   * replies), and the accounts the page merges in (`__srcs`, comma-separated).
+   * { complete, '[json1,…,jsonk]', pulled accounts, version }: the k (≤ n) items after the
+   * cursor, newest first, as one JSON array (one string for the client to decode and one
+   * JSON.parse, not 2k replies), the accounts the page merges in (`__srcs`, comma-separated),
+   * and the cache's version (see `resize`).
    */
   feedPage: `${intact}
 if redis.call('HGET', KEYS[2], '__state') ~= 'ready' or not intact() then return nil end
@@ -213,7 +217,8 @@ if #ids > 0 then
     if json ~= '' then items[#items + 1] = json end
   end
 end
-return { complete, '[' .. table.concat(items, ',') .. ']', redis.call('HGET', KEYS[2], '__srcs') or '' }
+local version = redis.call('HMGET', KEYS[2], '__inc', '__n')
+return { complete, '[' .. table.concat(items, ',') .. ']', redis.call('HGET', KEYS[2], '__srcs') or '', (version[1] or '') .. ':' .. (version[2] or '') }
 `,
 };
 

@@ -4,7 +4,7 @@ import type { FeedStore, Source } from "../feeds/store";
 import { outageOf } from "../clients/outage";
 import { type FeedItem, type FeedKey, type Item, type Stored, type WireItem, positionOf, toWireItem } from "../model/feed";
 import type { Enrich } from "./enrich";
-import { mergePages } from "./merge";
+import { comesAfter, mergePages } from "./merge";
 
 /**
  * The read side of home feeds: a page is one round trip to Redis, and one more when the feed
@@ -66,8 +66,31 @@ export function createFeedReader(deps: {
     if (!after) deps.onRead?.(userId);
     const own = await home(userId, n, after);
     if (own.sources.length === 0) return own.items;
-    const pulled = await Promise.all(own.sources.map(async (s) => (await account(s, n, after)).items));
+    const pulled = await Promise.all(own.sources.map((s) => pulledItems(s, n, after)));
     return mergePages(n, own.items, pulled);
+  }
+
+  /**
+   * The newest `fill` items of the pulled accounts this process's pages merged in lately, each
+   * with the version of the account cache it was read from: while the version holds (one small
+   * HMGET, not a page script and a parse per account and page), the items are the cache's.
+   */
+  const heads = new Map<string, { version: string; items: WireItem[]; complete: boolean }>();
+
+  /** A pulled account's first `n` items after `after`: from its head while that is current and covers them, else from its cache. */
+  async function pulledItems(id: string, n: number, after?: FeedKey): Promise<WireItem[]> {
+    const head = heads.get(id);
+    if (head && head.version === (await deps.accounts.version(id))) {
+      const rest = after ? head.items.filter((i) => comesAfter(i, after)) : head.items;
+      if (rest.length >= n || head.complete) return rest.slice(0, n);
+    }
+    if (after) return (await account(id, n, after)).items;
+    const page = await account(id, Math.max(n, fill), undefined);
+    if (page.version) {
+      if (heads.size >= 10_000) heads.clear();
+      heads.set(id, { version: page.version, items: page.items, complete: page.complete === true });
+    }
+    return page.items.slice(0, n);
   }
 
   return {
@@ -143,8 +166,11 @@ export function createFeedReader(deps: {
       return { items: read.items.map(toWireItem), sources: read.sources.map((s) => s.userId) };
     };
 
-    /** Up to `n` items after `after` as the cache or Cassandra hold them, and the pulled accounts (home feeds). */
-    async function page(id: string, n: number, after?: FeedKey): Promise<{ items: WireItem[]; sources: string[] }> {
+    /**
+     * Up to `n` items after `after` as the cache or Cassandra hold them, and the pulled accounts
+     * (home feeds); from a cache hit also whether it holds the whole list, and its version.
+     */
+    async function page(id: string, n: number, after?: FeedKey): Promise<{ items: WireItem[]; sources: string[]; complete?: boolean; version?: string }> {
       try {
         const hit = await cache.page(id, n, after);
         if (!hit) {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { mergePages } from "../../src/read/merge";
-import type { WireItem } from "../../src/model/feed";
+import { comesAfter, mergePages } from "../../src/read/merge";
+import { type WireItem, feedOrder, positionOf } from "../../src/model/feed";
 
 const item = (id: string, at: number, handle = "x"): WireItem => ({
   id,
@@ -31,5 +31,26 @@ describe("merging a home page with pulled accounts", () => {
   test("with nothing pulled in, is the feed's own page", () => {
     const own = [item("shard:2", 200), item("shard:1", 100)];
     expect(mergePages(2, own, [])).toEqual(own);
+  });
+});
+
+describe("feed order on the wire form", () => {
+  test("is the order of the times, then of the ids, as feedOrder has it", () => {
+    const times = [0, 1, 999, 1000, 86_400_000, 1_700_000_000_000, 1_700_000_000_001, 4_102_444_800_000];
+    const items = times.flatMap((t, i) => [item(`shard:${i}a`, t), item(`shard:${i}b`, t)]).reverse();
+    const merged = mergePages(items.length, items, []);
+    const expected = [...items].sort((a, b) => feedOrder(positionOf(a), positionOf(b)));
+    expect(merged.map((i) => i.id)).toEqual(expected.map((i) => i.id));
+  });
+});
+
+describe("what a page after a cursor holds", () => {
+  test("items older than the cursor, and at its time those with a smaller id; never the cursor's own item", () => {
+    const at = { createdAt: new Date(500), id: "shard:5" };
+    expect(comesAfter(item("shard:1", 499), at)).toBe(true);
+    expect(comesAfter(item("shard:4", 500), at)).toBe(true);
+    expect(comesAfter(item("shard:5", 500), at)).toBe(false);
+    expect(comesAfter(item("shard:6", 500), at)).toBe(false);
+    expect(comesAfter(item("shard:0", 501), at)).toBe(false);
   });
 });
