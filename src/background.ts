@@ -3,18 +3,20 @@ import type { Config } from "./config";
 import { probes } from "./health";
 import type { Services } from "./services";
 import { startKeyExpiry } from "./source/key-expiry";
+import { startInactiveSweep } from "./fanout/inactive";
 import { startStream } from "./stream";
 
 /**
- * The worker role's work, off the request path: the two stream stages, the capture watchdog and
- * the idempotency-key expiry. `serve --role worker` runs it on the process's own event loop;
+ * The worker role's work, off the request path: the two stream stages, the capture watchdog,
+ * the idempotency-key expiry and the sweep that marks inactive users. `serve --role worker` runs it on the process's own event loop;
  * `serve` (all roles) runs it in a thread of its own (background-thread.ts), so that stream load
  * does not delay API requests queued behind it.
  */
 export async function startBackground(config: Config, services: Services, onFatal: () => void) {
-  const stream = await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds, fanout: services.fanout, objects: services.objects, notifier: services.notifier, onFatal });
+  const stream = await startStream({ kafka: services.kafka, admin: services.kafkaAdmin, config, metrics: services.metrics, feeds: services.feeds, fanout: services.fanout, objects: services.objects, notifier: services.notifier, dormancy: services.dormancy, onFatal });
   const capture = startCaptureWatchdog({ config, metrics: services.metrics, kafkaUp: () => probes.kafka(services.kafkaAdmin).then(() => true) });
   const keyExpiry = startKeyExpiry({ sql: services.sql, lifetimes: config.idempotency, metrics: services.metrics });
+  const inactive = startInactiveSweep({ feeds: services.feeds, dormancy: services.dormancy, metrics: services.metrics });
   return {
     /** The health checks it adds to /healthz. */
     checks: { stream: stream.check, capture: capture.check } as Record<string, () => Promise<void>>,
@@ -22,6 +24,7 @@ export async function startBackground(config: Config, services: Services, onFata
       await stream.stop();
       await capture.stop();
       await keyExpiry.stop();
+      await inactive.stop();
     },
   };
 }

@@ -77,6 +77,7 @@ const variables = {
 
   FEEDLINE_FEED_LENGTH: z.coerce.number().int().min(500).default(500),
   FEEDLINE_CACHE_TTL_SECONDS: positiveInt.default(86_400),
+  FEEDLINE_INACTIVE_DAYS: z.coerce.number().positive().default(14),
   FEEDLINE_CACHE_FILL: z.coerce.number().int().min(100).default(100),
   FEEDLINE_UPKEEP_CONCURRENCY: positiveInt.default(2),
   FEEDLINE_NOTIFICATION_WINDOW_SECONDS: positiveInt.default(86_400),
@@ -179,7 +180,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
      * `cacheFill`: the newest items a cache miss loads into Redis (at most `length`); pages past them read Cassandra.
      * `upkeepConcurrency`: feeds whose daily trim runs at once in a process (src/fanout/upkeep.ts).
      */
-    feed: { length: e.FEEDLINE_FEED_LENGTH, cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS, cacheFill: Math.min(e.FEEDLINE_CACHE_FILL, e.FEEDLINE_FEED_LENGTH), upkeepConcurrency: e.FEEDLINE_UPKEEP_CONCURRENCY },
+    feed: {
+      length: e.FEEDLINE_FEED_LENGTH,
+      cacheTtlSeconds: e.FEEDLINE_CACHE_TTL_SECONDS,
+      cacheFill: Math.min(e.FEEDLINE_CACHE_FILL, e.FEEDLINE_FEED_LENGTH),
+      upkeepConcurrency: e.FEEDLINE_UPKEEP_CONCURRENCY,
+      /** A user who has not read their feed for this long gets no fan-out writes until they read again (docs/stream.md, "Inactive users"). */
+      inactiveMs: Math.round(e.FEEDLINE_INACTIVE_DAYS * 86_400_000),
+    },
     /** Actions on one object (or follows of one user) within one window form one notification group. */
     notifications: { windowMs: e.FEEDLINE_NOTIFICATION_WINDOW_SECONDS * 1000 },
     stream: {

@@ -17,6 +17,8 @@ import { createNotificationStore } from "./feeds/notifications";
 import { createNotifier } from "./fanout/notify";
 import { createFeedStore } from "./feeds/store";
 import { createFanout } from "./fanout/fanout";
+import { createDormancy } from "./feeds/dormancy";
+import { createCatchUp } from "./fanout/inactive";
 import { createLiveFeed } from "./feeds/live";
 import { createKafka } from "./clients/kafka";
 import { createPostgres } from "./clients/postgres";
@@ -44,12 +46,14 @@ export async function createServices(config: Config) {
   const notificationStore = createNotificationStore({ cassandra });
   const notifier = createNotifier({ store: notificationStore, live, windowMs: config.notifications.windowMs });
   const fanout = createFanout({ feeds, cache: feedCache, live, chunk: config.stream.fanout.chunk });
+  const dormancy = createDormancy({ redis, windowMs: config.feed.inactiveMs });
+  const catchUp = createCatchUp({ feeds, fanout, objects, notifier, feedLength: config.feed.length, hybrid: config.stream.hybrid, dormancy }, dormancy);
   const metrics = createMetrics();
   const rates = createRateLimits({ redis, rates: config.rates });
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics, concurrency: config.feed.upkeepConcurrency });
   const lookUp = createLookUp(objects);
   const notifications = createNotificationReader({ store: notificationStore, lookUp, live });
-  const reader = createFeedReader({ feeds, cache: cachePages, accounts: accountPages, length: config.feed.length, fill: config.feed.cacheFill, metrics, enrich: createEnricher(lookUp), onRead: upkeep.read });
+  const reader = createFeedReader({ feeds, cache: cachePages, accounts: accountPages, length: config.feed.length, fill: config.feed.cacheFill, metrics, enrich: createEnricher(lookUp), onRead: upkeep.read, dormancy, catchUp });
   const cursors = createCursors(secrets[0]!);
 
   const extraChecks: Record<string, () => Promise<void>> = {};
@@ -73,7 +77,7 @@ export async function createServices(config: Config) {
     await Promise.allSettled([sql.end({ timeout: 5 }), live.close(), rates.close(), redis.quit(), cassandra.shutdown(), kafkaAdmin.disconnect()]);
   }
 
-  return { config, sql, redis, cassandra, kafka, kafkaAdmin, writes, tokens, feedCache, cachePages, feeds, objects, notificationStore, notifications, notifier, fanout, upkeep, reader, cursors, live, rates, metrics, health, publicHealth: publicHealthReport, watch, close };
+  return { config, sql, redis, cassandra, kafka, kafkaAdmin, writes, tokens, feedCache, cachePages, feeds, objects, notificationStore, notifications, notifier, fanout, dormancy, upkeep, reader, cursors, live, rates, metrics, health, publicHealth: publicHealthReport, watch, close };
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>;

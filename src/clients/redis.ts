@@ -84,6 +84,10 @@ export function createRegistry(redis: RedisClient, name: string) {
       const key = keyOf(member);
       await Promise.all([redis.zadd(key, "GT", untilMs, member), redis.zremrangebyscore(key, "-inf", now)]);
     },
+    /** No longer counts the member. */
+    async drop(member: string) {
+      await redis.zrem(keyOf(member), member);
+    },
     /** Of `members`, those whose time is still in the future: one ZMSCORE per shard and 10,000 members, sent together. */
     async registered(members: string[]) {
       const byShard = new Map<string, string[]>();

@@ -22,6 +22,7 @@ export function createFeedStore(deps: {
   const byReplica = createReplicaBatches(db, deps.fanout);
   const q = {
     getUser: "SELECT handle, display_name FROM users WHERE user_id = ?",
+    allUsers: "SELECT user_id FROM users",
     putUser: "INSERT INTO users (user_id, handle, display_name) VALUES (?, ?, ?) USING TIMESTAMP ?",
     deleteUser: "DELETE FROM users USING TIMESTAMP ? WHERE user_id = ?",
     userObject: "SELECT handle, display_name, WRITETIME(handle) AS ts FROM users WHERE user_id = ?",
@@ -73,6 +74,15 @@ export function createFeedStore(deps: {
       return row ? { handle: row.handle as string, displayName: row.display_name as string | null } : null;
     },
     putUser: (u: { id: string; handle: string; displayName: string | null }, ts: number) => db.execute(q.putUser, [u.id, u.handle, u.displayName, ts]),
+    /** Every user, a page (up to 5,000) at a time, in token order: the inactive users' sweep. */
+    async eachUserPage(page: (userIds: string[]) => Promise<void>) {
+      let pageState: string | undefined;
+      do {
+        const rs = await db.execute(q.allUsers, [], { fetchSize: 5000, pageState });
+        await page(rs.rows.map((r) => r.user_id as string));
+        pageState = rs.pageState ?? undefined;
+      } while (pageState);
+    },
     deleteUser: (userId: string, ts: number) => db.execute(q.deleteUser, [ts, userId]),
 
     /** A post as other users' items render it (src/feeds/objects.ts); written by its author's stream. */

@@ -1,10 +1,12 @@
 import type { Metrics } from "../metrics";
 import type { CachePages } from "../feeds/cache-pages";
-import type { FeedStore, Source } from "../feeds/store";
-import { outageOf } from "../clients/outage";
-import { type FeedItem, type FeedKey, type Item, type Stored, type WireItem, positionOf, toWireItem } from "../model/feed";
+import type { FeedStore } from "../feeds/store";
+import { type FeedKey, type Item, type WireItem, toWireItem } from "../model/feed";
 import type { Enrich } from "./enrich";
 import { comesAfter, mergePages } from "./merge";
+import { cachedList } from "./cached-list";
+import type { Dormancy } from "../feeds/dormancy";
+import { inParallel } from "../parallel";
 
 /**
  * The read side of home feeds: a page is one round trip to Redis, and one more when the feed
@@ -13,8 +15,10 @@ import { comesAfter, mergePages } from "./merge";
  * the newest `fill` items are read from Cassandra once: the cache is rebuilt from them (one
  * rebuild per cache at a time: single-flight in the process, a short Redis lock across processes)
  * and a first page is served from the same read. Pages past what a cache holds, or any page while
- * Redis is unreachable, come from Cassandra in the same order. Never PostgreSQL. Every page is
- * served rendered (`enrich`, src/read/enrich.ts).
+ * Redis is unreachable, come from Cassandra in the same order. A returning inactive user's feed
+ * lacks what was not written to it while they were away: until it is completed (src/fanout/inactive.ts),
+ * its pages are merged from its sources instead. Never PostgreSQL. Every page is served rendered
+ * (`enrich`, src/read/enrich.ts).
  */
 export function createFeedReader(deps: {
   feeds: FeedStore;
@@ -30,14 +34,20 @@ export function createFeedReader(deps: {
   enrich: Enrich;
   /** Called on each first page of a home feed (the upkeep, src/fanout/upkeep.ts). */
   onRead?: (userId: string) => void;
+  /** Who reads (src/feeds/dormancy.ts): a first page counts as reading; a dormant user's feed is merged from its sources. */
+  dormancy?: Pick<Dormancy, "seen" | "behind">;
+  /** Completes a returning user's feed in the background, once per user at a time (src/fanout/inactive.ts). */
+  catchUp?: (userId: string) => Promise<void>;
 }) {
   const { feeds, length, metrics, enrich } = deps;
   const fill = Math.min(deps.fill ?? length, length);
   const reads = metrics.counter("feedline_feed_reads_total", "Home feed pages served, by where they came from.");
   const rebuilds = metrics.counter("feedline_cache_rebuilds_total", "Home feed caches rebuilt from Cassandra.");
+  const readsFromSources = metrics.counter("feedline_feed_reads_from_sources_total", "Home feed pages of returning inactive users, merged from their sources while their feeds catch up.");
 
   /** A home feed: the rows the stream pushed into it, and the pulled accounts it merges in. */
-  const home = cached({
+  const home = cachedList({
+    fill,
     cache: deps.cache,
     load: async (userId, n, after) => {
       const [items, sources] = await Promise.all([feeds.feed(userId, n, after), feeds.sources(userId)]);
@@ -45,10 +55,12 @@ export function createFeedReader(deps: {
     },
     onRebuild: () => rebuilds.inc(),
     onRead: (source) => reads.inc({ source }),
+    behind: deps.dormancy && ((userId) => deps.dormancy!.behind(userId)),
   });
 
   /** A pulled account's own activities, as its followers' pages show them. */
-  const account = cached({
+  const account = cachedList({
+    fill,
     cache: deps.accounts,
     load: async (userId, n, after) => {
       const [user, activities] = await Promise.all([feeds.getUser(userId), feeds.activities(userId, n, after)]);
@@ -63,11 +75,35 @@ export function createFeedReader(deps: {
    * `n` of its own after it, so the first `n` of the merge are exact).
    */
   async function homeItems(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
-    if (!after) deps.onRead?.(userId);
+    if (!after) read(userId);
     const own = await home(userId, n, after);
+    if (own.behind) return fromSources(userId, n, after);
     if (own.sources.length === 0) return own.items;
     const pulled = await Promise.all(own.sources.map((s) => pulledItems(s, n, after)));
     return mergePages(n, own.items, pulled);
+  }
+
+  /** A first page: the upkeep's trim, and the user counts as reading. */
+  function read(userId: string) {
+    deps.onRead?.(userId);
+    deps.dormancy?.seen(userId).catch((err) => console.warn(`[feed] marking ${userId} as reading: ${err instanceof Error ? err.message : err}`));
+  }
+
+  /**
+   * The page of a user whose feed may lack fan-out writes (dormant, or catching up: src/fanout/inactive.ts),
+   * merged at read time from what the feed is defined by: the user's own activities and those of
+   * everyone they follow (two reads per source, together); and the catch-up started behind it.
+   */
+  async function fromSources(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
+    deps.catchUp?.(userId);
+    const sources = [userId, ...(await feeds.following(userId)).map((f) => f.userId)];
+    const lists: WireItem[][] = [];
+    await inParallel(sources, 32, async (source) => {
+      const [user, activities] = await Promise.all([feeds.getUser(source), feeds.activities(source, n, after)]);
+      if (user) lists.push(activities.map((a) => toWireItem({ ...a, actorHandle: user.handle })));
+    });
+    readsFromSources.inc();
+    return mergePages(n, [], lists);
   }
 
   /**
@@ -102,8 +138,13 @@ export function createFeedReader(deps: {
     rebuild: (userId: string) => home.rebuild(userId),
     /** Up to `n` items of the user's home feed after `after` (newest first), rendered. */
     home: async (userId: string, n: number, after?: FeedKey): Promise<Item[]> => enrich(await homeItems(userId, n, after)),
-    /** The pulled accounts the user's feed merges in now (live streams listen to them). */
-    sources: async (userId: string) => (await home(userId, 0)).sources,
+    /** The pulled accounts the user's feed merges in now (live streams listen to them); opening a stream counts as reading. */
+    async sources(userId: string) {
+      read(userId);
+      const own = await home(userId, 0);
+      if (own.behind) deps.catchUp?.(userId);
+      return own.sources;
+    },
 
     /** Up to `n` of the user's own activities after `after`, from Cassandra, rendered. */
     async profile(userId: string, n: number, after?: FeedKey): Promise<Item[]> {
@@ -112,97 +153,6 @@ export function createFeedReader(deps: {
       return enrich(activities.map((a) => toWireItem({ ...a, actorHandle: user.handle })));
     },
   };
-
-  /**
-   * Pages of one kind of cached list (home feeds, pulled accounts): from Redis, rebuilt from
-   * Cassandra (`load`) on a miss, continued from Cassandra past what the cache holds, and read
-   * from Cassandra alone while Redis is unreachable.
-   */
-  function cached(kind: {
-    cache: CachePages;
-    load: (id: string, n: number, after?: FeedKey) => Promise<{ items: Stored<FeedItem>[]; sources: Source[] }>;
-    onRebuild?: () => void;
-    onRead?: (source: "cache" | "cassandra" | "cache+cassandra") => void;
-  }) {
-    const { cache, load } = kind;
-    const inflight = new Map<string, Promise<Awaited<ReturnType<typeof load>> | undefined>>();
-
-    /**
-     * Loads the newest `fill` items into the cache; returns what it read (up to fill + 1 items,
-     * newest first), or undefined when another process holds the rebuild.
-     */
-    async function rebuild(id: string) {
-      const token = crypto.randomUUID();
-      // The lock keeps other processes from starting a rebuild meanwhile; should it expire (a
-      // stalled rebuild), the token makes the newer rebuild the only one that can finish.
-      if (!(await cache.lock(id, token, 10_000))) return undefined; // another process is on it
-      try {
-        await cache.startRebuild(id, token);
-        const read = await load(id, fill + 1);
-        if (await cache.finishRebuild(id, token, read.items.slice(0, fill), read.items.length <= fill, read.sources)) kind.onRebuild?.();
-        return read;
-      } finally {
-        // Off the page's path: should it fail, the lock expires by itself.
-        cache.unlock(id, token).catch(() => {});
-      }
-    }
-
-    /** Concurrent misses for one cache share one rebuild. */
-    function rebuildOnce(id: string) {
-      let running = inflight.get(id);
-      if (!running) {
-        running = rebuild(id).finally(() => inflight.delete(id));
-        inflight.set(id, running);
-      }
-      return running;
-    }
-
-    const warnRebuild = (id: string) => (err: unknown) => {
-      console.warn(`[feed] rebuilding the cache of ${id}: ${err instanceof Error ? err.message : err}`);
-      return undefined;
-    };
-    const fromCassandra = async (id: string, n: number, after?: FeedKey) => {
-      const read = await load(id, n, after);
-      return { items: read.items.map(toWireItem), sources: read.sources.map((s) => s.userId) };
-    };
-
-    /**
-     * Up to `n` items after `after` as the cache or Cassandra hold them, and the pulled accounts
-     * (home feeds); from a cache hit also whether it holds the whole list, and its version.
-     */
-    async function page(id: string, n: number, after?: FeedKey): Promise<{ items: WireItem[]; sources: string[]; complete?: boolean; version?: string }> {
-      try {
-        const hit = await cache.page(id, n, after);
-        if (!hit) {
-          // A miss (or a rebuild in progress elsewhere). A first page comes from the rebuild's
-          // own read of the newest items: one read of Cassandra both serves it and fills the
-          // cache. A deeper page is one small read of its own, the rebuild going on behind it.
-          kind.onRead?.("cassandra");
-          if (!after && n <= fill + 1) {
-            const read = await rebuildOnce(id).catch(warnRebuild(id));
-            if (read) return { items: read.items.slice(0, n).map(toWireItem), sources: read.sources.map((s) => s.userId) };
-          } else {
-            rebuildOnce(id).catch(warnRebuild(id));
-          }
-          return fromCassandra(id, n, after);
-        }
-        if (hit.items.length < n && !hit.complete) {
-          const last = hit.items.at(-1);
-          const from = last ? positionOf(last) : after;
-          kind.onRead?.("cache+cassandra");
-          return { items: [...hit.items, ...(await fromCassandra(id, n - hit.items.length, from)).items], sources: hit.sources };
-        }
-        kind.onRead?.("cache");
-        return hit;
-      } catch (err) {
-        if (outageOf(err) !== "redis") throw err;
-        kind.onRead?.("cassandra"); // losing Redis loses no data, only speed
-        return fromCassandra(id, n, after);
-      }
-    }
-
-    return Object.assign(page, { rebuild: async (id: string) => void (await rebuildOnce(id)) });
-  }
 }
 
 export type FeedReader = ReturnType<typeof createFeedReader>;

@@ -2,6 +2,7 @@ import type { Admin, Kafka } from "kafkajs";
 import type { Config } from "../config";
 import type { Metrics } from "../metrics";
 import type { Fanout } from "../fanout/fanout";
+import type { Dormancy } from "../feeds/dormancy";
 import type { FeedStore } from "../feeds/store";
 import type { ObjectCache } from "../feeds/objects";
 import type { Notifier } from "../fanout/notify";
@@ -16,12 +17,12 @@ import { createFeedWorker } from "./worker";
  * groups, each kept alive by a supervisor through any outage (see supervisor.ts). `onFatal` is
  * called when a stage cannot go on (a store rejected a write): the caller exits non-zero.
  */
-export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Config; metrics: Metrics; feeds: FeedStore; fanout: Fanout; objects: ObjectCache; notifier: Notifier; onFatal: (err: unknown) => void }) {
-  const { kafka, admin, config, metrics, feeds, fanout, objects, notifier, onFatal } = deps;
+export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Config; metrics: Metrics; feeds: FeedStore; fanout: Fanout; objects: ObjectCache; notifier: Notifier; dormancy: Dormancy; onFatal: (err: unknown) => void }) {
+  const { kafka, admin, config, metrics, feeds, fanout, objects, notifier, dormancy, onFatal } = deps;
   const rekeyStatus = createStageStatus("router", metrics);
   const workerStatus = createStageStatus("worker", metrics);
   const rekey = supervise({ status: rekeyStatus, onFatal, create: () => createRekeyStage({ kafka, config, metrics, status: rekeyStatus }) });
-  const worker = supervise({ status: workerStatus, onFatal, create: () => createFeedWorker({ kafka, config, metrics, feeds, fanout, objects, notifier, status: workerStatus }) });
+  const worker = supervise({ status: workerStatus, onFatal, create: () => createFeedWorker({ kafka, config, metrics, feeds, fanout, objects, notifier, dormancy, status: workerStatus }) });
 
   const lag = metrics.gauge("feedline_consumer_lag", "Messages not yet consumed and committed, per group, topic and partition.");
   metrics.collect(async () => {

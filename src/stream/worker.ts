@@ -2,6 +2,7 @@ import { type Kafka, type KafkaMessage, type Message, Partitioners } from "kafka
 import type { Config } from "../config";
 import type { Metrics } from "../metrics";
 import type { Fanout } from "../fanout/fanout";
+import type { Dormancy } from "../feeds/dormancy";
 import type { FeedStore } from "../feeds/store";
 import type { ObjectCache } from "../feeds/objects";
 import type { Notifier } from "../fanout/notify";
@@ -22,8 +23,8 @@ import { writeTimeOf } from "../model/write-time";
  * succeeded; a retryable store error is retried with back-off (the partition waits), a
  * non-retryable one stops the consumer rather than skip a write.
  */
-export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: Metrics; feeds: FeedStore; fanout: Fanout; objects: ObjectCache; notifier: Notifier; status: StageStatus }) {
-  const { kafka, config, metrics, feeds, fanout, objects, notifier, status } = deps;
+export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: Metrics; feeds: FeedStore; fanout: Fanout; objects: ObjectCache; notifier: Notifier; dormancy: Dormancy; status: StageStatus }) {
+  const { kafka, config, metrics, feeds, fanout, objects, notifier, dormancy, status } = deps;
   const consumer = kafka.consumer(consumerOptions(config, config.stream.feedsGroup));
   const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
   const events = metrics.counter("feedline_events_total", "Change events consumed, by stage and topic.");
@@ -50,6 +51,7 @@ export function createFeedWorker(deps: { kafka: Kafka; config: Config; metrics: 
     notifier,
     feedLength: config.feed.length,
     hybrid: config.stream.hybrid,
+    dormancy,
     onFanout(n, sourceTs) {
       writes.inc({}, n);
       if (sourceTs !== null && n > 0) freshness.observe(Math.max(0, (Date.now() - sourceTs) / 1000));

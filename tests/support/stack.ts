@@ -35,16 +35,16 @@ async function answers(config: Config) {
   }
 }
 
-/** Clients for one test file, closed by the caller's afterAll. */
-export async function openServices(): Promise<Services> {
-  return createServices(await stackConfig());
+/** Clients for one test file, closed by the caller's afterAll; `adjust` changes the stack's config for them. */
+export async function openServices(adjust: (config: Config) => Config = (c) => c): Promise<Services> {
+  return createServices(adjust(await stackConfig()));
 }
 
 /** Opens the clients before the file's tests and closes them after; call the result inside tests. */
-export function useServices(): () => Services {
+export function useServices(adjust?: (config: Config) => Config): () => Services {
   let services: Services | undefined;
   beforeAll(async () => {
-    services = await openServices();
+    services = await openServices(adjust);
   });
   afterAll(async () => {
     await services?.close();

@@ -14,14 +14,26 @@ const defaultWeights: Record<Operation, number> = { follow: 4, unfollow: 1, post
  */
 export async function randomWorkload(
   services: Services,
-  opts: { users: number; operations: number; seed: number; onProgress?: (done: number) => void; weights?: Partial<Record<Operation, number>> },
+  opts: {
+    users: number;
+    operations: number;
+    seed: number;
+    onProgress?: (done: number) => void;
+    weights?: Partial<Record<Operation, number>>;
+    /** Users to act as instead of `users` new ones (with their handles, for mentions). */
+    existing?: { id: string; handle: string }[];
+  },
 ) {
   const random = seededRandom(opts.seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(random() * xs.length)]!;
   const store = services.writes;
   const users: string[] = [];
   const handles: string[] = [];
-  for (let i = 0; i < opts.users; i++) {
+  for (const user of opts.existing ?? []) {
+    users.push(user.id);
+    handles.push(user.handle);
+  }
+  for (let i = 0; !opts.existing && i < opts.users; i++) {
     const user = await store.createUser({ handle: uniqueHandle("w") });
     users.push(user.id);
     handles.push(user.handle);

@@ -6,7 +6,8 @@ import { settle, targetsOf } from "../../fanout/hybrid";
 
 /**
  * An activity appears in its actor's feed and in each follower's (a pulled account's followers
- * read it from the account's cache: src/fanout/hybrid.ts); it goes from all of them. Runs in the
+ * read it from the account's cache: src/fanout/hybrid.ts; a dormant follower's feed is completed
+ * when they return: src/fanout/inactive.ts); it goes from all of them. Runs in the
  * actor's serial stream, which also owns the actor's followers, reach and user row.
  */
 export async function upsertActivity(ctx: WriteContext, activity: Activity, sourceTs: number) {
@@ -16,8 +17,13 @@ export async function upsertActivity(ctx: WriteContext, activity: Activity, sour
   if (!actor) return void (await ctx.feeds.putActivity(activity, ctx.ts));
   await settle(ctx, activity.actorId);
   const item = { ...activity, actorHandle: actor.handle };
-  // The activity row goes with the actor's own feed row, in one request.
-  ctx.onFanout(await ctx.fanout.add(await targetsOf(ctx, activity.actorId), item, ctx.ts, undefined, { withActivity: true }), sourceTs);
+  const [own, ...followers] = await targetsOf(ctx, activity.actorId);
+  // The activity row goes with the actor's own feed row, in one request, and before the followers
+  // are asked who is dormant: a returning user's catch-up, which lets the fan-out write to them
+  // again before it reads the activities, then finds it (src/fanout/inactive.ts).
+  let written = await ctx.fanout.add([own!], item, ctx.ts, undefined, { withActivity: true });
+  if (followers.length > 0) written += await ctx.fanout.add(await ctx.dormancy.awake(followers), item, ctx.ts);
+  ctx.onFanout(written, sourceTs);
   await ctx.fanout.account.add([{ ...item, ts: ctx.ts }], (await ctx.feeds.reach(activity.actorId)).pulled);
 }
 

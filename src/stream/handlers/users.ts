@@ -21,6 +21,8 @@ export async function handleUser(ctx: WriteContext, change: Change<"users">) {
     return;
   }
   const before = await ctx.feeds.getUser(id);
+  // A new user counts as reading for the inactive window, as if they had read at sign-up.
+  if (!before) await ctx.dormancy.seen(id);
   if (before?.handle !== handle) await pushNewest(ctx, id, handle, () => targetsOf(ctx, id));
   // Stored last: a crash before this line replays the fan-out, since the handle still looks new.
   await ctx.feeds.putUser({ id, handle, displayName: display_name }, ctx.ts);
