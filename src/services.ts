@@ -46,9 +46,9 @@ export async function createServices(config: Config) {
   const notificationStore = createNotificationStore({ cassandra });
   const notifier = createNotifier({ store: notificationStore, live, windowMs: config.notifications.windowMs });
   const fanout = createFanout({ feeds, cache: feedCache, live, chunk: config.stream.fanout.chunk });
-  const dormancy = createDormancy({ redis, windowMs: config.feed.inactiveMs });
-  const catchUp = createCatchUp({ feeds, fanout, objects, notifier, feedLength: config.feed.length, hybrid: config.stream.hybrid, dormancy }, dormancy);
   const metrics = createMetrics();
+  const dormancy = createDormancy({ redis, windowMs: config.feed.inactiveMs });
+  const catchUp = createCatchUp({ feeds, fanout, objects, notifier, feedLength: config.feed.length, hybrid: config.stream.hybrid, dormancy }, dormancy, metrics);
   const rates = createRateLimits({ redis, rates: config.rates });
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics, concurrency: config.feed.upkeepConcurrency });
   const lookUp = createLookUp(objects);

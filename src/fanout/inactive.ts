@@ -3,6 +3,7 @@ import type { FeedStore } from "../feeds/store";
 import type { Metrics } from "../metrics";
 import { completeFeed } from "./complete";
 import type { WriteContext } from "./context";
+import { createKeyedQueue } from "../parallel";
 
 /**
  * Inactive users (docs/stream.md, "Inactive users"): the sweep that marks users who have not
@@ -58,28 +59,24 @@ export async function sweepInactive({ feeds, dormancy, metrics }: { feeds: FeedS
 }
 
 /**
- * A returning user's catch-up, once per user at a time in the process (another process may run
- * its own; both write the same rows at the same write times). First the feed is marked catching
- * up and the fan-out writes to it again; then its newest N are recomputed from its sources and
- * the missing ones written, each at its owner stream's write time (src/fanout/complete.ts), so
- * that a removal racing with it wins; then pages read the feed again. A failure leaves the mark,
- * and the next page starts the catch-up again.
+ * A returning user's catch-up, queued behind the pages like the upkeep (`concurrency` at a time
+ * per process, a user at most once; another process may run its own, and both write the same
+ * rows at the same write times). First the feed is marked catching up and the fan-out writes to
+ * it again; then its newest N are recomputed from its sources and the missing ones written, each
+ * at its owner stream's write time (src/fanout/complete.ts), so that a removal racing with it
+ * wins; then pages read the feed again. A failure leaves the mark, and the next page queues the
+ * catch-up again.
  */
-export function createCatchUp(ctx: Omit<WriteContext, "ts" | "onFanout">, dormancy: Dormancy) {
-  const running = new Map<string, Promise<void>>();
+export function createCatchUp(ctx: Omit<WriteContext, "ts" | "onFanout">, dormancy: Dormancy, metrics: Metrics, concurrency = 2) {
+  const pending = metrics.gauge("feedline_catchup_pending", "Returning users' catch-ups queued or running in this process.");
+  const queue = createKeyedQueue({ concurrency, backlog: 10_000, onSize: (size) => pending.set({}, size) });
   const catchUp = async (userId: string) => {
     await dormancy.wake(userId);
     await completeFeed({ ...ctx, ts: 0, onFanout: () => {} }, userId);
     await dormancy.caughtUp(userId);
   };
-  return (userId: string) => {
-    let run = running.get(userId);
-    if (!run) {
-      run = catchUp(userId)
-        .catch((err) => console.warn(`[inactive] catching up the feed of ${userId}: ${err instanceof Error ? err.message : err}`))
-        .finally(() => running.delete(userId));
-      running.set(userId, run);
-    }
-    return run;
-  };
+  return (userId: string) =>
+    void queue.add(userId, () =>
+      catchUp(userId).catch((err) => console.warn(`[inactive] catching up the feed of ${userId}: ${err instanceof Error ? err.message : err}`)),
+    );
 }

@@ -1,6 +1,7 @@
 import type { Metrics } from "../metrics";
 import type { FeedStore } from "../feeds/store";
 import { trimmed } from "./complete";
+import { createKeyedQueue } from "../parallel";
 import { generationOf, writeTimeBase } from "../model/write-time";
 
 const dayMs = 86_400_000;
@@ -31,26 +32,12 @@ export function createUpkeep(deps: { feeds: FeedStore; length: number; metrics: 
   /** Users this process kept (or queued) recently (ms), so a read costs no store round trip most of the time. */
   const recent = new Map<string, number>();
   /** Queued, in the order their reads came. */
-  const waiting = new Set<string>();
-  const running = new Set<string>();
-
-  function pump() {
-    for (const userId of waiting) {
-      if (running.size >= concurrency) break;
-      waiting.delete(userId);
-      running.add(userId);
-      upkeep(userId)
-        .catch((err) => {
-          recent.delete(userId); // retried on a later read
-          console.warn(`[feed] upkeep of ${userId}: ${err instanceof Error ? err.message : err}`);
-        })
-        .finally(() => {
-          running.delete(userId);
-          pump();
-        });
-    }
-    pending.set({}, waiting.size + running.size);
-  }
+  const queue = createKeyedQueue({ concurrency, backlog, onSize: (size) => pending.set({}, size) });
+  const run = (userId: string) => () =>
+    upkeep(userId).catch((err) => {
+      recent.delete(userId); // retried on a later read
+      console.warn(`[feed] upkeep of ${userId}: ${err instanceof Error ? err.message : err}`);
+    });
 
   /** Trims the user's feed past 2N, unless that was done less than a day ago (or `force`). */
   async function upkeep(userId: string, opts: { force?: boolean } = {}) {
@@ -73,16 +60,14 @@ export function createUpkeep(deps: { feeds: FeedStore; length: number; metrics: 
     /** A read of the user's feed: queues its upkeep if it is due. */
     read(userId: string) {
       const now = Date.now();
-      if (now - (recent.get(userId) ?? 0) < everyMs || waiting.has(userId) || running.has(userId)) return;
-      if (waiting.size >= backlog) return;
+      if (now - (recent.get(userId) ?? 0) < everyMs || queue.has(userId)) return;
+      if (!queue.add(userId, run(userId))) return;
       if (recent.size > 100_000) recent.clear();
       recent.set(userId, now);
-      waiting.add(userId);
-      pump();
     },
     /** Until every queued upkeep has run (tests). */
     async drained() {
-      while (waiting.size + running.size > 0) await Bun.sleep(20);
+      while (queue.size() > 0) await Bun.sleep(20);
     },
   };
 }

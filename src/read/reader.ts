@@ -36,8 +36,8 @@ export function createFeedReader(deps: {
   onRead?: (userId: string) => void;
   /** Who reads (src/feeds/dormancy.ts): a first page counts as reading; a dormant user's feed is merged from its sources. */
   dormancy?: Pick<Dormancy, "seen" | "behind">;
-  /** Completes a returning user's feed in the background, once per user at a time (src/fanout/inactive.ts). */
-  catchUp?: (userId: string) => Promise<void>;
+  /** Queues the completion of a returning user's feed, behind the pages (src/fanout/inactive.ts). */
+  catchUp?: (userId: string) => void;
 }) {
   const { feeds, length, metrics, enrich } = deps;
   const fill = Math.min(deps.fill ?? length, length);
@@ -92,10 +92,9 @@ export function createFeedReader(deps: {
   /**
    * The page of a user whose feed may lack fan-out writes (dormant, or catching up: src/fanout/inactive.ts),
    * merged at read time from what the feed is defined by: the user's own activities and those of
-   * everyone they follow (two reads per source, together); and the catch-up started behind it.
+   * everyone they follow (two reads per source, together); and the catch-up queued behind it.
    */
   async function fromSources(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
-    deps.catchUp?.(userId);
     const sources = [userId, ...(await feeds.following(userId)).map((f) => f.userId)];
     const lists: WireItem[][] = [];
     await inParallel(sources, 32, async (source) => {
@@ -103,6 +102,7 @@ export function createFeedReader(deps: {
       if (user) lists.push(activities.map((a) => toWireItem({ ...a, actorHandle: user.handle })));
     });
     readsFromSources.inc();
+    deps.catchUp?.(userId); // after the page's own reads: it queues behind them
     return mergePages(n, [], lists);
   }
 

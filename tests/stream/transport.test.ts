@@ -4,7 +4,7 @@ import { ReplyError } from "ioredis";
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from "kafkajs";
 import { AppError } from "../../src/errors";
 import { DecodeError } from "../../src/stream/envelope";
-import { inParallel } from "../../src/parallel";
+import { createKeyedQueue, inParallel } from "../../src/parallel";
 import { classify, keepAlive, retrying } from "../../src/stream/transport";
 
 describe("error classification", () => {
@@ -101,6 +101,30 @@ describe("inParallel", () => {
     });
     expect(done.sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(peak).toBe(3);
+  });
+});
+
+describe("a keyed queue", () => {
+  test("runs jobs in order, at most `concurrency` at once, each key once while it waits or runs, and refuses past its backlog", async () => {
+    const sizes: number[] = [];
+    const queue = createKeyedQueue({ concurrency: 2, backlog: 3, onSize: (n) => sizes.push(n) });
+    const started: string[] = [];
+    let inFlight = 0;
+    let peak = 0;
+    const job = (key: string) => async () => {
+      started.push(key);
+      peak = Math.max(peak, ++inFlight);
+      await Bun.sleep(10);
+      inFlight--;
+      if (key === "b") throw new Error("a job's failure is its own");
+    };
+    expect(["a", "b", "c", "a", "d", "e"].map((k) => queue.add(k, job(k)))).toEqual([true, true, true, true, true, true]);
+    expect(queue.add("f", job("f"))).toBe(false); // c, d, e wait: the backlog is full
+    expect(queue.has("a") && queue.has("e") && !queue.has("f")).toBe(true);
+    while (queue.size() > 0) await Bun.sleep(5);
+    expect(started).toEqual(["a", "b", "c", "d", "e"]);
+    expect(peak).toBe(2);
+    expect(sizes.at(-1)).toBe(0);
   });
 });
 
