@@ -1,8 +1,8 @@
 import type { Metrics } from "../metrics";
 import type { CachePages } from "../feeds/cache-pages";
 import type { FeedStore } from "../feeds/store";
-import { type FeedKey, type Item, type WireItem, toWireItem } from "../model/feed";
-import type { Enrich } from "./enrich";
+import { type FeedKey, type Item, type UserObject, type WireItem, refKey, toWireItem } from "../model/feed";
+import type { Enrich, LookUp } from "./enrich";
 import { comesAfter, mergePages } from "./merge";
 import { cachedList } from "./cached-list";
 import type { Dormancy } from "../feeds/dormancy";
@@ -34,10 +34,15 @@ export function createFeedReader(deps: {
   enrich: Enrich;
   /** Called on each first page of a home feed (the upkeep, src/fanout/upkeep.ts). */
   onRead?: (userId: string) => void;
-  /** Who reads (src/feeds/dormancy.ts): a first page counts as reading; a dormant user's feed is merged from its sources. */
-  dormancy?: Pick<Dormancy, "seen" | "behind">;
-  /** Queues the completion of a returning user's feed, behind the pages (src/fanout/inactive.ts). */
-  catchUp?: (userId: string) => void;
+  /** Inactive users (src/fanout/inactive.ts); without it, every feed is read as written. */
+  inactive?: {
+    /** Who reads (src/feeds/dormancy.ts): a first page counts as reading; a feed that is behind is merged from its sources. */
+    dormancy: Pick<Dormancy, "seen" | "behind">;
+    /** Queues the completion of a returning user's feed, behind the pages. */
+    catchUp: (userId: string) => void;
+    /** Objects as pages render them (src/read/enrich.ts): the sources' handles. */
+    lookUp: LookUp;
+  };
 }) {
   const { feeds, length, metrics, enrich } = deps;
   const fill = Math.min(deps.fill ?? length, length);
@@ -55,7 +60,7 @@ export function createFeedReader(deps: {
     },
     onRebuild: () => rebuilds.inc(),
     onRead: (source) => reads.inc({ source }),
-    behind: deps.dormancy && ((userId) => deps.dormancy!.behind(userId)),
+    behind: deps.inactive && ((userId) => deps.inactive!.dormancy.behind(userId)),
   });
 
   /** A pulled account's own activities, as its followers' pages show them. */
@@ -86,7 +91,7 @@ export function createFeedReader(deps: {
   /** A first page: the upkeep's trim, and the user counts as reading. */
   function read(userId: string) {
     deps.onRead?.(userId);
-    deps.dormancy?.seen(userId).catch((err) => console.warn(`[feed] marking ${userId} as reading: ${err instanceof Error ? err.message : err}`));
+    deps.inactive?.dormancy.seen(userId).catch((err) => console.warn(`[feed] marking ${userId} as reading: ${err instanceof Error ? err.message : err}`));
   }
 
   /**
@@ -96,13 +101,16 @@ export function createFeedReader(deps: {
    */
   async function fromSources(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
     const sources = [userId, ...(await feeds.following(userId)).map((f) => f.userId)];
+    // The sources' handles from the object cache, in one round trip, beside their activities.
+    const handles = deps.inactive!.lookUp(sources.map((id) => ({ type: "user" as const, id })), []);
     const lists: WireItem[][] = [];
     await inParallel(sources, 32, async (source) => {
-      const [user, activities] = await Promise.all([feeds.getUser(source), feeds.activities(source, n, after)]);
+      const activities = await feeds.activities(source, n, after);
+      const user = (await handles).get(refKey({ type: "user", id: source })) as UserObject | null | undefined;
       if (user) lists.push(activities.map((a) => toWireItem({ ...a, actorHandle: user.handle })));
     });
     readsFromSources.inc();
-    deps.catchUp?.(userId); // after the page's own reads: it queues behind them
+    deps.inactive!.catchUp(userId); // after the page's own reads: it queues behind them
     return mergePages(n, [], lists);
   }
 
@@ -142,7 +150,7 @@ export function createFeedReader(deps: {
     async sources(userId: string) {
       read(userId);
       const own = await home(userId, 0);
-      if (own.behind) deps.catchUp?.(userId);
+      if (own.behind) deps.inactive?.catchUp(userId);
       return own.sources;
     },
 
