@@ -132,7 +132,7 @@ record(
   tables,
   `One \`serve\` process (API and workers) with the inactive window at ${windowSeconds} s instead of days, and every stack component, on the same machine. ` +
     `Users follow ${follows} others drawn at random; ${marked} of them were marked dormant by the sweep. Rows written from the workers' counter; pure fan-out from PostgreSQL (each post's author and followers). ` +
-    `A returning user's page is merged from their sources (two Cassandra reads per followee) while their feed is completed behind it.`,
+    `A returning user's page is merged from their sources (one Cassandra read per followee, handles from the object cache) while their feed is completed behind it.`,
 );
 await admin.disconnect();
 await services.close();

@@ -97,7 +97,7 @@ export function createFeedReader(deps: {
   /**
    * The page of a user whose feed may lack fan-out writes (dormant, or catching up: src/fanout/inactive.ts),
    * merged at read time from what the feed is defined by: the user's own activities and those of
-   * everyone they follow (two reads per source, together); and the catch-up queued behind it.
+   * everyone they follow (one Cassandra read per source, together, and their handles from the object cache); and the catch-up queued behind it.
    */
   async function fromSources(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
     const sources = [userId, ...(await feeds.following(userId)).map((f) => f.userId)];
