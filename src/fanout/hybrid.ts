@@ -44,7 +44,9 @@ export async function pushNewest(ctx: WriteContext, actorId: string, handle: str
  *   sources go, so a page in between shows the items from both, each once, never from neither.
  */
 export async function settle(ctx: WriteContext, userId: string) {
-  const { followers, pulled } = await ctx.feeds.reach(userId);
+  const { followers, pulled, counted } = await ctx.feeds.reach(userId);
+  // Counted from the rows (no count written yet): written now, at this event's time, so that it is counted once.
+  if (counted) await ctx.feeds.setFollowerCount(userId, followers, ctx.ts);
   if (!pulled && followers >= ctx.hybrid.threshold) {
     await ctx.fanout.pull(await ctx.feeds.followers(userId), userId, true, ctx.ts);
     await ctx.feeds.setPulled(userId, true, ctx.ts);

@@ -126,14 +126,17 @@ export function createFeedStore(deps: {
     isFollower: async (userId: string, followerId: string) => (await db.execute(q.isFollower, [userId, followerId])).rowLength > 0,
     /**
      * How many followers the user has, and whether its activities are pulled at read time
-     * (hybrid fan-out, docs/stream.md). A user whose count was never written (followed before
-     * the count existed) is counted from its followers rows once; the next edge writes the count.
+     * (hybrid fan-out, docs/stream.md). A user whose count was never written (new, or followed
+     * before the count existed) is counted from its followers rows (`counted`): the caller, the
+     * user's own stream, writes that count (`setFollowerCount`), so that it is counted once.
      */
     async reach(userId: string): Promise<Reach> {
       const row = (await db.execute(q.reach, [userId])).first();
-      const counted = row?.followers ?? Number((await db.execute(q.countFollowers, [userId])).first()?.n ?? 0);
-      return { followers: counted, pulled: row?.pulled === true };
+      if (row?.followers != null) return { followers: row.followers as number, pulled: row.pulled === true };
+      const followers = Number((await db.execute(q.countFollowers, [userId])).first()?.n ?? 0);
+      return { followers, pulled: row?.pulled === true, counted: true };
     },
+    setFollowerCount: (userId: string, followers: number, ts: number) => db.execute(q.setFollowerCount, [ts, followers, userId]),
     setPulled: (userId: string, pulled: boolean, ts: number) => db.execute(q.setPulled, [ts, pulled, userId]),
     /** Records that these users' feeds pull the source in at read time (they follow it, and it is pulled). */
     putSources: (userIds: string[], sourceId: string, ts: number, beforeBatch?: () => void) =>
@@ -208,7 +211,7 @@ export function createFeedStore(deps: {
 export type FeedStore = ReturnType<typeof createFeedStore>;
 
 /** An account's follower count, and whether it is pulled at read time rather than pushed (hybrid fan-out). */
-export type Reach = { followers: number; pulled: boolean };
+export type Reach = { followers: number; pulled: boolean; counted?: boolean };
 
 /** A pulled account a feed merges in, with the write time of the record that says so. */
 export type Source = { userId: string; ts: number };

@@ -74,7 +74,7 @@ export function unitOfWork(
       const result = await store.addFollower(userId, followerId, since, ts, count);
       followers.get(userId)?.add(followerId);
       const r = reach.get(userId);
-      if (r) r.followers = count;
+      if (r) [r.followers, r.counted] = [count, undefined];
       return result;
     },
     async removeFollower(userId, followerId, ts, count) {
@@ -82,12 +82,19 @@ export function unitOfWork(
       const result = await store.removeFollower(userId, followerId, ts, count);
       followers.get(userId)?.delete(followerId);
       const r = reach.get(userId);
-      if (r) r.followers = count;
+      if (r) [r.followers, r.counted] = [count, undefined];
       return result;
     },
     async reach(userId) {
       if (!reach.has(userId)) reach.set(userId, await store.reach(userId));
       return { ...reach.get(userId)! };
+    },
+    async setFollowerCount(userId, count, ts) {
+      guard();
+      const result = await store.setFollowerCount(userId, count, ts);
+      const r = reach.get(userId);
+      if (r) [r.followers, r.counted] = [count, undefined];
+      return result;
     },
     async setPulled(userId, pulled, ts) {
       guard();

@@ -142,6 +142,13 @@ describe("the stream's unit of work for its own user", () => {
     expect(await view.reach(actor)).toEqual({ followers: 1, pulled: true });
     expect(await services.feeds.reach(actor)).toEqual({ followers: 1, pulled: true });
 
+    // A user followed before counts existed is counted from its rows, until the count is written.
+    const old = `old-${run}`;
+    await services.cassandra.execute("INSERT INTO followers (user_id, follower_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?", [old, "f9", new Date(), at(1)]);
+    expect(await services.feeds.reach(old)).toEqual({ followers: 1, pulled: false, counted: true });
+    await view.setFollowerCount(old, 1, at(2));
+    expect(await services.feeds.reach(old)).toEqual({ followers: 1, pulled: false });
+
     await view.deleteUser(actor, at(6));
     expect(await view.getUser(actor)).toBeNull();
     expect(await services.feeds.getUser(actor)).toBeNull();
