@@ -30,8 +30,11 @@ export async function checkFeeds(services: Services, url: string, userIds: strin
       if (bad(diff) && failures.length < 5) {
         const wanted = new Set(want);
         const extra = got.flatMap((id, i) => (wanted.has(id) ? [] : [`${id} (at ${i})`]));
+        const twice = [...new Set(got.filter((id, i) => got.indexOf(id) !== i))];
         failures.push(
-          `${feed} feed of user ${userId}: ${JSON.stringify(diff)}${extra.length ? `; not in the oracle: ${extra.join(", ")}` : ""}\n` +
+          `${feed} feed of user ${userId}: ${JSON.stringify(diff)}${extra.length ? `; not in the oracle: ${extra.join(", ")}` : ""}` +
+            `${twice.length ? `; twice: ${twice.map((id) => `${id} (at ${got.flatMap((g, i) => (g === id ? [i] : [])).join(", ")})`).join("; ")}` : ""}\n` +
+            `${await storedRows(services, feed, userId, twice)}` +
             `  oracle: ${want.slice(0, 20).join(" ")}\n  served: ${got.slice(0, 20).join(" ")}`,
         );
       }
@@ -52,6 +55,15 @@ export async function checkFeeds(services: Services, url: string, userIds: strin
 }
 
 const bad = (d: FeedDiff) => d.missing + d.extra + d.doubled + d.misordered > 0;
+
+/** The rows Cassandra holds for items a feed served twice, with their write times: what a failure needs to be understood. */
+async function storedRows(services: Services, feed: "home" | "profile", userId: string, ids: string[]) {
+  if (ids.length === 0) return "";
+  const [table, key] = feed === "home" ? ["home_feed", "user_id"] : ["activities_by_actor", "actor_id"];
+  const rows = await services.cassandra.execute(`SELECT created_at, activity_id, WRITETIME(verb) AS ts FROM ${table} WHERE ${key} = ?`, [userId]);
+  const held = rows.rows.filter((r) => ids.includes(r.activity_id as string)).map((r) => `${r.activity_id} at ${(r.created_at as Date).toISOString()} (write time ${r.ts})`);
+  return `  ${table} holds: ${held.join("; ")}\n`;
+}
 
 /**
  * A read sent again, as a client following the contract would, while the service answers

@@ -77,7 +77,12 @@ export async function expectConverged(services: Services, userIds: string[], tim
 /** The shared worker's state and the end of its log, when one runs: what it was doing is usually why a wait on the pipeline failed. */
 export async function sharedWorkerLog() {
   const worker = await shared?.catch(() => undefined);
-  return worker ? `\n--- shared worker (${worker.status()}), last lines:\n${worker.output().slice(-3000)}` : "";
+  if (!worker) return "";
+  // Its own report in detail: each stage's state, and a stage that applies nothing while its group has lag.
+  const health = await fetch(`${worker.adminUrl}/healthz`, { signal: AbortSignal.timeout(5000) })
+    .then((r) => r.text())
+    .catch((err: Error) => `no answer: ${err.message}`);
+  return `\n--- shared worker (${worker.status()}), /healthz: ${health}\nlast lines:\n${worker.output().slice(-3000)}`;
 }
 
 /** The user's whole home feed as pages serve it (the reader: cache, then Cassandra), rendered. */
