@@ -118,11 +118,11 @@ export function createFanout({ feeds, cache, live, chunk }: { feeds: FeedStore; 
      * A user's own activities into (or out of) their account's cache, which pulled accounts'
      * followers' pages read; kept for every account whose cache exists, pulled or not, so that
      * it is never stale when the account is pulled again. A removal needs no live event of its
-     * own: it goes to every follower's feed, and so to their streams (src/stream/handlers/activity.ts). The activity rows themselves are written
-     * with the actor's own feed rows (`withActivity`).
+     * own: it goes to every follower's feed, and so to their streams (src/stream/handlers/activity.ts).
+     * The activity rows themselves are written with the actor's own feed rows (`withActivity`).
      */
     account: {
-      /** `live`: the account is pulled, and the streams that listen to it are told of each item. */
+      /** `publish`: the account is pulled, and the streams that listen to it are told of each item. */
       async add(items: Stored<FeedItem>[], publish?: boolean) {
         if (items.length === 0) return;
         await cache.account.add(items[0]!.actorId, items);

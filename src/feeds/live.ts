@@ -37,9 +37,9 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
   const prefix = redis.options.keyPrefix ?? "";
   const channel = (userId: string) => `${prefix}feed:live:{${userId}}`;
   const accountChannel = (accountId: string) => `${prefix}feed:acct:{${accountId}}`;
-  /** Listeners by channel name: one Redis subscription per channel, however many streams share it. */
   const registry = createRegistry(redis, liveRegistryName);
   let subscriber: RedisClient | undefined;
+  /** Listeners by channel name: one Redis subscription per channel, however many streams share it. */
   const listeners = new Map<string, Set<(event: LiveEvent) => void>>();
   const subscribed = new Map<string, Promise<unknown>>();
 

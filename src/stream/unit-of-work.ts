@@ -25,6 +25,11 @@ export function unitOfWork(
   const users = new Map<string, Awaited<ReturnType<FeedStore["getUser"]>>>();
   const followers = new Map<string, Set<string>>();
   const reach = new Map<string, Reach>();
+  /** The run's view of a follower count it has just written (no longer one counted from the rows). */
+  const keepCount = (userId: string, count: number) => {
+    const r = reach.get(userId);
+    if (r) [r.followers, r.counted] = [count, undefined];
+  };
   /** The write, called only while the guard allows it. */
   const guarded =
     <A extends unknown[], R>(write: (...args: A) => Promise<R>) =>
@@ -73,16 +78,14 @@ export function unitOfWork(
       guard();
       const result = await store.addFollower(userId, followerId, since, ts, count);
       followers.get(userId)?.add(followerId);
-      const r = reach.get(userId);
-      if (r) [r.followers, r.counted] = [count, undefined];
+      keepCount(userId, count);
       return result;
     },
     async removeFollower(userId, followerId, ts, count) {
       guard();
       const result = await store.removeFollower(userId, followerId, ts, count);
       followers.get(userId)?.delete(followerId);
-      const r = reach.get(userId);
-      if (r) [r.followers, r.counted] = [count, undefined];
+      keepCount(userId, count);
       return result;
     },
     async reach(userId) {
@@ -92,8 +95,7 @@ export function unitOfWork(
     async setFollowerCount(userId, count, ts) {
       guard();
       const result = await store.setFollowerCount(userId, count, ts);
-      const r = reach.get(userId);
-      if (r) [r.followers, r.counted] = [count, undefined];
+      keepCount(userId, count);
       return result;
     },
     async setPulled(userId, pulled, ts) {
