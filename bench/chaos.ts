@@ -1,5 +1,5 @@
 /**
- * The chaos suite: `npm run chaos -- [--targets worker,connect,kafka,cassandra,redis,postgres,worker-pause,cassandra-pause]
+ * The chaos suite: `npm run chaos -- [--targets worker,connect,registry,kafka,cassandra,redis,postgres,worker-pause,cassandra-pause]
  * [--users 80] [--rate 20] [--hold 5] [--followers 3000] [--posts 300] [--seed 1]`.
  * Kills each target with SIGKILL (or, for the -pause targets, freezes it with SIGSTOP) under a
  * concurrent API workload, in the middle of a large fan-out and a follow backfill, brings it back

@@ -51,6 +51,8 @@ const variables = {
 
   FEEDLINE_CONNECT_HOST: host.default("127.0.0.1"),
   FEEDLINE_CONNECT_PORT: port.default(28083),
+  FEEDLINE_REGISTRY_HOST: host.default("127.0.0.1"),
+  FEEDLINE_REGISTRY_PORT: port.default(28081),
 
   FEEDLINE_CASSANDRA_HOST: host.default("127.0.0.1"),
   FEEDLINE_CASSANDRA_PORT: port.default(29042),
@@ -166,6 +168,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       connector: names.connector,
       slot: names.slot,
       publication: names.publication,
+    },
+    /**
+     * The schema registry (Apicurio) that Connect registers the change events' Avro schemas in. The
+     * service reads them by id through its Confluent-compatible API (`ccompat`).
+     */
+    registry: {
+      url: `http://${e.FEEDLINE_REGISTRY_HOST}:${e.FEEDLINE_REGISTRY_PORT}`,
+      ccompat: `http://${e.FEEDLINE_REGISTRY_HOST}:${e.FEEDLINE_REGISTRY_PORT}/apis/ccompat/v7`,
+      host: e.FEEDLINE_REGISTRY_HOST,
+      port: e.FEEDLINE_REGISTRY_PORT,
     },
     cassandra: {
       host: e.FEEDLINE_CASSANDRA_HOST,

@@ -26,6 +26,12 @@ export const probes = {
     }
     assertRunning(connector, await createConnectClient(url, connector).status());
   },
+  /** The schema registry's Confluent-compatible API, which the router reads schemas through. */
+  registry: async (ccompatUrl: string) => {
+    const res = await fetch(`${ccompatUrl}/subjects`, { signal: AbortSignal.timeout(3000) });
+    if (!res.ok) throw new Error(`GET /subjects answered ${res.status}`);
+    await res.arrayBuffer();
+  },
   cassandra: async (client: CassandraClient) => {
     await client.execute("SELECT release_version FROM system.local");
   },

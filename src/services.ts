@@ -62,6 +62,7 @@ export async function createServices(config: Config) {
       postgres: () => probes.postgres(sql),
       redis: () => probes.redis(redis),
       kafka: () => probes.kafka(kafkaAdmin),
+      registry: () => probes.registry(config.registry.ccompat),
       connect: () => probes.connect(config.connect.url, config.connect.connector),
       cassandra: () => probes.cassandra(cassandra),
       ...extraChecks,

@@ -13,7 +13,7 @@ beforeAll(async () => {
 
 afterAll(() => services.close());
 
-const components = ["postgres", "redis", "kafka", "connect", "cassandra"];
+const components = ["postgres", "redis", "kafka", "registry", "connect", "cassandra"];
 
 describe("health", () => {
   const failing = async () => ({

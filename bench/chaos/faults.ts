@@ -14,7 +14,7 @@ import { type Service, startService } from "../pipeline";
  *   worker takes its partitions, so that it wakes as a stale member with a batch in hand; and
  *   Cassandra frozen for 30 s while the workers retry against it.
  */
-export const targets = ["worker", "connect", "kafka", "cassandra", "redis", "postgres", "worker-pause", "cassandra-pause"] as const;
+export const targets = ["worker", "connect", "registry", "kafka", "cassandra", "redis", "postgres", "worker-pause", "cassandra-pause"] as const;
 export type Target = (typeof targets)[number];
 
 export interface Fault {

@@ -3,6 +3,7 @@ import os from "node:os";
 import { resolve } from "node:path";
 import { ConfigError, loadConfig } from "../../src/config";
 import { createStackContext } from "./context";
+import { printEvents } from "./events";
 import { claimNamespace, dropNamespace, reapNamespaces, setUpNamespace } from "./namespace";
 import { StackError } from "./errors";
 import { seconds } from "./progress";
@@ -19,6 +20,8 @@ const usage = `usage: npm run stack -- <command>
   status   show each component; exits 0 only when every one answers
   logs     print the last lines of each log (logs <component> [lines] for one)
   reset    down, then delete data, config and logs (jars are kept)
+  events <table> [count]  print the newest change events of a captured table's topic, decoded
+           (Avro, with each event's schema from the registry) as JSON lines
   snapshot [table…]  ask Debezium for an incremental snapshot (all captured tables by default):
            every row is re-emitted and the workers rebuild derived state
   test     up (reusing what runs), bun test in a namespace of its own (database, connector, topics,
@@ -57,6 +60,9 @@ async function main(argv: string[]) {
     }
     case "logs":
       stack.logs(rest[0], rest[1] ? Number(rest[1]) : undefined);
+      return 0;
+    case "events":
+      await printEvents(ctx, rest[0], rest[1] ? Number(rest[1]) : undefined);
       return 0;
     case "snapshot": {
       const id = await requestSnapshot(ctx, rest.length ? rest : undefined);

@@ -43,6 +43,8 @@ export async function ensurePackages(ctx: StackContext) {
 const jarSets = [
   { name: "kafka", goals: [["copy-dependencies", "kafka"], ["unpack", "connect-plugins"]] },
   { name: "cassandra", goals: [["copy-dependencies", "cassandra"]] },
+  { name: "registry", goals: [["unpack", "registry"]] },
+  { name: "converter", goals: [["copy-dependencies", "converter-plugins/apicurio-converter"]] },
 ] as const;
 
 const dependencyPlugin = "org.apache.maven.plugins:maven-dependency-plugin:3.10.0";
@@ -105,7 +107,7 @@ function dirSize(path: string): number {
   return readdirSync(path).reduce((sum, entry) => sum + dirSize(join(path, entry)), 0);
 }
 
-/** Checks the Java binary is a release Cassandra 5.0 supports (11 or 17). */
+/** Checks the Java binary is a release Cassandra 5.0 supports (11 or 17), and that the registry has its own (21+). */
 export function ensureJava(ctx: StackContext) {
   const res = spawnSync(ctx.java, ["-version"], { encoding: "utf8" });
   const version = /version "(\d+)/.exec(res.stderr ?? "")?.[1];
@@ -113,5 +115,33 @@ export function ensureJava(ctx: StackContext) {
   if (!["11", "17"].includes(version)) {
     throw new StackError(`${ctx.java} is Java ${version}; Cassandra 5.0 needs 11 or 17. Set FEEDLINE_JAVA_HOME to a JDK 17.`);
   }
+  registryJava(ctx); // said now rather than after the downloads
   mkdirSync(ctx.jars(), { recursive: true });
+}
+
+/**
+ * The Java that runs the schema registry: Apicurio Registry 3.3 needs 21 or later, which the
+ * Cassandra JDK is not. FEEDLINE_REGISTRY_JAVA_HOME, else the newest JDK 21+ under /usr/lib/jvm.
+ */
+export function registryJava(ctx: StackContext) {
+  const explicit = ctx.settings.registry.javaHome;
+  const homes = explicit ? [explicit] : existsSync("/usr/lib/jvm") ? readdirSync("/usr/lib/jvm").map((d) => join("/usr/lib/jvm", d)) : [];
+  const found = homes
+    .map((home) => ({ java: join(home, "bin", "java"), version: javaMajor(join(home, "bin", "java")) }))
+    .filter((j) => j.version !== undefined && j.version >= 21)
+    .sort((a, b) => b.version! - a.version!)[0];
+  if (found) return found.java;
+  throw new StackError(
+    explicit
+      ? `FEEDLINE_REGISTRY_JAVA_HOME (${explicit}) is not a JDK 21 or later; Apicurio Registry 3.3 needs one`
+      : "Apicurio Registry 3.3 needs Java 21 or later and none is under /usr/lib/jvm: install one (openjdk-21-jdk-headless, or Temurin 21+) or set FEEDLINE_REGISTRY_JAVA_HOME",
+  );
+}
+
+/** A Java binary's major version, or undefined when it does not run. */
+function javaMajor(java: string) {
+  if (!existsSync(java)) return undefined;
+  const res = spawnSync(java, ["-version"], { encoding: "utf8" });
+  const v = /version "(\d+)/.exec(res.stderr ?? "")?.[1];
+  return v ? Number(v) : undefined;
 }

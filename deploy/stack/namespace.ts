@@ -87,6 +87,7 @@ export async function dropNamespace(base: StackContext, name: string) {
   await part(`dropping replication slot ${ctx.config.connect.slot}`, () => dropReplicationSlot(ctx, "postgres"));
   await part(`dropping database ${name}`, () => withPostgres(ctx, (sql) => sql`drop database if exists ${sql(name)} with (force)`));
   await part(`deleting topics and consumer groups ${name}*`, () => deleteKafkaNamespace(ctx));
+  await part(`deleting schema subjects of ${name}*`, () => deleteSubjects(ctx.config.registry.ccompat, ctx.config.kafka.topicPrefix));
   await part(`dropping keyspace ${name}`, () =>
     withClient(
       () => createCassandra(ctx.config.cassandra, { keyspace: false }),
@@ -103,6 +104,24 @@ export async function dropNamespace(base: StackContext, name: string) {
   );
   if (failures.length > 0) throw new StackError(`namespace ${name} was not wholly dropped (the next \`npm test\` tries again):\n  ${failures.join("\n  ")}`);
   rmSync(ownerFile(base, name), { force: true });
+}
+
+/**
+ * The registry's subjects of a namespace's topics (`<topic>-key`, `<topic>-value`, the change
+ * topics' and the heartbeat topic's), deleted as the Confluent API does it: soft, then for good.
+ */
+export async function deleteSubjects(ccompat: string, topicPrefix: string) {
+  const ask = async (path: string, method = "GET") => {
+    const res = await fetch(`${ccompat}${path}`, { method, signal: AbortSignal.timeout(10_000) });
+    if (!res.ok && res.status !== 404) throw new StackError(`${method} ${path} answered ${res.status}: ${await res.text()}`);
+    return res;
+  };
+  const subjects = (await (await ask("/subjects")).json()) as string[];
+  const ours = subjects.filter((s) => s.startsWith(`${topicPrefix}.`) || s.startsWith(`__debezium-heartbeat.${topicPrefix}-`));
+  for (const s of ours) {
+    await ask(`/subjects/${encodeURIComponent(s)}`, "DELETE");
+    await ask(`/subjects/${encodeURIComponent(s)}?permanent=true`, "DELETE");
+  }
 }
 
 /** Drops the namespaces whose run is no longer alive; a failure is reported, never fatal. */
@@ -150,7 +169,8 @@ function withPostgres<T>(ctx: StackContext, fn: (sql: ReturnType<typeof createPo
  * Stops the connector, deletes its source offsets (KIP-875, Kafka 3.6+: otherwise they stay in
  * Connect's offsets topic for good) and deletes it. Absent already: nothing to do.
  */
-async function deleteConnector(ctx: StackContext) {
+/** A pipeline's connector: stopped, its source offsets deleted, then removed (also used by bench:avro for its own). */
+export async function deleteConnector(ctx: StackContext) {
   const connect = createConnectClient(ctx.config.connect.url, ctx.config.connect.connector, 30_000);
   if (!(await connect.status())) return;
   await connect.stop();
@@ -172,7 +192,7 @@ async function deleteConnector(ctx: StackContext) {
  * (every planned one, and the tests' own, tests/support/stack.ts scratchName), and Debezium's
  * heartbeat topic.
  */
-function deleteKafkaNamespace(ctx: StackContext) {
+export function deleteKafkaNamespace(ctx: StackContext) {
   const prefix = ctx.config.kafka.topicPrefix;
   const heartbeat = kafkaNames(prefix).heartbeat;
   return withClient(

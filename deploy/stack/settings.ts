@@ -17,6 +17,10 @@ const variables = {
   FEEDLINE_CONNECT_HEAP: heap.default("512m"),
   FEEDLINE_CONNECT_GROUP: z.string().regex(/^[a-z][a-z0-9_-]*$/).default("feedline-connect"),
   FEEDLINE_CASSANDRA_HEAP: heap.default("1g"),
+  FEEDLINE_REGISTRY_HEAP: heap.default("384m"),
+  FEEDLINE_REGISTRY_JAVA_HOME: z.string().optional(),
+  FEEDLINE_REGISTRY_MANAGEMENT_PORT: port.default(28091),
+  FEEDLINE_REGISTRY_DATABASE: z.string().regex(/^[a-z][a-z0-9_]*$/).default("feedline_registry"),
   FEEDLINE_KAFKA_CONTROLLER_PORT: port.default(29093),
   FEEDLINE_CASSANDRA_STORAGE_PORT: port.default(27000),
   FEEDLINE_CASSANDRA_JMX_PORT: port.default(27199),
@@ -38,6 +42,8 @@ export function loadStackSettings(env: Record<string, string | undefined> = proc
       group: e.FEEDLINE_CONNECT_GROUP,
       topics: { configs: `${e.FEEDLINE_CONNECT_GROUP}-configs`, offsets: `${e.FEEDLINE_CONNECT_GROUP}-offsets`, status: `${e.FEEDLINE_CONNECT_GROUP}-status` },
     },
+    /** Apicurio Registry: its JVM (Java 21 or later), its health port, and its own database in the stack's PostgreSQL. */
+    registry: { heap: e.FEEDLINE_REGISTRY_HEAP, javaHome: e.FEEDLINE_REGISTRY_JAVA_HOME, managementPort: e.FEEDLINE_REGISTRY_MANAGEMENT_PORT, database: e.FEEDLINE_REGISTRY_DATABASE },
     cassandra: { heap: e.FEEDLINE_CASSANDRA_HEAP, storagePort: e.FEEDLINE_CASSANDRA_STORAGE_PORT, jmxPort: e.FEEDLINE_CASSANDRA_JMX_PORT },
   };
 }

@@ -5,6 +5,7 @@ import { connectComponent } from "./components/connect";
 import { kafkaComponent } from "./components/kafka";
 import { postgresComponent } from "./components/postgres";
 import { redisComponent } from "./components/redis";
+import { registryComponent } from "./components/registry";
 import type { StackContext } from "./context";
 import { ensureJars, ensureJava, ensurePackages } from "./install";
 import { note, step } from "./progress";
@@ -19,9 +20,10 @@ export function createStack(ctx: StackContext) {
   const postgres = postgresComponent(ctx);
   const redis = redisComponent(ctx);
   const kafka = kafkaComponent(ctx);
+  const registry = registryComponent(ctx);
   const connect = connectComponent(ctx);
   const cassandra = cassandraComponent(ctx);
-  const components = [postgres, redis, kafka, connect, cassandra];
+  const components = [postgres, redis, kafka, registry, connect, cassandra];
   const setUp = setupSteps(ctx);
 
   /**

@@ -4,6 +4,7 @@ import { MaxRetriesPerRequestError } from "ioredis/built/errors";
 import { CONNECTION_CLOSED_ERROR_MSG } from "ioredis/built/utils";
 import { KafkaJSError, KafkaJSNonRetriableError, KafkaJSNumberOfRetriesExceeded } from "kafkajs";
 import { AppError } from "../errors";
+import { RegistryUnavailable } from "./registry";
 
 /**
  * Which store errors mean "that component is unreachable or busy, try again", told apart by
@@ -11,7 +12,7 @@ import { AppError } from "../errors";
  * UNAVAILABLE and `canRetry: true`. Anything else is a rejected statement (a bug), not an outage.
  */
 /** "network": a socket error whose client the error itself does not name. */
-export type Component = "kafka" | "cassandra" | "redis" | "postgres" | "network";
+export type Component = "kafka" | "cassandra" | "redis" | "postgres" | "registry" | "network";
 
 /** Cassandra responses that say "try again": unavailable, overloaded, bootstrapping, timed out, failed on a replica. */
 const retryableCassandraCodes = new Set([0x1000, 0x1001, 0x1002, 0x1100, 0x1200, 0x1300, 0x1500]);
@@ -36,6 +37,7 @@ export function outageOf(err: unknown): Component | undefined {
   // A request in flight when a node's socket closed (the driver flags these; with one node it has no other host to retry on).
   if (err instanceof errors.DriverError && (err as { isSocketError?: boolean }).isSocketError) return "cassandra";
   if (err instanceof KafkaJSError) return kafkaIsTransient(err) ? "kafka" : undefined;
+  if (err instanceof RegistryUnavailable) return "registry";
   if (err instanceof ReplyError) return transientRedisReplies.has(String(e.message).split(" ")[0]!) ? "redis" : undefined;
   // ioredis rejects a command whose connection went away with a plain Error of this message, and
   // tells it apart the same way itself (Redis.js, on "Connection is closed.").
@@ -69,4 +71,4 @@ export function asUnavailable(err: unknown, client?: Component): AppError | unde
   return new AppError("UNAVAILABLE", `${labels[component]} is unavailable, retry: ${message}`, { cause: err, component });
 }
 
-const labels: Record<Component, string> = { kafka: "Kafka", cassandra: "Cassandra", redis: "Redis", postgres: "PostgreSQL", network: "a store" };
+const labels: Record<Component, string> = { kafka: "Kafka", cassandra: "Cassandra", redis: "Redis", postgres: "PostgreSQL", registry: "the schema registry", network: "a store" };

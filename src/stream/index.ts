@@ -8,6 +8,8 @@ import type { ObjectCache } from "../feeds/objects";
 import type { Notifier } from "../fanout/notify";
 import { consumerLag } from "./lag";
 import { createRekeyStage } from "./rekey";
+import { createAvroDecoder } from "./avro";
+import { createSchemaRegistry } from "../clients/registry";
 import { createStageStatus, type StageStatus } from "./status";
 import { supervise } from "./supervisor";
 import { createFeedWorker } from "./worker";
@@ -21,7 +23,9 @@ export async function startStream(deps: { kafka: Kafka; admin: Admin; config: Co
   const { kafka, admin, config, metrics, feeds, fanout, objects, notifier, dormancy, onFatal } = deps;
   const rekeyStatus = createStageStatus("router", metrics);
   const workerStatus = createStageStatus("worker", metrics);
-  const rekey = supervise({ status: rekeyStatus, onFatal, create: () => createRekeyStage({ kafka, config, metrics, status: rekeyStatus }) });
+  // Schemas are kept across the stage's restarts: an id never changes meaning.
+  const avro = createAvroDecoder(createSchemaRegistry(config.registry.ccompat).schema);
+  const rekey = supervise({ status: rekeyStatus, onFatal, create: () => createRekeyStage({ kafka, config, metrics, avro, status: rekeyStatus }) });
   const worker = supervise({ status: workerStatus, onFatal, create: () => createFeedWorker({ kafka, config, metrics, feeds, fanout, objects, notifier, dormancy, status: workerStatus }) });
 
   const lag = metrics.gauge("feedline_consumer_lag", "Messages not yet consumed and committed, per group, topic and partition.");

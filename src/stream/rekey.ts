@@ -2,19 +2,22 @@ import { type Kafka, type Message, Partitioners } from "kafkajs";
 import type { Config } from "../config";
 import type { Metrics } from "../metrics";
 import { type CapturedTable, capturedTables, changeTopic } from "../clients/kafka";
-import { DecodeError, decodeChange } from "./envelope";
+import type { AvroDecoder } from "./avro";
+import { DecodeError } from "./decode-error";
+import { decodeChange } from "./envelope";
 import { encodeRouted, route } from "./routing";
 import type { StageStatus } from "./status";
 import { after, consumerOptions, deadLetter, retrying } from "./transport";
 
 /**
- * Stage 1: consumes the Debezium topics, decodes each change, and re-keys it onto the events
- * topic by the user whose stream must handle it. Undecodable events go to the dead-letter topic
- * with the reason. A batch's offsets are committed only after its messages are acknowledged by
+ * Stage 1: consumes the Debezium topics, decodes each change (Avro, with its writer's schema from
+ * the registry: src/stream/avro.ts), and re-keys it onto the events topic by the user whose
+ * stream must handle it. Undecodable events go to the dead-letter topic with the reason; a
+ * registry that cannot be asked is an outage, waited out like any other. A batch's offsets are committed only after its messages are acknowledged by
  * all in-sync replicas (acks=-1), so a crash re-sends rather than loses.
  */
-export function createRekeyStage(deps: { kafka: Kafka; config: Config; metrics: Metrics; status: StageStatus }) {
-  const { kafka, config, metrics, status } = deps;
+export function createRekeyStage(deps: { kafka: Kafka; config: Config; metrics: Metrics; avro: AvroDecoder; status: StageStatus }) {
+  const { kafka, config, metrics, avro, status } = deps;
   const topics = Object.fromEntries(capturedTables.map((t) => [changeTopic(config.kafka, t), t])) as Record<string, CapturedTable>;
   const consumer = kafka.consumer(consumerOptions(config, config.stream.routerGroup));
   // One request in flight per broker keeps the produced order equal to the consumed order on retries.
@@ -37,9 +40,10 @@ export function createRekeyStage(deps: { kafka: Kafka; config: Config; metrics: 
         const table = topics[batch.topic]!;
         const out: Message[] = [];
         const dlq: Message[] = [];
+        await retrying(() => avro.load(batch.messages.map((m) => m.value)), { label: `reading ${batch.topic}'s schemas`, heartbeat, isRunning, status });
         for (const m of batch.messages) {
           try {
-            const change = decodeChange(table, m.value);
+            const change = decodeChange(table, m.value, avro);
             if (!change) continue; // tombstone: the delete before it did the work
             for (const r of route(change)) out.push({ key: r.key, value: encodeRouted(r.event), headers: { "source.ts": String(change.sourceTs), "change.ts": m.timestamp } });
           } catch (err) {

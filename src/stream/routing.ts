@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { type Change, DecodeError, describe, parseJson, rowSchemasWith } from "./envelope";
+import { DecodeError } from "./decode-error";
+import { type Change, describe, parseJson, rowSchemasWith } from "./envelope";
 import { toAction } from "./handlers/notifications";
 
 /**

@@ -2,7 +2,7 @@ import type { ConsumerConfig, IHeaders, KafkaMessage, Message } from "kafkajs";
 import type { Config } from "../config";
 import { AppError } from "../errors";
 import { asUnavailable } from "../clients/outage";
-import { DecodeError } from "./envelope";
+import { DecodeError } from "./decode-error";
 import { FencedError } from "./lease";
 import type { StageStatus } from "./status";
 

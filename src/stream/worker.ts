@@ -6,7 +6,7 @@ import type { Dormancy } from "../feeds/dormancy";
 import type { FeedStore } from "../feeds/store";
 import type { ObjectCache } from "../feeds/objects";
 import type { Notifier } from "../fanout/notify";
-import { DecodeError } from "./envelope";
+import { DecodeError } from "./decode-error";
 import { applyEvent, type WriteContext } from "./handlers";
 import { decodeRouted, type Routed } from "./routing";
 import { inParallel } from "../parallel";

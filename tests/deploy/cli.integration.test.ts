@@ -39,7 +39,7 @@ describe("the stack tool on a running stack", () => {
   test("`status` exits 0 and lists every component as ready", async () => {
     const res = runCli("status");
     expect(res.status).toBe(0);
-    for (const name of ["postgres", "redis", "kafka", "connect", "cassandra"]) expect(res.stdout).toMatch(new RegExp(`✓ ${name}\\s+\\d+\\s+ready`));
+    for (const name of ["postgres", "redis", "kafka", "registry", "connect", "cassandra"]) expect(res.stdout).toMatch(new RegExp(`✓ ${name}\\s+\\d+\\s+ready`));
   });
 
   test("an unknown command prints the usage and exits 2", () => {

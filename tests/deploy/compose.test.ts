@@ -21,13 +21,13 @@ describe("docker-compose.yml's set-up", () => {
 
   test("points every address at a compose service's container port, and the stack is ready only after it", () => {
     const env = setup.environment!;
-    for (const [service, variable] of [["postgres", "PG"], ["kafka", "KAFKA"], ["connect", "CONNECT"], ["cassandra", "CASSANDRA"]] as const) {
+    for (const [service, variable] of [["postgres", "PG"], ["kafka", "KAFKA"], ["registry", "REGISTRY"], ["connect", "CONNECT"], ["cassandra", "CASSANDRA"]] as const) {
       expect(env[`FEEDLINE_${variable}_HOST`]).toBe(service);
       expect(Object.keys(setup.depends_on!)).toContain(service);
     }
     // Kafka is reached on its internal listener; the others on the container port they publish.
     expect(compose.services.kafka!.environment!.KAFKA_ADVERTISED_LISTENERS).toContain(`INTERNAL://kafka:${env.FEEDLINE_KAFKA_PORT}`);
-    for (const [service, variable] of [["postgres", "PG"], ["connect", "CONNECT"], ["cassandra", "CASSANDRA"]] as const) {
+    for (const [service, variable] of [["postgres", "PG"], ["registry", "REGISTRY"], ["connect", "CONNECT"], ["cassandra", "CASSANDRA"]] as const) {
       expect(compose.services[service]!.ports!.map((p) => p.split(":").at(-1))).toContain(env[`FEEDLINE_${variable}_PORT`]);
     }
     expect(compose.services.ready!.depends_on).toHaveProperty("setup", { condition: "service_completed_successfully" });

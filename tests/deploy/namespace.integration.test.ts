@@ -5,6 +5,8 @@ import { createStackContext } from "../../deploy/stack/context";
 import { claimNamespace, dropNamespace, namespaceContext, reapNamespaces, setUpNamespace } from "../../deploy/stack/namespace";
 import { createConnectClient } from "../../src/capture/connect";
 import { createKafka } from "../../src/clients/kafka";
+import { createSchemaRegistry } from "../../src/clients/registry";
+import { createAvroDecoder } from "../../src/stream/avro";
 import { createServices } from "../../src/services";
 import { stackConfig, uniqueHandle } from "../support/stack";
 
@@ -27,6 +29,7 @@ async function remains(ctx: ReturnType<typeof namespaceContext>) {
       groups: (await admin.listGroups()).groups.filter((g) => g.groupId.startsWith(`${prefix}-`)).length,
       keyspace: (await base.cassandra.execute("SELECT keyspace_name FROM system_schema.keyspaces WHERE keyspace_name = ?", [name])).rowLength,
       redisKeys: (await base.redis.keys(`${ctx.config.redis.keyPrefix}*`)).length,
+      subjects: ((await (await fetch(`${ctx.config.registry.ccompat}/subjects`)).json()) as string[]).filter((s) => s.startsWith(`${prefix}.`) || s.includes(`.${prefix}-`)).length,
     };
   } finally {
     await admin.disconnect();
@@ -50,7 +53,7 @@ describe("test namespaces", () => {
         const [row] = await theirs.sql`insert into users (handle) values (${handle}) returning id::text as id`;
         expect(await ours.sql`select 1 from users where handle = ${handle}`).toHaveLength(0);
         const seen = await firstKeyIn(ctx.config, `${ctx.config.kafka.topicPrefix}.public.users`);
-        expect(JSON.parse(seen)).toEqual({ id: Number(row!.id) });
+        expect(seen).toEqual({ id: Number(row!.id) });
         // Its Redis keys carry its prefix; the run's client does not see them.
         await theirs.redis.set("probe", "1");
         expect(await ours.redis.get("probe")).toBeNull();
@@ -62,7 +65,7 @@ describe("test namespaces", () => {
       expect(Object.values(await remains(ctx)).every((n) => n > 0)).toBe(true);
       await dropNamespace(base, name);
       dropped = true;
-      expect(await remains(ctx)).toEqual({ database: 0, slot: 0, connector: 0, topics: 0, groups: 0, keyspace: 0, redisKeys: 0 });
+      expect(await remains(ctx)).toEqual({ database: 0, slot: 0, connector: 0, topics: 0, groups: 0, keyspace: 0, redisKeys: 0, subjects: 0 });
       expect(existsSync(base.run("test-namespaces", name))).toBe(false);
     } finally {
       if (!dropped) await dropNamespace(base, name).catch(() => {});
@@ -86,17 +89,20 @@ describe("test namespaces", () => {
 });
 
 /** The key of the first message of `topic`, read by a group of the namespace's own. */
+/** The first key of a topic, decoded from Avro with its schema from the registry. */
 async function firstKeyIn(config: ReturnType<typeof namespaceContext>["config"], topic: string) {
+  const avro = createAvroDecoder(createSchemaRegistry(config.registry.ccompat).schema);
   const consumer = createKafka(config.kafka, "feedline-test").consumer({ groupId: `${config.kafka.topicPrefix}-probe`, maxWaitTimeInMs: 100 });
   await consumer.connect();
   try {
     await consumer.subscribe({ topic, fromBeginning: true });
-    return await new Promise<string>((resolve, reject) => {
+    return await new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no message in ${topic} within 60 s`)), 60_000);
       void consumer.run({
         eachMessage: async ({ message }) => {
           clearTimeout(timer);
-          resolve(message.key!.toString());
+          await avro.load([message.key]);
+          resolve(JSON.parse(JSON.stringify(avro.decode(message.key!))));
         },
       });
     });

@@ -3,10 +3,13 @@ import type { Consumer, KafkaMessage } from "kafkajs";
 import type { Config } from "../../src/config";
 import type { Services } from "../../src/services";
 import { changeTopic, createKafka } from "../../src/clients/kafka";
+import { createSchemaRegistry } from "../../src/clients/registry";
+import { type AvroDecoder, createAvroDecoder, isAvro } from "../../src/stream/avro";
 import { eventually, openServices, scratchName, stackConfig, uniqueHandle } from "../support/stack";
 
 // A row written to PostgreSQL arrives as a Debezium change event on its Kafka topic, read with a
-// kafkajs consumer group that commits by hand, exactly as the stream workers will.
+// kafkajs consumer group that commits by hand, exactly as the stream workers will. Keys and values
+// are Avro in the Confluent wire format, each decoded with its writer's schema from the registry.
 
 type Envelope = {
   op: "c" | "u" | "d" | "r";
@@ -18,18 +21,20 @@ type Envelope = {
 let config: Config;
 let services: Services;
 let consumer: Consumer;
+let avro: AvroDecoder;
 const received: { key: string; value: Envelope | null; offset: string; partition: number }[] = [];
 
 beforeAll(async () => {
   config = await stackConfig();
   services = await openServices();
+  avro = createAvroDecoder(createSchemaRegistry(config.registry.ccompat).schema);
   consumer = createKafka(config.kafka, "feedline-test").consumer({ groupId: scratchName(config, "cdc", "group"), maxWaitTimeInMs: 100 });
   await consumer.connect();
   await consumer.subscribe({ topic: changeTopic(config.kafka, "users"), fromBeginning: true });
   await consumer.run({
     autoCommit: false,
     eachMessage: async ({ topic, partition, message }) => {
-      received.push(decode(message, partition));
+      received.push(await decode(message, partition));
       await consumer.commitOffsets([{ topic, partition, offset: (BigInt(message.offset) + 1n).toString() }]);
     },
   });
@@ -40,10 +45,15 @@ afterAll(async () => {
   await services?.close();
 });
 
-function decode(message: KafkaMessage, partition: number) {
+/** A message's key (as JSON text, for matching) and value, both decoded from Avro. */
+async function decode(message: KafkaMessage, partition: number) {
+  const parts = [message.key, message.value];
+  await avro.load(parts);
+  for (const p of parts) if (p && !isAvro(p)) throw new Error(`not Avro: ${p.toString()}`);
+  const plain = (v: Buffer) => JSON.parse(JSON.stringify(avro.decode(v))); // avsc's records as plain objects
   return {
-    key: message.key?.toString() ?? "",
-    value: message.value ? (JSON.parse(message.value.toString()) as Envelope) : null,
+    key: message.key ? JSON.stringify(plain(message.key)) : "",
+    value: message.value ? (plain(message.value) as Envelope) : null,
     offset: message.offset,
     partition,
   };
@@ -112,7 +122,7 @@ describe("Debezium change events", () => {
     const key = JSON.stringify({ follower_id: Number(a!.id), followee_id: Number(b!.id) });
     await c.run({
       eachMessage: async ({ partition, message }) => {
-        followEvents.push(decode(message, partition));
+        followEvents.push(await decode(message, partition));
       },
     });
     try {

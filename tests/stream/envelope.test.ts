@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { toActivity } from "../../src/stream/handlers/activity";
-import { type Change, DecodeError, decodeChange } from "../../src/stream/envelope";
+import { DecodeError } from "../../src/stream/decode-error";
+import { type Change, decodeChange } from "../../src/stream/envelope";
 import { decodeRouted, encodeRouted, route } from "../../src/stream/routing";
 
 /** Debezium envelopes captured from the local stack (kcat), one per table and op. */

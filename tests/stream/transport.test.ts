@@ -3,7 +3,7 @@ import cassandra from "cassandra-driver";
 import { ReplyError } from "ioredis";
 import { KafkaJSConnectionError, KafkaJSNumberOfRetriesExceeded, KafkaJSProtocolError } from "kafkajs";
 import { AppError } from "../../src/errors";
-import { DecodeError } from "../../src/stream/envelope";
+import { DecodeError } from "../../src/stream/decode-error";
 import { createKeyedQueue, inParallel } from "../../src/parallel";
 import { classify, keepAlive, retrying } from "../../src/stream/transport";
 

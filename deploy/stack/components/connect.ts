@@ -23,8 +23,9 @@ export function connectComponent(ctx: StackContext): Component {
         `listeners=http://${cfg.host}:${cfg.port}`,
         `rest.advertised.host.name=${cfg.host}`,
         `rest.advertised.port=${cfg.port}`,
-        `plugin.path=${ctx.jars("connect-plugins")}`,
-        // Plain JSON envelopes (no embedded schema): smaller messages, decoded with zod on our side.
+        // Debezium, and the Apicurio Avro converter that the connector's config names.
+        `plugin.path=${ctx.jars("connect-plugins")},${ctx.jars("converter-plugins")}`,
+        // The worker's defaults, for connectors that name no converter of their own: ours does (Avro).
         "key.converter=org.apache.kafka.connect.json.JsonConverter",
         "value.converter=org.apache.kafka.connect.json.JsonConverter",
         "key.converter.schemas.enable=false",

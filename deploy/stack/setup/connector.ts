@@ -15,15 +15,15 @@ export const collection = (table: string) => `public.${table}`;
 /**
  * The connector as registered: deploy/connectors/feedline-postgres.json with the fields that
  * derive from src/config.ts added, so the file cannot disagree with it: the captured tables and
- * the signalling table, and the names of one pipeline (the connector, its database, topic prefix,
- * replication slot and publication). Literal values rather than `${env:…}` references, since
+ * the signalling table, the names of one pipeline (the connector, its database, topic prefix,
+ * replication slot and publication), and the schema registry's address. Literal values rather than `${env:…}` references, since
  * Connect's environment is fixed when it starts and `npm test` registers a connector of its own
  * namespace on the same worker. The file must not set those fields itself.
  */
 export function connectorConfig(ctx: StackContext): { name: string; config: Record<string, string> } {
   const file = ctx.deploy("connectors", "feedline-postgres.json");
   const { config } = JSON.parse(readFileSync(file, "utf8")) as { config: Record<string, string> };
-  const { postgres, kafka, connect } = ctx.config;
+  const { postgres, kafka, connect, registry } = ctx.config;
   const derived = {
     "database.dbname": postgres.database,
     "topic.prefix": kafka.topicPrefix,
@@ -32,6 +32,9 @@ export function connectorConfig(ctx: StackContext): { name: string; config: Reco
     // With publication.autocreate.mode=filtered, the publication holds exactly these tables too.
     "table.include.list": [...capturedTables, signalTable].map(collection).join(","),
     "signal.data.collection": collection(signalTable),
+    // The Avro converters register each schema in the registry (its v2 API, which the converter speaks).
+    "key.converter.apicurio.registry.url": `${registry.url}/apis/registry/v2`,
+    "value.converter.apicurio.registry.url": `${registry.url}/apis/registry/v2`,
   };
   const clash = Object.keys(derived).filter((k) => k in config);
   if (clash.length) throw new StackError(`${file} sets ${clash.join(", ")}: the stack tool derives them (deploy/stack/setup/connector.ts)`);
