@@ -1,4 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { stackUp } from "../../bench/chaos/faults";
+import { createStackContext } from "../../deploy/stack/context";
+import { createStack } from "../../deploy/stack/stack";
+import { createConnectClient } from "../../src/capture/connect";
 import { changeTopic } from "../../src/clients/kafka";
 import { decodeRouted } from "../../src/stream/routing";
 import { signUp } from "../support/api";
@@ -50,6 +54,35 @@ describe("schema evolution", () => {
     expect(moods.get(after!.id)).toEqual(["sunny"]);
     expect(moods.get(before.id)).toEqual([undefined, "calm"]);
   });
+});
+
+describe("schema evolution with the registry down", () => {
+  test("a schema that first appears while the registry is down waits for it: Connect's task fails, is restarted, and the change arrives once the registry is back", async () => {
+    await sharedWorker(); // its capture watchdog restarts a FAILED task
+    const { config, sql } = services();
+    const registry = createStack(createStackContext(config)).components.find((c) => c.name === "registry")!;
+    const pid = registry.pid();
+    if (pid === undefined) throw new Error("the registry is not the stack tool's, so this test cannot stop it");
+    const author = await signUp(services(), "evo");
+    await author.as.posts.create({ body: "before the registry went" });
+    await expectConverged(services(), [author.user.id]);
+
+    process.kill(pid, "SIGKILL");
+    let post: { id: string } | undefined;
+    try {
+      await sql`alter table posts add column if not exists weather text`;
+      [post] = (await sql`insert into posts (author_id, body, weather) values (${author.user.id}, 'while the registry was down', 'rain') returning id::text as id`) as unknown as { id: string }[];
+      // Its schema cannot be registered: the task fails (and the watchdog restarts it, to fail
+      // again), and the post is not captured while the registry is away.
+      const connect = createConnectClient(config.connect.url, config.connect.connector);
+      await eventually("the connector's task to fail", async () => ((await connect.status())?.tasks.some((t) => t.state === "FAILED") ? true : undefined));
+      expect(await feedIds(services(), author.user.id)).not.toContain(`shard:${post!.id}`);
+    } finally {
+      await stackUp();
+    }
+    await expectConverged(services(), [author.user.id], 120_000);
+    expect(await feedIds(services(), author.user.id)).toContain(`shard:${post!.id}`);
+  }, 300_000);
 });
 
 /** The registered versions of a subject, from the registry's Confluent-compatible API. */
