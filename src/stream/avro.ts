@@ -46,7 +46,8 @@ export const isAvro = (value: Buffer) => value.length > 0 && value[0] === magicB
 /** `lookup`: the registry's schema text of an id (src/clients/registry.ts). */
 export function createAvroDecoder(lookup: (id: number) => Promise<string>) {
   const types = new Map<number, avro.Type>();
-  const unknown = new Set<number>();
+  /** Ids that cannot be decoded with, and why: unknown to the registry, or a schema avsc cannot read. Asked again at the next batch that names them. */
+  const unusable = new Map<number, string>();
 
   function schemaId(value: Buffer) {
     if (value.length < headerBytes) throw new DecodeError(`Avro value of ${value.length} bytes has no schema id`);
@@ -54,13 +55,19 @@ export function createAvroDecoder(lookup: (id: number) => Promise<string>) {
   }
 
   async function learn(id: number) {
+    let schema: string;
     try {
-      const schema = await lookup(id);
-      types.set(id, avro.Type.forSchema(JSON.parse(schema), { registry: { long: longType }, wrapUnions: "auto", omitRecordMethods: true }));
-      unknown.delete(id);
+      schema = await lookup(id);
     } catch (err) {
-      if (!(err instanceof UnknownSchema) && !(err instanceof SyntaxError)) throw err; // an outage: the caller retries
-      unknown.add(id); // asked again at the next batch that names it
+      if (!(err instanceof UnknownSchema)) throw err; // an outage: the caller retries
+      unusable.set(id, err.message);
+      return;
+    }
+    try {
+      types.set(id, avro.Type.forSchema(JSON.parse(schema), { registry: { long: longType }, wrapUnions: "auto", omitRecordMethods: true }));
+      unusable.delete(id);
+    } catch (err) {
+      unusable.set(id, `schema id ${id} cannot be read: ${(err as Error).message}`);
     }
   }
 
@@ -75,7 +82,7 @@ export function createAvroDecoder(lookup: (id: number) => Promise<string>) {
     decode(value: Buffer): unknown {
       const id = schemaId(value);
       const type = types.get(id);
-      if (!type) throw new DecodeError(unknown.has(id) ? `schema id ${id} is not in the registry` : `schema id ${id} was not loaded`);
+      if (!type) throw new DecodeError(unusable.get(id) ?? `schema id ${id} was not loaded`);
       try {
         return type.fromBuffer(value.subarray(headerBytes));
       } catch (err) {

@@ -35,6 +35,7 @@ const envelope = (value: object) => ({
 const schemas = new Map<number, object>([
   [7, envelope(postValue())],
   [8, envelope(postValue([{ name: "mood", type: ["null", "string"], default: null }]))],
+  [9, { type: "record", name: "Broken", fields: [{ name: "x", type: "no-such-type" }] }],
 ]);
 const lookup = async (id: number) => {
   const s = schemas.get(id);
@@ -81,13 +82,15 @@ describe("Avro change events", () => {
     expect(() => decodeChange("posts", huge, avro)).toThrow(/^bad posts row: id: /);
   });
 
-  test("an unknown schema id, a short header or a body that is not Avro is a DecodeError with the reason", async () => {
+  test("an unknown schema id, a schema avsc cannot read, a short header or a body that is not Avro is a DecodeError with the reason", async () => {
     const avro = createAvroDecoder(lookup);
     const unknown = framed(7, { before: null, after: row, source, op: "c" });
     unknown.writeUInt32BE(99, 1);
     const corrupt = Buffer.concat([framed(7, { before: null, after: row, source, op: "c" }).subarray(0, 5), Buffer.from("not avro at all")]);
     const short = Buffer.from([0, 0, 7]);
-    await avro.load([unknown, corrupt, short]);
+    const unreadable = Buffer.from(unknown);
+    unreadable.writeUInt32BE(9, 1);
+    await avro.load([unknown, corrupt, short, unreadable]);
     const reason = (value: Buffer) => {
       try {
         decodeChange("posts", value, avro);
@@ -100,6 +103,7 @@ describe("Avro change events", () => {
     expect(reason(unknown)).toBe("schema id 99 is not in the registry");
     expect(reason(corrupt)).toStartWith("not Avro of schema id 7: ");
     expect(reason(short)).toBe("Avro value of 3 bytes has no schema id");
+    expect(reason(unreadable)).toStartWith("schema id 9 cannot be read: ");
     expect(() => decodeChange("posts", framed(7, { before: null, after: row, source, op: "c" }))).toThrow("an Avro value, and no schema registry to decode it with");
   });
 
