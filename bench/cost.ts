@@ -32,7 +32,7 @@ const workers = profileDir ? await startService({ role: "worker", runtimeArgs: b
 const servicePids = { api: service.pid, worker: workers?.pid };
 const stack = stackPids();
 // Profiled, the API and the workers are also shown apart.
-const processes = ["service", "postgres", "connect", "kafka", "cassandra", "redis"];
+const processes = ["service", "postgres", "registry", "connect", "kafka", "cassandra", "redis"];
 const names = [...(profileDir ? ["api", "worker"] : []), ...processes];
 const client = (token?: string) => apiClient(service.url, token);
 const suffix = Math.random().toString(36).slice(2, 8);

@@ -165,7 +165,7 @@ export function cpuSeconds(pids: Record<string, number | undefined>) {
 /** The stack's processes by the stack tool's own records: PostgreSQL's postmaster (its backends count with it), Redis, the JVMs. */
 export function stackPids() {
   const stack = createStack(createStackContext(loadConfig()));
-  return Object.fromEntries(stack.components.map((c) => [c.name, c.pid()])) as Record<"postgres" | "redis" | "kafka" | "connect" | "cassandra", number | undefined>;
+  return Object.fromEntries(stack.components.map((c) => [c.name, c.pid()])) as Record<"postgres" | "redis" | "kafka" | "registry" | "connect" | "cassandra", number | undefined>;
 }
 
 /**
