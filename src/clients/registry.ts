@@ -12,10 +12,10 @@ export class RegistryUnavailable extends Error {
   }
 }
 
-/** The registry answered that it holds no schema of this id: the message cannot be decoded. */
+/** The registry holds no schema of this id (or no Avro one): the message cannot be decoded. */
 export class UnknownSchema extends Error {
-  constructor(readonly id: number) {
-    super(`schema id ${id} is not in the registry`);
+  constructor(readonly id: number, why = "is not in the registry") {
+    super(`schema id ${id} ${why}`);
     this.name = "UnknownSchema";
   }
 }
@@ -32,9 +32,9 @@ export function createSchemaRegistry(ccompatUrl: string, { timeoutMs = 5000 }: {
     }
     if (res.status === 404) throw new UnknownSchema(id);
     if (!res.ok) throw new RegistryUnavailable(`schema registry answered ${res.status} for schema id ${id}`);
-    const body = (await res.json()) as { schema?: unknown; schemaType?: string };
+    const body = (await res.json().catch(() => ({}))) as { schema?: unknown; schemaType?: string };
     if (typeof body.schema !== "string") throw new RegistryUnavailable(`schema registry answered without a schema for id ${id}`);
-    if (body.schemaType && body.schemaType !== "AVRO") throw new UnknownSchema(id);
+    if (body.schemaType && body.schemaType !== "AVRO") throw new UnknownSchema(id, `is a ${body.schemaType} schema, not Avro`);
     return body.schema;
   }
 
@@ -51,5 +51,3 @@ export function createSchemaRegistry(ccompatUrl: string, { timeoutMs = 5000 }: {
     },
   };
 }
-
-export type SchemaRegistry = ReturnType<typeof createSchemaRegistry>;

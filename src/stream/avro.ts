@@ -13,7 +13,7 @@ import { DecodeError } from "./decode-error";
  * dead-letter topic.
  */
 
-export const magicByte = 0;
+const magicByte = 0;
 const headerBytes = 5;
 
 const minSafe = BigInt(Number.MIN_SAFE_INTEGER);
