@@ -1,3 +1,4 @@
+import { Cluster } from "ioredis";
 import { createRegistry, duplicateRedis, logOutages, type RedisClient } from "../clients/redis";
 import { AppError } from "../errors";
 import type { WireItem } from "../model/feed";
@@ -14,6 +15,10 @@ import { claimConnection } from "./live-scripts";
  * A pulled account's activities (hybrid fan-out) are published once, on `feed:acct:{account}`,
  * whoever follows it: a stream listens to the accounts its feed pulls in (`listenTo`), and each
  * API process subscribes to an account's channel once however many of its streams listen to it.
+ *
+ * On a Redis Cluster, pub/sub is sharded (SPUBLISH, SSUBSCRIBE): a message goes to the node that
+ * owns its channel's hash slot (every channel is tagged with its user or account) rather than to
+ * every node over the cluster bus, and the subscriber holds one connection per master.
  *
  * Bounds: a user holds at most `maxPerUser` streams across every API process (counted in
  * `feed:live:{user}:conns`, entries expiring with their registration), and a stream whose reader
@@ -38,6 +43,10 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
   const channel = (userId: string) => `${prefix}feed:live:{${userId}}`;
   const accountChannel = (accountId: string) => `${prefix}feed:acct:{${accountId}}`;
   const registry = createRegistry(redis, liveRegistryName);
+  const sharded = redis instanceof Cluster;
+  // ioredis prefixes a sharded channel as a key (a plain one it leaves alone), so sharded commands take the name without it.
+  const bare = (ch: string) => ch.slice(prefix.length);
+  const send = (ch: string, message: string) => (sharded ? (redis as Cluster).spublish(bare(ch), message) : redis.publish(ch, message));
   let subscriber: RedisClient | undefined;
   /** Listeners by channel name: one Redis subscription per channel, however many streams share it. */
   const listeners = new Map<string, Set<(event: LiveEvent) => void>>();
@@ -45,11 +54,10 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
 
   function connectSubscriber() {
     if (subscriber) return subscriber;
-    // On a cluster, one node takes the subscriptions; a publish on any node reaches it.
-    const sub = duplicateRedis(redis, { autoPipelining: false });
+    const sub = sharded ? (redis as Cluster).duplicate([], { shardedSubscribers: true, enableAutoPipelining: false }) : duplicateRedis(redis, { autoPipelining: false });
     subscriber = sub;
     logOutages(sub, "live"); // reconnects by itself; ioredis restores the subscriptions
-    sub.on("message", (ch: string, message: string) => {
+    sub.on(sharded ? "smessage" : "message", (ch: string, message: string) => {
       const event = JSON.parse(message) as LiveEvent;
       for (const listener of listeners.get(ch) ?? []) listener(event);
     });
@@ -61,7 +69,8 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
     let set = listeners.get(ch);
     if (!set) {
       listeners.set(ch, (set = new Set()));
-      const pending = connectSubscriber().subscribe(ch);
+      const sub = connectSubscriber();
+      const pending = sharded ? (sub as Cluster).ssubscribe(bare(ch)) : sub.subscribe(ch);
       subscribed.set(ch, pending);
       // A failed subscription is not kept: the streams that waited on it fail, the next one tries again.
       pending.catch(() => {
@@ -80,7 +89,7 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
     if (!set?.delete(listener) || set.size > 0) return;
     listeners.delete(ch);
     subscribed.delete(ch);
-    await subscriber?.unsubscribe(ch).catch(() => {});
+    await (sharded ? (subscriber as Cluster | undefined)?.sunsubscribe(bare(ch)) : subscriber?.unsubscribe(ch))?.catch(() => {});
   }
 
   /** Takes (or refreshes) this connection's place among the user's streams; false at the limit. */
@@ -96,7 +105,7 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
   async function publishTo(live: string[], events: LiveEvent[]) {
     if (live.length === 0 || events.length === 0) return;
     const messages = events.map((e) => JSON.stringify(e));
-    await Promise.all(live.flatMap((u) => messages.map((message) => redis.publish(channel(u), message))));
+    await Promise.all(live.flatMap((u) => messages.map((message) => send(channel(u), message))));
   }
 
   return {
@@ -110,7 +119,7 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
     },
     /** Worker: a pulled account's new activity, once, to every stream that listens to the account. */
     async publishAccount(accountId: string, event: LiveEvent) {
-      await redis.publish(accountChannel(accountId), JSON.stringify(event));
+      await send(accountChannel(accountId), JSON.stringify(event));
     },
 
     /**

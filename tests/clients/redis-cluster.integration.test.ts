@@ -95,7 +95,7 @@ describe("on a Redis Cluster", () => {
     expect(shardNodes.size).toBeGreaterThan(1);
   });
 
-  test("a live subscriber hears of an item whichever node its channel and registration live on", async () => {
+  test("a live subscriber hears of an item whichever node its channel and registration live on, through sharded pub/sub", async () => {
     const { live, fanout } = onCluster();
     const users = usersOnEveryNode(1);
     const abort = new AbortController();
@@ -105,6 +105,14 @@ describe("on a Redis Cluster", () => {
       for await (const e of events) received.get(users[i]!)!.push(e);
     });
     expect(await live.listening(users)).toEqual(users);
+    // Sharded pub/sub: each user's channel is subscribed on the node that owns its slot, none classically.
+    const masters = (redis as Cluster).nodes("master");
+    const counts = async (kind: "SHARDNUMSUB" | "NUMSUB", ch: string) =>
+      (await Promise.all(masters.map(async (m) => Number(((await m.call("PUBSUB", kind, ch)) as [string, number])[1])))).reduce((a, b) => a + b, 0);
+    for (const u of users) {
+      expect(await counts("SHARDNUMSUB", `c${run}:feed:live:{${u}}`)).toBe(1);
+      expect(await counts("NUMSUB", `c${run}:feed:live:{${u}}`)).toBe(0);
+    }
     await fanout.add(users, item(`shard:${run}-live`), writeTimeOf(3));
     for (let waited = 0; [...received.values()].some((l) => l.length === 0) && waited < 10_000; waited += 50) await Bun.sleep(50);
     for (const u of users) expect(received.get(u)!.map((e) => (e.type === "add" ? e.item.id : e.type))).toEqual([`shard:${run}-live`]);
