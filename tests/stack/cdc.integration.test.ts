@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { SchemaRegistry, SchemaType } from "@kafkajs/confluent-schema-registry";
 import type { Consumer, KafkaMessage } from "kafkajs";
 import type { Config } from "../../src/config";
 import type { Services } from "../../src/services";
 import { changeTopic, createKafka } from "../../src/clients/kafka";
 import { createSchemaRegistry } from "../../src/clients/registry";
-import { type AvroDecoder, createAvroDecoder, isAvro } from "../../src/stream/avro";
+import { type AvroDecoder, createAvroDecoder, isAvro, longType } from "../../src/stream/avro";
 import { eventually, openServices, scratchName, stackConfig, uniqueHandle } from "../support/stack";
 
 // A row written to PostgreSQL arrives as a Debezium change event on its Kafka topic, read with a
@@ -136,5 +137,30 @@ describe("Debezium change events", () => {
     } finally {
       await c.disconnect();
     }
+  });
+
+  test("any Confluent-compatible consumer reads the topics: another client decodes an event through the registry's Confluent API", async () => {
+    // @kafkajs/confluent-schema-registry frames and looks schemas up on its own; only the long
+    // type is ours, since Debezium's ts_ns is past 2^53 and avsc's default refuses it.
+    const confluent = new SchemaRegistry({ host: config.registry.ccompat }, { [SchemaType.AVRO]: { registry: { long: longType } } });
+    const handle = uniqueHandle("ccompat");
+    const [user] = await services.sql`insert into users (handle, display_name) values (${handle}, 'Compatible') returning id`;
+    const found: { key: unknown; value: { op: string; after: Record<string, unknown> } }[] = [];
+    const c = createKafka(config.kafka, "feedline-test").consumer({ groupId: scratchName(config, "ccompat", "group"), maxWaitTimeInMs: 100 });
+    await c.connect();
+    await c.subscribe({ topic: changeTopic(config.kafka, "users"), fromBeginning: true });
+    await c.run({
+      eachMessage: async ({ message }) => {
+        const value = await confluent.decode(message.value!);
+        if (value.after?.handle === handle) found.push({ key: await confluent.decode(message.key!), value });
+      },
+    });
+    try {
+      await eventually("the user's event, decoded by the other client", () => (found.length > 0 ? true : undefined));
+    } finally {
+      await c.disconnect();
+    }
+    expect(JSON.parse(JSON.stringify(found[0]!.key))).toEqual({ id: Number(user!.id) });
+    expect(found[0]!.value).toMatchObject({ op: "c", after: { id: Number(user!.id), handle, display_name: "Compatible" } });
   });
 });
