@@ -92,6 +92,7 @@ const variables = {
   FEEDLINE_STREAM_MAX_WAIT_MS: positiveInt.default(500),
   FEEDLINE_STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(10_000),
   FEEDLINE_STREAM_APPLY_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  FEEDLINE_STREAM_ROUTE_DELAY_MS: z.coerce.number().int().min(0).default(0),
 
 } as const;
 
@@ -215,6 +216,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sessionTimeoutMs: e.FEEDLINE_STREAM_SESSION_TIMEOUT_MS,
       /** Fault injection only: how long the worker holds each batch before applying it. */
       applyDelayMs: e.FEEDLINE_STREAM_APPLY_DELAY_MS,
+      /** Fault injection (the router's fencing test): how long the router holds each batch before producing it. */
+      routeDelayMs: e.FEEDLINE_STREAM_ROUTE_DELAY_MS,
       eventsTopic: names.events,
       dlqTopic: names.dlq,
       routerGroup: names.routerGroup,
