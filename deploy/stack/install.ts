@@ -109,10 +109,9 @@ function dirSize(path: string): number {
 
 /** Checks the Java binary is a release Cassandra 5.0 supports (11 or 17), and that the registry has its own (21+). */
 export function ensureJava(ctx: StackContext) {
-  const res = spawnSync(ctx.java, ["-version"], { encoding: "utf8" });
-  const version = /version "(\d+)/.exec(res.stderr ?? "")?.[1];
-  if (!version) throw new StackError(`no Java found (${ctx.java}); install openjdk-17-jdk-headless or set FEEDLINE_JAVA_HOME`);
-  if (!["11", "17"].includes(version)) {
+  const version = javaMajor(ctx.java);
+  if (version === undefined) throw new StackError(`no Java found (${ctx.java}); install openjdk-17-jdk-headless or set FEEDLINE_JAVA_HOME`);
+  if (version !== 11 && version !== 17) {
     throw new StackError(`${ctx.java} is Java ${version}; Cassandra 5.0 needs 11 or 17. Set FEEDLINE_JAVA_HOME to a JDK 17.`);
   }
   registryJava(ctx); // said now rather than after the downloads
@@ -138,9 +137,8 @@ export function registryJava(ctx: StackContext) {
   );
 }
 
-/** A Java binary's major version, or undefined when it does not run. */
+/** A Java binary's major version (a path, or a name on the PATH), or undefined when it does not run. */
 function javaMajor(java: string) {
-  if (!existsSync(java)) return undefined;
   const res = spawnSync(java, ["-version"], { encoding: "utf8" });
   const v = /version "(\d+)/.exec(res.stderr ?? "")?.[1];
   return v ? Number(v) : undefined;

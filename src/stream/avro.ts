@@ -40,6 +40,9 @@ export const longType = avro.types.LongType.__with({
   compare: (a: number | string, b: number | string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0),
 });
 
+/** The schema id an Avro value names, or undefined when it is too short to name one. */
+const schemaIdOf = (value: Buffer) => (value.length >= headerBytes ? value.readUInt32BE(1) : undefined);
+
 /** True for a value in the Confluent wire format (JSON text never starts with a zero byte). */
 export const isAvro = (value: Buffer) => value.length > 0 && value[0] === magicByte;
 
@@ -48,11 +51,6 @@ export function createAvroDecoder(lookup: (id: number) => Promise<string>) {
   const types = new Map<number, avro.Type>();
   /** Ids that cannot be decoded with, and why: unknown to the registry, or a schema avsc cannot read. Asked again at the next batch that names them. */
   const unusable = new Map<number, string>();
-
-  function schemaId(value: Buffer) {
-    if (value.length < headerBytes) throw new DecodeError(`Avro value of ${value.length} bytes has no schema id`);
-    return value.readUInt32BE(1);
-  }
 
   async function learn(id: number) {
     let schema: string;
@@ -75,12 +73,16 @@ export function createAvroDecoder(lookup: (id: number) => Promise<string>) {
     /** Fetches the writer schemas these values name that are not known yet. Throws only on an outage. */
     async load(values: (Buffer | null)[]) {
       const ids = new Set<number>();
-      for (const v of values) if (v && isAvro(v) && v.length >= headerBytes) ids.add(v.readUInt32BE(1));
-      await Promise.all([...ids].filter((id) => !types.has(id)).map(learn));
+      for (const v of values) {
+        const id = v && isAvro(v) ? schemaIdOf(v) : undefined;
+        if (id !== undefined && !types.has(id)) ids.add(id);
+      }
+      await Promise.all([...ids].map(learn));
     },
     /** The value decoded with its writer's schema (loaded first). Throws DecodeError. */
     decode(value: Buffer): unknown {
-      const id = schemaId(value);
+      const id = schemaIdOf(value);
+      if (id === undefined) throw new DecodeError(`Avro value of ${value.length} bytes has no schema id`);
       const type = types.get(id);
       if (!type) throw new DecodeError(unusable.get(id) ?? `schema id ${id} was not loaded`);
       try {
