@@ -153,7 +153,8 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
         await Promise.all([own, ...[...accounts].map(accountChannel)].map((ch) => leave(ch, listener)));
         await redis.zrem(connections(userId), connectionId).catch(() => 0);
       };
-      const aborted = new Promise<void>((resolve) => signal?.addEventListener("abort", () => resolve(), { once: true }));
+      // Closing wakes the generator below, so it does not race each wait against the signal (a
+      // race adds a reaction to a promise that lives as long as the stream, one per event).
       signal?.addEventListener("abort", () => void close(), { once: true });
       const register = async () => {
         const now = Date.now();
@@ -174,7 +175,9 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
           while (!signal?.aborted && !closed) {
             while (queue.length) yield queue.shift()!;
             if (overflowed) throw new AppError("UNAVAILABLE", `the stream fell ${maxQueue} events behind its reader; reconnect to resume from the feed`);
-            await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
+            // Checked again: the stream may have closed while it waited at a yield.
+            if (signal?.aborted || closed) break;
+            await new Promise<void>((resolve) => (wake = resolve));
             wake = undefined;
           }
         } finally {
