@@ -1,6 +1,6 @@
 import type { FeedReader } from "./reader";
 import type { LiveEvents, LiveFeed } from "../feeds/live";
-import { type FeedKey, type Item, feedOrder, positionOf } from "../model/feed";
+import { type FeedKey, type Item, type WireItem, feedOrder, positionOf } from "../model/feed";
 
 /** What a connection sends: items rendered as pages serve them. */
 export type LiveHomeEvent = { type: "add"; item: Item } | { type: "remove"; id: string };
@@ -57,7 +57,7 @@ async function* stream(reader: FeedReader, events: LiveEvents, userId: string, s
         }
       } else if (event.type === "add") {
         if (sent.has(event.item.id)) continue;
-        const out = add((await reader.enrich([event.item]))[0]!);
+        const out = add(await rendered(reader, event.item));
         if (out) yield out;
       } else if (event.type === "remove" && !removed.has(event.id)) {
         removed.add(event.id);
@@ -69,6 +69,22 @@ async function* stream(reader: FeedReader, events: LiveEvents, userId: string, s
   } finally {
     await events.return(undefined);
   }
+}
+
+/**
+ * Live adds as rendered, by the message's item: every stream of a process that a message reaches
+ * gets the same parsed event (src/feeds/live.ts), so it is rendered once, with one look-up of its
+ * objects, not once per stream. A failed render is not kept.
+ */
+const renders = new WeakMap<WireItem, Promise<Item>>();
+function rendered(reader: FeedReader, item: WireItem) {
+  let render = renders.get(item);
+  if (!render) {
+    render = reader.enrich([item]).then(([out]) => out!);
+    renders.set(item, render);
+    render.catch(() => renders.delete(item));
+  }
+  return render;
 }
 
 /** The feed's items after `since` (newest first), at most `length` of them. */
