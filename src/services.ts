@@ -40,13 +40,13 @@ export async function createServices(config: Config) {
   const feedCache = createFeedCache({ redis, length: config.feed.length });
   const cachePages = createCachePages({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds });
   const accountPages = createCachePages({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds, kind: "account" });
-  const live = createLiveFeed({ redis, ...config.live });
+  const metrics = createMetrics();
+  const live = createLiveFeed({ redis, ...config.live, metrics });
   const feeds = createFeedStore({ cassandra, fanout: config.stream.fanout });
   const objects = createObjectCache({ redis, load: feeds.objects, ttlSeconds: config.feed.cacheTtlSeconds });
   const notificationStore = createNotificationStore({ cassandra });
   const notifier = createNotifier({ store: notificationStore, live, windowMs: config.notifications.windowMs });
   const fanout = createFanout({ feeds, cache: feedCache, live, chunk: config.stream.fanout.chunk });
-  const metrics = createMetrics();
   const dormancy = createDormancy({ redis, windowMs: config.feed.inactiveMs });
   const catchUp = createCatchUp({ feeds, fanout, objects, notifier, feedLength: config.feed.length, hybrid: config.stream.hybrid, dormancy }, dormancy, metrics);
   const rates = createRateLimits({ redis, rates: config.rates });

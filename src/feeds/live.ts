@@ -3,6 +3,7 @@ import { createRegistry, duplicateRedis, logOutages, type RedisClient } from "..
 import { AppError } from "../errors";
 import type { WireItem } from "../model/feed";
 import { claimConnection } from "./live-scripts";
+import type { Metrics } from "../metrics";
 
 /**
  * Live timelines (and notifications) over Redis pub/sub. A subscribed user is registered in
@@ -37,7 +38,7 @@ export const liveRegistryName = "feed:live";
 const registrationMs = 60_000;
 const connections = (userId: string) => `feed:live:{${userId}}:conns`;
 
-export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisClient; maxPerUser: number; maxQueue: number }) {
+export function createLiveFeed({ redis, maxPerUser, maxQueue, metrics }: { redis: RedisClient; maxPerUser: number; maxQueue: number; metrics?: Metrics }) {
   // The client prefixes keys but not channels, which Redis shares across every database and user.
   const prefix = redis.options.keyPrefix ?? "";
   const channel = (userId: string) => `${prefix}feed:live:{${userId}}`;
@@ -51,6 +52,10 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
   /** Listeners by channel name: one Redis subscription per channel, however many streams share it. */
   const listeners = new Map<string, Set<(event: LiveEvent) => void>>();
   const subscribed = new Map<string, Promise<unknown>>();
+  let open = 0;
+  const streams = metrics?.gauge("feedline_live_streams", "Live streams (home feeds and notifications) open in this process.");
+  const ended = metrics?.counter("feedline_live_streams_ended_total", "Live streams this process ended itself: `behind`, a reader that fell FEEDLINE_LIVE_MAX_QUEUE events behind.");
+  const opened = (by: number) => streams?.set({}, (open += by));
 
   function connectSubscriber() {
     if (subscriber) return subscriber;
@@ -148,6 +153,7 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
       const close = async () => {
         if (closed) return;
         closed = true;
+        opened(-1);
         clearInterval(keepAlive);
         wake?.();
         await Promise.all([own, ...[...accounts].map(accountChannel)].map((ch) => leave(ch, listener)));
@@ -155,6 +161,7 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
       };
       // Closing wakes the generator below, so it does not race each wait against the signal (a
       // race adds a reaction to a promise that lives as long as the stream, one per event).
+      opened(1);
       signal?.addEventListener("abort", () => void close(), { once: true });
       const register = async () => {
         const now = Date.now();
@@ -174,7 +181,10 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue }: { redis: RedisCl
         try {
           while (!signal?.aborted && !closed) {
             while (queue.length) yield queue.shift()!;
-            if (overflowed) throw new AppError("UNAVAILABLE", `the stream fell ${maxQueue} events behind its reader; reconnect to resume from the feed`);
+            if (overflowed) {
+              ended?.inc({ reason: "behind" });
+              throw new AppError("UNAVAILABLE", `the stream fell ${maxQueue} events behind its reader; reconnect to resume from the feed`);
+            }
             // Checked again: the stream may have closed while it waited at a yield.
             if (signal?.aborted || closed) break;
             await new Promise<void>((resolve) => (wake = resolve));

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { createApp, requestContext } from "../../src/app";
+import { createMetrics } from "../../src/metrics";
 import { createCaller } from "../../src/api";
 import { createServices, type Services } from "../../src/services";
 import { createLiveFeed } from "../../src/feeds/live";
@@ -281,9 +282,11 @@ describe("live streams", () => {
   });
 
   test("a reader that falls too far behind gets what was buffered, then an error telling it to reconnect", async () => {
-    const live = createLiveFeed({ redis: services.redis, maxPerUser: 5, maxQueue: 3 });
+    const metrics = createMetrics();
+    const live = createLiveFeed({ redis: services.redis, maxPerUser: 5, maxQueue: 3, metrics });
     const user = `slow-${crypto.randomUUID()}`;
     const events = await live.subscribe(user);
+    expect(await metrics.render()).toContain("\nfeedline_live_streams 1\n");
     for (let i = 0; i < 6; i++) await live.publish([user], [{ type: "remove", id: `gone-${i}` }]);
     await Bun.sleep(200); // the messages reach the subscriber connection
     const got: string[] = [];
@@ -292,6 +295,10 @@ describe("live streams", () => {
     })();
     await expect(ending).rejects.toMatchObject({ code: "UNAVAILABLE" });
     expect(got).toEqual(["gone-0", "gone-1", "gone-2"]);
+    // An operator sees it: the stream ended for falling behind, and is no longer counted as open.
+    const after = await metrics.render();
+    expect(after).toContain('\nfeedline_live_streams_ended_total{reason="behind"} 1\n');
+    expect(after).toContain("\nfeedline_live_streams 0\n");
     await live.close();
   });
 
