@@ -8,6 +8,11 @@
  * - user: `feed.user` (limit 20) of an author with 500 activities, read from Cassandra.
  * - lone: cache misses one at a time (wrk -t1 -c1), each a different user whose cache is gone.
  * - storm: `--misses` distinct users at once (wrk -t2 -c32), each a miss.
+ * - layers: where a cache hit's CPU goes, in this process rather than over HTTP: the same page
+ *   `--layers` times (32 at a time) as the procedure's own work (reader and cursor), as a tRPC
+ *   call without HTTP (createCaller: middleware, zod, the rate limit), and as a whole request
+ *   through the app (Hono and tRPC's fetch adapter); CPU-µs per page of this process, each layer
+ *   the difference from the one before.
  * A miss phase also waits for the upkeeps its first reads queued (src/fanout/upkeep.ts) and
  * reports the CPU-ms per page with them. Misses use the `npm run seed` data set when it holds enough users, else users made here who
  * each follow one author of N (FEEDLINE_FEED_LENGTH) posts, so that every feed is full. Every phase reports CPU-ms per page of
@@ -17,6 +22,11 @@
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { cacheKeys } from "../src/feeds/cache-keys";
+import { createApp, requestContext } from "../src/app";
+import { createCaller } from "../src/api";
+import { paginate } from "../src/api/cursor";
+import { positionOf } from "../src/model/feed";
+import { inParallel } from "../src/parallel";
 import { bunProfileArgs, bunProfiles, head } from "./profile";
 import { cpuPerUnit, cpuSeconds, openBench, stackPids, startService, waitForPipeline } from "./pipeline";
 import { markdownTable, record, redisBenchmark, statusLine, wrk, wrkUntil, type WrkResult } from "./support";
@@ -27,7 +37,8 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     misses: { type: "string", default: "2000" },
     lone: { type: "string", default: "200" },
-    phases: { type: "string", default: "hits,user,lone,storm" },
+    phases: { type: "string", default: "hits,user,lone,storm,layers" },
+    layers: { type: "string", default: "20000" },
     profile: { type: "string" },
     prefix: { type: "string", default: "bench" },
   },
@@ -37,8 +48,8 @@ const connections = Number(values.connections);
 const misses = Number(values.misses);
 const lone = Number(values.lone);
 const phases = new Set(values.phases!.split(","));
-const unknown = [...phases].filter((p) => !["hits", "user", "lone", "storm"].includes(p));
-if (unknown.length) throw new Error(`unknown phase ${unknown.join(", ")}: choose from hits, user, lone, storm`);
+const unknown = [...phases].filter((p) => !["hits", "user", "lone", "storm", "layers"].includes(p));
+if (unknown.length) throw new Error(`unknown phase ${unknown.join(", ")}: choose from hits, user, lone, storm, layers`);
 
 const { config, services, admin } = await openBench();
 const { sql, redis } = services;
@@ -124,6 +135,7 @@ const dropCaches = async (users: string[]) => {
 };
 
 let yardstick = "";
+let layers = "";
 try {
   if (phases.has("hits")) {
     const token = services.tokens.mint(reader!);
@@ -181,12 +193,43 @@ try {
       "CPU-ms/page with upkeep": withUpkeep.totalMs.toFixed(2),
     });
   }
+  if (phases.has("layers")) layers = await measureLayers(Number(values.layers));
 } finally {
   await api.stop();
   rmSync(scratch, { recursive: true, force: true });
 }
 
-const table = markdownTable(rows);
+/**
+ * A cache hit's CPU in this process, layer by layer (the reader's cache is warm: the hits phase,
+ * or the first calls here, warmed it): each way of getting the same page, `n` times, 32 at a time.
+ */
+async function measureLayers(n: number) {
+  const token = services.tokens.mint(reader!);
+  const headers = new Headers({ authorization: `Bearer ${token}` });
+  const app = createApp(services);
+  const feed = `home:${reader}`;
+  const ways: [string, () => Promise<unknown>][] = [
+    ["the procedure's own work (reader.home, cursor)", async () => paginate(await services.reader.home(reader!, 21), 20, (i) => services.cursors.encode(feed, positionOf(i)))],
+    ["+ tRPC's call (middleware, zod, rate limit): createCaller", () => createCaller(requestContext(services, headers)).feed.home({ limit: 20 })],
+    ["+ HTTP (Hono, tRPC's fetch adapter, JSON): app.fetch", async () => (await app.fetch(new Request(homeUrl, { headers }))).text()],
+  ];
+  const out: Record<string, string | number>[] = [];
+  let below = 0;
+  for (const [layer, call] of ways) {
+    await inParallel(Array.from({ length: 2_000 }), 32, async () => void (await call())); // warm
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await inParallel(Array.from({ length: n }), 32, async () => void (await call()));
+    const spent = process.cpuUsage(cpu);
+    const us = (spent.user + spent.system) / n;
+    out.push({ layer, "pages/s in this process": Math.round(n / ((performance.now() - started) / 1000)), "CPU-µs/page": us.toFixed(1), "this layer, µs": (us - below).toFixed(1) });
+    console.log(`  ${layer}: ${us.toFixed(1)} CPU-µs per page`);
+    below = us;
+  }
+  return markdownTable(out);
+}
+
+const table = [rows.length > 0 && markdownTable(rows), layers && `Where a cache hit's CPU goes in the API process (\`layers\`, in the benchmark's own process, ${values.layers} pages each, 32 at a time; Redis's CPU is not in these figures):\n\n${layers}`].filter(Boolean).join("\n\n");
 console.log(`\n${table}\n${yardstick}`);
 if (values.profile) for (const summary of bunProfiles(values.profile)) console.log(`\n${head(summary, 60)}`);
 record(
