@@ -54,8 +54,9 @@ export function record(title: string, command: string, table: string, notes = ""
 
 /** A markdown table from rows of equal keys. */
 export function markdownTable(rows: Record<string, string | number>[]) {
-  const keys = Object.keys(rows[0] ?? {});
-  return [`| ${keys.join(" | ")} |`, `|${keys.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${keys.map((k) => r[k]).join(" | ")} |`)].join("\n");
+  // Every row's columns, in the order they first appear: a row may have columns others lack.
+  const keys = [...new Set(rows.flatMap((r) => Object.keys(r)))];
+  return [`| ${keys.join(" | ")} |`, `|${keys.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${keys.map((k) => r[k] ?? "").join(" | ")} |`)].join("\n");
 }
 
 /**

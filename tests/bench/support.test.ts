@@ -38,6 +38,10 @@ Transfer/sec:      8.00MB
     expect(markdownTable([{ a: 1, b: "x" }, { a: 2, b: "y" }])).toBe("| a | b |\n|---|---|\n| 1 | x |\n| 2 | y |");
   });
 
+  test("a table shows every row's columns, a later row's too, and leaves the others' cells empty", () => {
+    expect(markdownTable([{ a: 1 }, { a: 2, b: "y" }])).toBe("| a | b |\n|---|---|\n| 1 |  |\n| 2 | y |");
+  });
+
   test("metrics read back from the text format: sums by label, histogram deltas and bucket quantiles", async () => {
     const m = createMetrics();
     const c = m.counter("writes_total", "W.");
