@@ -42,7 +42,7 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
       if (raiseDue(userId)) await register(registry, userId, ttlSeconds);
       const reply = (await runScript(redis, "feedPage", keys(userId), ...args)) as null | [complete: number, items: string, sources: string, version: string];
       if (!reply) return null;
-      return { items: JSON.parse(reply[1]) as WireItem[], complete: reply[0] === 1, sources: reply[2] ? reply[2].split(",") : [], version: reply[3] };
+      return { items: itemsOf(reply[1]), complete: reply[0] === 1, sources: reply[2] ? reply[2].split(",") : [], version: reply[3] };
     },
 
     /** The cache's version, as `page` returns it (null when there is no cache): it changes with every change to the cache. */
@@ -81,3 +81,16 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
 }
 
 export type CachePages = ReturnType<typeof createCachePages>;
+
+/**
+ * A page's items from the page script's entries: "<write time> <json>", one per line. A removal
+ * marker ("<write time> ", nothing after it) is never in the set, and is skipped should one be.
+ */
+export function itemsOf(entries: string): WireItem[] {
+  let json = "";
+  for (const entry of entries === "" ? [] : entries.split("\n")) {
+    const item = entry.slice(entry.indexOf(" ") + 1);
+    if (item) json += json ? `,${item}` : item;
+  }
+  return JSON.parse(`[${json}]`) as WireItem[];
+}

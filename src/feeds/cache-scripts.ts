@@ -209,16 +209,17 @@ else
   end
 end
 local complete = redis.call('HGET', KEYS[2], '__complete') == '1' and 1 or 0
-local items = {}
+-- The entries as stored, "<write time> <json>", one per line (JSON.stringify never writes a raw
+-- newline): the client strips the write times. Cutting each entry here made a new Lua string per
+-- item, which took a third of the script's time.
+local entries = {}
 if #ids > 0 then
   for _, entry in ipairs(redis.call('HMGET', KEYS[2], unpack(ids))) do
-    -- "<write time> <json>": a set member has its item (a removal marker, "<write time> ", is never in the set).
-    local json = entry and string.sub(entry, string.find(entry, ' ', 1, true) + 1) or ''
-    if json ~= '' then items[#items + 1] = json end
+    if entry then entries[#entries + 1] = entry end
   end
 end
 local version = redis.call('HMGET', KEYS[2], '__inc', '__n')
-return { complete, '[' .. table.concat(items, ',') .. ']', redis.call('HGET', KEYS[2], '__srcs') or '', (version[1] or '') .. ':' .. (version[2] or '') }
+return { complete, table.concat(entries, '\\n'), redis.call('HGET', KEYS[2], '__srcs') or '', (version[1] or '') .. ':' .. (version[2] or '') }
 `,
 };
 
