@@ -185,10 +185,10 @@ return 1
 `,
   /**
    * ARGV: ttl, n, cursor score ('' for the first page), cursor id. Returns nil on a miss, else
-   * { complete, '[json1,…,jsonk]', pulled accounts, version }: the k (≤ n) items after the
-   * cursor, newest first, as one JSON array (one string for the client to decode and one
-   * JSON.parse, not 2k replies), the accounts the page merges in (`__srcs`, comma-separated),
-   * and the cache's version (see `resize`).
+   * { complete, entries, pulled accounts, version }: the k (≤ n) items after the cursor, newest
+   * first, as their entries joined by newlines (one string for the client to decode, strip of
+   * write times and parse at once: itemsOf in cache-pages.ts; not 2k replies), the accounts the
+   * page merges in (`__srcs`, comma-separated), and the cache's version (see `resize`).
    */
   feedPage: `${intact}
 if redis.call('HGET', KEYS[2], '__state') ~= 'ready' or not intact() then return nil end
