@@ -49,8 +49,9 @@ const connections = Number(values.connections);
 const misses = Number(values.misses);
 const lone = Number(values.lone);
 const phases = new Set(values.phases!.split(","));
-const unknown = [...phases].filter((p) => !["hits", "user", "lone", "storm", "layers"].includes(p));
-if (unknown.length) throw new Error(`unknown phase ${unknown.join(", ")}: choose from hits, user, lone, storm, layers`);
+const known = ["hits", "user", "lone", "storm", "layers"];
+const unknown = [...phases].filter((p) => !known.includes(p));
+if (unknown.length) throw new Error(`unknown phase ${unknown.join(", ")}: choose from ${known.join(", ")}`);
 
 const { config, services, admin } = await openBench();
 const { sql, redis } = services;
@@ -153,14 +154,11 @@ try {
     warm.done();
     wrk(homeUrl, { threads: 2, connections, seconds: 2, script }); // JIT and connections warm
     const { r, cpu } = await measured(() => wrk(homeUrl, { threads: 2, connections, seconds, script }));
-    const redisCmd = ["zrevrange", `${config.redis.keyPrefix}${cacheKeys(reader!)[0]}`, "0", "19", "WITHSCORES"];
-    const yard = redisBenchmark(config.redis.port, redisCmd, { clients: connections, requests: 200_000 });
+    const [zset, hash] = cacheKeys(reader!).map((k) => `${config.redis.keyPrefix}${k}`) as [string, string];
+    const yard = redisBenchmark(config.redis.port, ["zrevrange", zset, "0", "19", "WITHSCORES"], { clients: connections, requests: 200_000 });
     // The page script alone on the same cache: how many pages one Redis could serve, whatever the API does.
-    const [zset, hash] = cacheKeys(reader!).map((k) => `${config.redis.keyPrefix}${k}`);
-    const pageLua = cacheScripts.feedPage!.lua;
-    await redis.call("SCRIPT", "LOAD", pageLua);
-    const sha = new Bun.CryptoHasher("sha1").update(pageLua).digest("hex");
-    const alone = redisBenchmark(config.redis.port, ["EVALSHA", sha, "2", zset!, hash!, String(config.feed.cacheTtlSeconds), "21", "", ""], { clients: connections, requests: 100_000 });
+    const sha = (await redis.call("SCRIPT", "LOAD", cacheScripts.feedPage!.lua)) as string;
+    const alone = redisBenchmark(config.redis.port, ["EVALSHA", sha, "2", zset, hash, String(config.feed.cacheTtlSeconds), "21", "", ""], { clients: connections, requests: 100_000 });
     yardstick =
       `redis-benchmark -c ${connections} ZREVRANGE 0 19 WITHSCORES of the same cache, right after: ${Math.round(yard.perSecond)} ops/s (${yard.line}). ` +
       `The page script alone (EVALSHA feedPage, limit 21): ${Math.round(alone.perSecond)} ops/s.`;
