@@ -24,14 +24,17 @@ export function accountKeys(userId: string): [zset: string, items: string] {
   return [`acct:v1:{${userId}}`, `acct:v1:{${userId}}:items`];
 }
 
-type Script = (zset: string, hash: string, ...args: (string | number)[]) => Promise<unknown>;
+type Script = (...keysAndArgs: (string | number)[]) => Promise<unknown>;
+
+/** The lock of a cache's rebuild, in the cache's slot: the third key of the rebuild's scripts. */
+export const rebuildLock = (keys: [string, string]) => `${keys[0]}:lock`;
 
 /**
  * Runs one of the cache's scripts on one cache's keys, on the client or queued on a pipeline. The
  * client is built with the scripts (`createRedis(…, { scripts })`, src/services.ts): ioredis then
  * sends EVALSHA and loads a script again after a Redis restart.
  */
-export function runScript(target: unknown, name: keyof typeof scripts, keys: [string, string], ...args: (string | number)[]) {
+export function runScript(target: unknown, name: keyof typeof scripts, keys: [string, string] | [string, string, string], ...args: (string | number)[]) {
   const script = (target as Record<string, Script | undefined>)[name];
   if (!script) throw new Error(`the Redis client lacks the feed cache's script ${name}: create it with { scripts } (src/feeds/cache-scripts.ts)`);
   return script.call(target, ...keys, ...args);

@@ -1,6 +1,6 @@
 import { createRegistry, type RedisClient } from "../clients/redis";
 import type { FeedItem, FeedKey, Stored, WireItem } from "../model/feed";
-import { accountKeys, cacheKeys, quads, register, registryName, runScript } from "./cache-keys";
+import { accountKeys, cacheKeys, quads, rebuildLock, register, registryName, runScript } from "./cache-keys";
 import { unlockLua } from "./cache-scripts";
 import type { Source } from "./store";
 
@@ -14,21 +14,33 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
   const registered = kind === "home";
   const keys = registered ? cacheKeys : accountKeys;
   const registry = createRegistry(redis, registryName);
-  /**
-   * Users whose registry entry this process raised less than 30 s ago (ms). `register` puts the
-   * entry 60 s past the cache's expiry, so a page slid within 30 s of a raise leaves the entry
-   * still at or past the cache's new expiry: it need not be raised again (saving a command on
-   * most pages). Raises only ever increase the entry (ZADD GT), whichever process makes them.
-   */
-  const raised = new Map<string, number>();
-  const raiseDue = (userId: string) => {
-    if (!registered) return false;
-    const now = Date.now();
-    if (now - (raised.get(userId) ?? 0) < 30_000) return false;
-    if (raised.size >= 100_000) raised.clear();
-    raised.set(userId, now);
-    return true;
+  const withLock = (userId: string): [string, string, string] => {
+    const both = keys(userId);
+    return [...both, rebuildLock(both)];
   };
+  /**
+   * Users whose registry entry this process raised less than 30 s ago: when, and the raise.
+   * `register` puts the entry 60 s past the cache's expiry, so a cache created or slid within 30 s
+   * of a raise expires before the entry still: it need not be raised again (saving a command on
+   * most pages, and two on a miss, whose page has just raised it). A call within the 30 s waits
+   * for that raise to land, so no command of this process creates or slides a cache ahead of its
+   * registration. Raises only ever increase the entry (ZADD GT), whichever process makes them. A
+   * raise that fails is forgotten, and made again by the next call.
+   */
+  const raised = new Map<string, { at: number; raising: Promise<void> }>();
+  function raiseIfDue(userId: string): Promise<void> | undefined {
+    if (!registered) return undefined;
+    const now = Date.now();
+    const last = raised.get(userId);
+    if (last && now - last.at < 30_000) return last.raising;
+    if (raised.size >= 100_000) raised.clear();
+    const raising = register(registry, userId, ttlSeconds).catch((err) => {
+      if (raised.get(userId)?.raising === raising) raised.delete(userId);
+      throw err;
+    });
+    raised.set(userId, { at: now, raising });
+    return raising;
+  }
   return {
     /**
      * Reader: one page in one round trip (two when the registry entry is due a raise), or null when the cache is missing or still being
@@ -39,7 +51,7 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
     async page(userId: string, limit: number, after?: FeedKey) {
       const args = [ttlSeconds, limit, after ? after.createdAt.getTime() : "", after?.id ?? ""];
       // The page slides the expiry, so the registry entry is raised first, when due.
-      if (raiseDue(userId)) await register(registry, userId, ttlSeconds);
+      await raiseIfDue(userId);
       const reply = (await runScript(redis, "feedPage", keys(userId), ...args)) as null | [complete: number, items: string, sources: string, version: string];
       if (!reply) return null;
       return { items: itemsOf(reply[1]), complete: reply[0] === 1, sources: reply[2] ? reply[2].split(",") : [], version: reply[3] };
@@ -52,30 +64,30 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
     },
 
     /**
-     * Reader, on a miss: marks the cache as being built by this rebuild (`token`; writers start
-     * landing in it at once), then `finishRebuild` merges what was read from Cassandra without
-     * undoing those writes. Only the rebuild whose token the cache holds can finish it.
+     * Reader, on a miss: takes the rebuild's lock for `lockMs` (false, doing nothing, when another
+     * rebuild holds it: only one process rebuilds a cache at a time), and marks the cache as being
+     * built by this rebuild (`token`; writers start landing in it at once). Then `finishRebuild`
+     * merges what was read from Cassandra without undoing those writes. Only the rebuild whose
+     * token the cache holds can finish it; should the lock expire first (a stalled rebuild), a newer
+     * rebuild takes the cache over and the stalled one merges nothing.
      */
-    async startRebuild(userId: string, token: string) {
-      if (registered) await register(registry, userId, ttlSeconds);
-      await runScript(redis, "feedRebuildStart", keys(userId), ttlSeconds, token);
+    async startRebuild(userId: string, token: string, lockMs: number) {
+      await raiseIfDue(userId);
+      return (await runScript(redis, "feedRebuildStart", withLock(userId), ttlSeconds, token, lockMs)) === 1;
     },
     /**
-     * Returns false when another rebuild has started since this one (its token replaced this one's): nothing was merged.
+     * Returns false when another rebuild has started since this one (its token replaced this one's):
+     * nothing was merged. Releases the lock if this rebuild still holds it.
      * `sources`: the pulled accounts the feed merges in, as Cassandra had them (feed_sources).
      */
     async finishRebuild(userId: string, token: string, items: Stored<FeedItem>[], complete: boolean, sources: Source[] = []) {
-      if (registered) await register(registry, userId, ttlSeconds);
+      await raiseIfDue(userId);
       const pulled = sources.flatMap((s) => [s.userId, s.ts]);
-      return (await runScript(redis, "feedRebuildFinish", keys(userId), length, ttlSeconds, complete ? 1 : 0, token, sources.length, ...pulled, ...quads(items))) === 1;
+      return (await runScript(redis, "feedRebuildFinish", withLock(userId), length, ttlSeconds, complete ? 1 : 0, token, sources.length, ...pulled, ...quads(items))) === 1;
     },
-
-    /** A short lock so that only one process rebuilds a user's cache at a time (the token fences the rest). */
-    async lock(userId: string, token: string, ms: number) {
-      return (await redis.set(`${keys(userId)[0]}:lock`, token, "PX", ms, "NX")) === "OK";
-    },
+    /** Releases the rebuild's lock if it still holds `token` (a rebuild that failed before it could finish). */
     async unlock(userId: string, token: string) {
-      await redis.eval(unlockLua, 1, `${keys(userId)[0]}:lock`, token);
+      await redis.eval(unlockLua, 1, rebuildLock(keys(userId)), token);
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The Lua scripts of the home feed cache (cache.ts, cache-pages.ts). Each runs atomically on the two keys of
- * one user's cache, KEYS[1] the sorted set and KEYS[2] the hash, which share a hash slot.
+ * one user's cache, KEYS[1] the sorted set and KEYS[2] the hash, which share a hash slot; a
+ * rebuild's scripts also on KEYS[3], its lock, in the same slot.
  */
 
 /**
@@ -138,10 +139,13 @@ for i = 2, #ARGV, 2 do source(ARGV[i], ts, ARGV[i + 1] == '1') end
 return 1
 `,
   /**
-   * ARGV: ttl, token. Empties the cache but for its removal markers, and marks it as being built
-   * by this token: a rebuild started earlier can no longer finish.
+   * ARGV: ttl, token, lock ms. Takes the rebuild's lock (KEYS[3]) for this token, and returns 0,
+   * changing nothing, when another rebuild holds it. Then empties the cache but for its removal
+   * markers, and marks it as being built by this token: a rebuild started earlier can no longer
+   * finish.
    */
   feedRebuildStart: `
+if not redis.call('SET', KEYS[3], ARGV[2], 'PX', ARGV[3], 'NX') then return 0 end
 local entries = redis.call('HGETALL', KEYS[2])
 redis.call('DEL', KEYS[1], KEYS[2])
 for i = 1, #entries, 2 do
@@ -157,9 +161,11 @@ return 1
    * write time) pairs, then quads. Merges what was read from Cassandra, where a writer has not
    * written later. When the read was not the whole feed, whatever a writer added below its last
    * item is dropped: the cache must end in an unbroken run (see feedAdd). Returns 0, merging
-   * nothing, when the cache is not being built by this token.
+   * nothing, when the cache is not being built by this token. Either way the token's lock
+   * (KEYS[3]) is released.
    */
   feedRebuildFinish: `${trim}${merge}${sources}${intact}
+if redis.call('GET', KEYS[3]) == ARGV[4] then redis.call('DEL', KEYS[3]) end
 if redis.call('HGET', KEYS[2], '__state') ~= 'building' or redis.call('HGET', KEYS[2], '__build') ~= ARGV[4] or not intact() then return 0 end
 local first = 6 + 2 * tonumber(ARGV[5])
 for i = 6, first - 1, 2 do source(ARGV[i], tonumber(ARGV[i + 1]), true) end
@@ -223,8 +229,13 @@ return { complete, table.concat(entries, '\\n'), redis.call('HGET', KEYS[2], '__
 `,
 };
 
+/** The scripts that also take the rebuild's lock, as a third key. */
+const withLock = new Set<keyof typeof scripts>(["feedRebuildStart", "feedRebuildFinish"]);
+
 /** The scripts as ioredis client options take them (`createRedis(config, { scripts: cacheScripts })`). */
-export const cacheScripts = Object.fromEntries(Object.entries(scripts).map(([name, lua]) => [name, { lua, numberOfKeys: 2 }]));
+export const cacheScripts = Object.fromEntries(
+  Object.entries(scripts).map(([name, lua]) => [name, { lua, numberOfKeys: withLock.has(name as keyof typeof scripts) ? 3 : 2 }]),
+);
 
 /** Deletes a lock only if it still holds the caller's token. KEYS[1] the lock, ARGV[1] the token. */
 export const unlockLua = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;

@@ -19,42 +19,59 @@ export function cachedList(kind: {
   behind?: (id: string) => Promise<boolean>;
 }) {
   const { cache, load, fill } = kind;
-  const inflight = new Map<string, Promise<Awaited<ReturnType<typeof load>> | undefined>>();
-
-  /**
-   * Loads the newest `fill` items into the cache; returns what it read (up to fill + 1 items,
-   * newest first), or undefined when another process holds the rebuild.
-   */
-  async function rebuild(id: string) {
-    const token = crypto.randomUUID();
-    // The lock keeps other processes from starting a rebuild meanwhile; should it expire (a
-    // stalled rebuild), the token makes the newer rebuild the only one that can finish.
-    if (!(await cache.lock(id, token, 10_000))) return undefined; // another process is on it
-    try {
-      await cache.startRebuild(id, token);
-      const read = await load(id, fill + 1);
-      if (await cache.finishRebuild(id, token, read.items.slice(0, fill), read.items.length <= fill, read.sources)) kind.onRebuild?.();
-      return read;
-    } finally {
-      // Off the page's path: should it fail, the lock expires by itself.
-      cache.unlock(id, token).catch(() => {});
-    }
-  }
-
-  /** Concurrent misses for one cache share one rebuild. */
-  function rebuildOnce(id: string) {
-    let running = inflight.get(id);
-    if (!running) {
-      running = rebuild(id).finally(() => inflight.delete(id));
-      inflight.set(id, running);
-    }
-    return running;
-  }
+  /** The rebuild running in this process per list: what it read, once read, and when it is done. */
+  const inflight = new Map<string, Promise<Rebuild | undefined>>();
+  type Rebuild = { read: Awaited<ReturnType<typeof load>>; done: Promise<void> };
 
   const warnRebuild = (id: string) => (err: unknown) => {
     console.warn(`[feed] rebuilding the cache of ${id}: ${err instanceof Error ? err.message : err}`);
     return undefined;
   };
+
+  /**
+   * Loads the newest `fill` items into the cache. Resolves once they are read from Cassandra, with
+   * what it read (up to fill + 1 items, newest first) and `done`, the merge into Redis going on
+   * behind it (it never rejects: a failure is logged, and the next miss tries again); undefined when
+   * another process holds the rebuild.
+   */
+  async function rebuild(id: string): Promise<Rebuild | undefined> {
+    const token = crypto.randomUUID();
+    // The lock keeps other processes from starting a rebuild meanwhile; should it expire (a
+    // stalled rebuild), the token makes the newer rebuild the only one that can finish.
+    if (!(await cache.startRebuild(id, token, 10_000))) return undefined; // another process is on it
+    const released = () => void cache.unlock(id, token).catch(() => {}); // should that fail, the lock expires by itself
+    let read: Rebuild["read"];
+    try {
+      read = await load(id, fill + 1);
+    } catch (err) {
+      released();
+      throw err;
+    }
+    const done = cache
+      .finishRebuild(id, token, read.items.slice(0, fill), read.items.length <= fill, read.sources)
+      .then((finished) => void (finished && kind.onRebuild?.()))
+      .catch((err) => {
+        released();
+        warnRebuild(id)(err);
+      });
+    return { read, done };
+  }
+
+  /** Concurrent misses for one cache share one rebuild, until it is done. */
+  function rebuildOnce(id: string) {
+    let running = inflight.get(id);
+    if (!running) {
+      const started = rebuild(id);
+      running = started;
+      inflight.set(id, started);
+      started
+        .then((r) => r?.done)
+        .catch(() => {})
+        .finally(() => inflight.get(id) === started && inflight.delete(id));
+    }
+    return running;
+  }
+
   const fromCassandra = async (id: string, n: number, after?: FeedKey) => {
     const read = await load(id, n, after);
     return { items: read.items.map(toWireItem), sources: read.sources.map((s) => s.userId) };
@@ -74,7 +91,8 @@ export function cachedList(kind: {
         // cache. A deeper page is one small read of its own, the rebuild going on behind it.
         kind.onRead?.("cassandra");
         if (!after && n <= fill + 1) {
-          const read = await rebuildOnce(id).catch(warnRebuild(id));
+          // Answered once read: the merge into Redis goes on behind the page.
+          const read = (await rebuildOnce(id).catch(warnRebuild(id)))?.read;
           if (read) return { items: read.items.slice(0, n).map(toWireItem), sources: read.sources.map((s) => s.userId) };
         } else {
           rebuildOnce(id).catch(warnRebuild(id));
@@ -96,5 +114,5 @@ export function cachedList(kind: {
     }
   }
 
-  return Object.assign(page, { rebuild: async (id: string) => void (await rebuildOnce(id)) });
+  return Object.assign(page, { rebuild: async (id: string) => void (await (await rebuildOnce(id))?.done) });
 }

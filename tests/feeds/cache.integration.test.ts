@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Services } from "../../src/services";
 import { writeTimeOf } from "../../src/model/write-time";
 import { openServices } from "../support/stack";
+import { rebuildLock } from "../../src/feeds/cache-keys";
 import { type FeedItem, type Stored } from "../../src/model/feed";
 
 // The cache follows the rule Cassandra does: every add and removal carries its write time (the
@@ -16,7 +17,10 @@ beforeAll(async () => {
   services = await openServices();
 });
 afterAll(async () => {
-  for (let i = 0; i < n; i++) await services.redis.del(...services.feedCache.keys(`cache-${run}-${i}`));
+  for (let i = 0; i < n; i++) {
+    const keys = services.feedCache.keys(`cache-${run}-${i}`);
+    await services.redis.del(...keys, rebuildLock(keys));
+  }
   await services.close();
 });
 
@@ -36,7 +40,7 @@ const at = writeTimeOf;
 /** A ready, complete, empty cache for a new user. */
 async function emptyCache() {
   const u = user();
-  await services.cachePages.startRebuild(u, "t");
+  await services.cachePages.startRebuild(u, "t", 10_000);
   expect(await services.cachePages.finishRebuild(u, "t", [], true)).toBe(true);
   return u;
 }
@@ -63,7 +67,7 @@ describe("write times in the cache", () => {
   test("a rebuild keeps the removal markers, so a read from before a removal cannot bring the item back", async () => {
     const u = await emptyCache();
     await services.feedCache.removeMany(u, ["p2"], at(20));
-    await services.cachePages.startRebuild(u, "second");
+    await services.cachePages.startRebuild(u, "second", 10_000);
     expect(await services.cachePages.finishRebuild(u, "second", [item("p2", at(10)), item("p1", at(5))], true)).toBe(true);
     expect(await ids(u)).toEqual(["p1"]);
   });
@@ -72,8 +76,9 @@ describe("write times in the cache", () => {
 describe("rebuild fencing", () => {
   test("of two interleaved rebuilds only the later one finishes; the earlier merges nothing", async () => {
     const u = user();
-    await services.cachePages.startRebuild(u, "first");
-    await services.cachePages.startRebuild(u, "second"); // the first one's lock expired meanwhile
+    expect(await services.cachePages.startRebuild(u, "first", 10_000)).toBe(true);
+    await services.redis.del(rebuildLock(services.feedCache.keys(u))); // the first one's lock expired meanwhile
+    expect(await services.cachePages.startRebuild(u, "second", 10_000)).toBe(true);
     await services.feedCache.removeMany(u, ["p3"], at(40));
     expect(await services.cachePages.finishRebuild(u, "first", [item("p3", at(30))], true)).toBe(false);
     expect(await services.cachePages.page(u, 10)).toBeNull(); // still being built
@@ -82,10 +87,39 @@ describe("rebuild fencing", () => {
   });
 });
 
+describe("the rebuild's lock", () => {
+  test("a rebuild starts only while no other holds the lock, and finishing releases it", async () => {
+    const u = user();
+    const lock = rebuildLock(services.feedCache.keys(u));
+    expect(await services.cachePages.startRebuild(u, "first", 10_000)).toBe(true);
+    expect(await services.redis.get(lock)).toBe("first");
+    expect(await services.redis.pttl(lock)).toBeGreaterThan(5_000);
+    expect(await services.cachePages.startRebuild(u, "second", 10_000)).toBe(false); // refused, and nothing changed
+    expect(await services.redis.hget(services.feedCache.keys(u)[1], "__build")).toBe("first");
+    expect(await services.cachePages.finishRebuild(u, "first", [item("p1", at(1))], true)).toBe(true);
+    expect(await services.redis.exists(lock)).toBe(0);
+    expect(await ids(u)).toEqual(["p1"]);
+  });
+
+  test("a rebuild that was taken over leaves the newer one's lock in place", async () => {
+    const u = user();
+    const lock = rebuildLock(services.feedCache.keys(u));
+    await services.cachePages.startRebuild(u, "first", 10_000);
+    await services.redis.del(lock); // expired
+    await services.cachePages.startRebuild(u, "second", 10_000);
+    expect(await services.cachePages.finishRebuild(u, "first", [item("p1", at(1))], true)).toBe(false);
+    expect(await services.redis.get(lock)).toBe("second");
+    await services.cachePages.unlock(u, "first"); // not its lock: nothing happens
+    expect(await services.redis.get(lock)).toBe("second");
+    await services.cachePages.unlock(u, "second");
+    expect(await services.redis.exists(lock)).toBe(0);
+  });
+});
+
 describe("eviction is all or nothing per feed", () => {
   test("a cache that lost its sorted set is a miss, not a complete empty feed, and a writer does not revive half of it", async () => {
     const u = user();
-    await services.cachePages.startRebuild(u, "t");
+    await services.cachePages.startRebuild(u, "t", 10_000);
     await services.cachePages.finishRebuild(u, "t", [item("p1", at(1)), item("p2", at(2))], true);
     const [zset, hash] = services.feedCache.keys(u);
     await services.redis.del(zset); // as an eviction would
@@ -107,7 +141,7 @@ describe("eviction is all or nothing per feed", () => {
     try {
       while (built.length < 5000 && !(built.length % 20 === 0 && built.length > 0 && (await someOfOursEvicted()))) {
         const u = user();
-        await cachePages.startRebuild(u, "t");
+        await cachePages.startRebuild(u, "t", 10_000);
         await cachePages.finishRebuild(u, "t", Array.from({ length: 20 }, (_, i) => ({ ...item(`p${i + 1}`, at(i)), excerpt: body })), true);
         built.push(u);
       }
