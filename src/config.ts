@@ -80,7 +80,7 @@ const variables = {
   FEEDLINE_FEED_LENGTH: z.coerce.number().int().min(500).default(500),
   FEEDLINE_CACHE_TTL_SECONDS: positiveInt.default(86_400),
   FEEDLINE_INACTIVE_DAYS: z.coerce.number().positive().default(14),
-  FEEDLINE_CACHE_FILL: z.coerce.number().int().min(100).default(100),
+  FEEDLINE_CACHE_FILL: z.coerce.number().int().min(20).default(50),
   FEEDLINE_UPKEEP_CONCURRENCY: positiveInt.default(2),
   FEEDLINE_NOTIFICATION_WINDOW_SECONDS: positiveInt.default(86_400),
   FEEDLINE_WORKER_CONCURRENCY: positiveInt.default(16),

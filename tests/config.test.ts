@@ -49,10 +49,11 @@ describe("config", () => {
     expect(loadConfig({}).connect).toMatchObject({ connector: "feedline-postgres", slot: "feedline_debezium", publication: "feedline_publication" });
   });
 
-  test("a cache miss loads 100 items by default, never fewer than the largest page nor more than the feed's length", () => {
-    expect(loadConfig({}).feed.cacheFill).toBe(100);
+  test("a cache miss loads 50 items by default, never fewer than a default page nor more than the feed's length", () => {
+    expect(loadConfig({}).feed.cacheFill).toBe(50);
     expect(loadConfig({ FEEDLINE_CACHE_FILL: "9999" }).feed.cacheFill).toBe(500);
-    expect(() => loadConfig({ FEEDLINE_CACHE_FILL: "20" })).toThrow(/FEEDLINE_CACHE_FILL/);
+    expect(loadConfig({ FEEDLINE_CACHE_FILL: "20" }).feed.cacheFill).toBe(20);
+    expect(() => loadConfig({ FEEDLINE_CACHE_FILL: "19" })).toThrow(/FEEDLINE_CACHE_FILL/);
   });
 
   test("the Redis key prefix is empty by default and refuses characters that would need quoting", () => {
