@@ -77,10 +77,22 @@ export function createAdminApp(deps: { health: () => Promise<HealthReport>; metr
   return app;
 }
 
-/** The context of one request: the caller from its bearer token, its idempotency key, its address. */
+/**
+ * The context of one request: the stores and helpers procedures use, the caller from its bearer
+ * token, its idempotency key, its address. Only the context's own fields, not everything `deps`
+ * holds: tRPC copies the context, key by key, whenever a middleware adds to it.
+ */
 export function requestContext(deps: AppDeps, headers: Headers, from: { authorization?: string; address?: string } = {}): Context {
   return {
-    ...deps,
+    publicHealth: deps.publicHealth,
+    writes: deps.writes,
+    reader: deps.reader,
+    live: deps.live,
+    notifications: deps.notifications,
+    notifier: deps.notifier,
+    cursors: deps.cursors,
+    tokens: deps.tokens,
+    rates: deps.rates,
     auth: authenticate(headers.get("authorization") ?? from.authorization, deps.tokens),
     idempotencyKey: headers.get("idempotency-key") ?? undefined,
     address: from.address ?? "unknown",
