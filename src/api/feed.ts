@@ -42,10 +42,7 @@ export const feedRouter = router({
       const since = input?.lastEventId ? ctx.cursors.decode(feed, input.lastEventId) : undefined;
       const until = abortAt(ctx.tokenExpiresAt * 1000, signal);
       // Opened before the response starts: a refusal (too many streams) is a plain 429.
-      const events = await openLiveHome(ctx, ctx.userId, since, until);
-      return (async function* () {
-        for await (const { at, event } of events) yield tracked(ctx.cursors.encode(feed, at), event);
-      })();
+      return openLiveHome(ctx, ctx.userId, since, until, (at, event) => tracked(ctx.cursors.encode(feed, at), event));
     }),
 
   /** Anyone's own activities (their profile), newest first. */

@@ -17,7 +17,14 @@ export type LiveHomeEvent = { type: "add"; item: Item } | { type: "remove"; id: 
  * the stream listens to their channels before it reads the feed, and again, then reads the feed
  * after where it is, whenever the accounts change (a `sources` event).
  */
-export async function openLiveHome(deps: { live: LiveFeed; reader: FeedReader }, userId: string, since: FeedKey | undefined, signal?: AbortSignal) {
+export async function openLiveHome<T>(
+  deps: { live: LiveFeed; reader: FeedReader },
+  userId: string,
+  since: FeedKey | undefined,
+  signal: AbortSignal | undefined,
+  /** What the connection sends for an event and the position a reconnect resumes from (tRPC's `tracked`): made here, so that no generator wraps this one per event. */
+  track: (at: FeedKey, event: LiveHomeEvent) => T,
+) {
   const events = await deps.live.subscribe(userId, signal);
   try {
     await events.listenTo(await deps.reader.sources(userId));
@@ -25,10 +32,10 @@ export async function openLiveHome(deps: { live: LiveFeed; reader: FeedReader },
     await events.return(undefined);
     throw err;
   }
-  return stream(deps.reader, events, userId, since);
+  return stream(deps.reader, events, userId, since, track);
 }
 
-async function* stream(reader: FeedReader, events: LiveEvents, userId: string, since: FeedKey | undefined) {
+async function* stream<T>(reader: FeedReader, events: LiveEvents, userId: string, since: FeedKey | undefined, track: (at: FeedKey, event: LiveHomeEvent) => T) {
   const sent = new Set<string>();
   const removed = new Set<string>();
   // Where a reconnect should resume: the newest position sent, or where this connection began.
@@ -38,7 +45,7 @@ async function* stream(reader: FeedReader, events: LiveEvents, userId: string, s
     sent.add(item.id);
     const at = positionOf(item);
     if (after(at, newest)) newest = at;
-    return { at, event: { type: "add", item } as LiveHomeEvent };
+    return track(at, { type: "add", item });
   };
   try {
     if (since) {
@@ -57,13 +64,14 @@ async function* stream(reader: FeedReader, events: LiveEvents, userId: string, s
         }
       } else if (event.type === "add") {
         if (sent.has(event.item.id)) continue;
-        const out = add(await rendered(reader, event.item));
+        const render = rendered(reader, event.item);
+        const out = add(render instanceof Promise ? await render : render);
         if (out) yield out;
       } else if (event.type === "remove" && !removed.has(event.id)) {
         removed.add(event.id);
         // A removal has no position of its own: it carries the newest one sent, so a reconnect
         // from it resumes where the adds left off.
-        yield { at: newest, event };
+        yield track(newest, event);
       }
     }
   } finally {
@@ -74,15 +82,20 @@ async function* stream(reader: FeedReader, events: LiveEvents, userId: string, s
 /**
  * Live adds as rendered, by the message's item: every stream of a process that a message reaches
  * gets the same parsed event (src/feeds/live.ts), so it is rendered once, with one look-up of its
- * objects, not once per stream. A failed render is not kept.
+ * objects, not once per stream; the streams that come after the render has finished take the
+ * item itself, with no await. A failed render is not kept.
  */
-const renders = new WeakMap<WireItem, Promise<Item>>();
-function rendered(reader: FeedReader, item: WireItem) {
+const renders = new WeakMap<WireItem, Item | Promise<Item>>();
+function rendered(reader: FeedReader, item: WireItem): Item | Promise<Item> {
   let render = renders.get(item);
   if (!render) {
-    render = reader.enrich([item]).then(([out]) => out!);
-    renders.set(item, render);
-    render.catch(() => renders.delete(item));
+    const rendering = reader.enrich([item]).then(([out]) => out!);
+    renders.set(item, rendering);
+    rendering.then(
+      (out) => renders.set(item, out),
+      () => renders.delete(item),
+    );
+    render = rendering;
   }
   return render;
 }
