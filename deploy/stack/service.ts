@@ -77,7 +77,8 @@ export function serviceCommand(o: { config: Config; role: Role; port: number; ad
 /**
  * Rate budgets for the tests' and benchmarks' own clients, which sign up hundreds of users from one
  * address and write far faster than a person: raised out of reach (the limiter still runs, one
- * Redis round trip per call), unless the environment sets them. The security tests use their own.
+ * Redis round trip per call, or per lease of reads), unless the environment sets them. The
+ * security tests use their own.
  */
 export function generousRates(env: Record<string, string | undefined> = process.env): Record<string, string> {
   const names = ["SIGNUPS_PER_HOUR", "WRITES_PER_MINUTE", "FOLLOWS_PER_HOUR", "READS_PER_MINUTE", "ANONYMOUS_READS_PER_MINUTE"];
