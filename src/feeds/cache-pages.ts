@@ -22,17 +22,20 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
    * Users whose registry entry this process raised less than 30 s ago: when, and the raise.
    * `register` puts the entry 60 s past the cache's expiry, so a cache created or slid within 30 s
    * of a raise expires before the entry still: it need not be raised again (saving a command on
-   * most pages, and two on a miss, whose page has just raised it). A call within the 30 s waits
+   * most pages, and on a rebuild's finish, whose start has just raised it). A call within the 30 s waits
    * for that raise to land, so no command of this process creates or slides a cache ahead of its
    * registration. Raises only ever increase the entry (ZADD GT), whichever process makes them. A
-   * raise that fails is forgotten, and made again by the next call.
+   * raise that fails is forgotten, and made again by the next call. `always`: raised whatever was
+   * raised lately, for a command that creates a cache: Redis may have lost the entry (a restart)
+   * since this process raised it, and a cache created unregistered would miss every write made
+   * while it lives.
    */
   const raised = new Map<string, { at: number; raising: Promise<void> }>();
-  function raiseIfDue(userId: string): Promise<void> | undefined {
+  function raiseIfDue(userId: string, always = false): Promise<void> | undefined {
     if (!registered) return undefined;
     const now = Date.now();
     const last = raised.get(userId);
-    if (last && now - last.at < 30_000) return last.raising;
+    if (last && now - last.at < 30_000 && !always) return last.raising;
     if (raised.size >= 100_000) raised.clear();
     const raising = register(registry, userId, ttlSeconds).catch((err) => {
       if (raised.get(userId)?.raising === raising) raised.delete(userId);
@@ -72,7 +75,7 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
      * rebuild takes the cache over and the stalled one merges nothing.
      */
     async startRebuild(userId: string, token: string, lockMs: number) {
-      await raiseIfDue(userId);
+      await raiseIfDue(userId, true);
       return (await runScript(redis, "feedRebuildStart", withLock(userId), ttlSeconds, token, lockMs)) === 1;
     },
     /**

@@ -4,7 +4,7 @@ import { registryName } from "../../src/feeds/cache-keys";
 import { createRegistry } from "../../src/clients/redis";
 import { unitOfWork } from "../../src/stream/unit-of-work";
 import { writeTimeOf } from "../../src/model/write-time";
-import { openServices } from "../support/stack";
+import { eventually, openServices } from "../support/stack";
 import { type FeedItem } from "../../src/model/feed";
 import { createFanout } from "../../src/fanout/fanout";
 import type { LiveEvent } from "../../src/feeds/live";
@@ -116,6 +116,23 @@ describe("cache updates go only to users with a cache", () => {
     // Pages slide the cache's expiry without raising the entry each time: it stays at or past it.
     const entry = Number(await redis.zscore(registry.keyOf(reading), reading));
     expect(entry).toBeGreaterThanOrEqual(Date.now() + (await redis.pttl(feedCache.keys(reading)[0])));
+  });
+
+  test("a cache rebuilt after Redis lost it is registered again, though this process raised the entry moments before", async () => {
+    const [reading] = [targets[2]!];
+    const { redis, feedCache, reader } = services;
+    const registry = createRegistry(redis, registryName);
+    await reader.rebuild(reading); // this process raises the entry now
+    // Redis loses everything of this user (a restart with nothing on disk), cache and entry alike.
+    await redis.del(...feedCache.keys(reading));
+    await redis.zrem(registry.keyOf(reading), reading);
+    await reader.home(reading, 20); // a miss: rebuilt within the 30 s a page would not raise again
+    await eventually("the cache to be rebuilt", async () => ((await redis.hget(feedCache.keys(reading)[1], "__state")) === "ready" ? true : undefined));
+    expect(Number(await redis.zscore(registry.keyOf(reading), reading))).toBeGreaterThanOrEqual(Date.now() + (await redis.pttl(feedCache.keys(reading)[1])));
+    // So a fan-out reaches it.
+    const fresh = { ...item, id: `shard:${run}-after-loss` };
+    await services.fanout.add([reading], fresh, at(7));
+    expect(await redis.hexists(feedCache.keys(reading)[1], fresh.id)).toBe(1);
   });
 });
 
