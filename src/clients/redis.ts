@@ -77,12 +77,21 @@ export function duplicateRedis(redis: RedisClient, options: { autoPipelining: bo
 export function createRegistry(redis: RedisClient, name: string) {
   const shards = redis instanceof Cluster ? registryShards : 1;
   const keyOf = (member: string) => `${name}:{${shardOf(member, shards)}}`;
+  /**
+   * When this process last pruned each shard. A look-up ignores entries past their time, so
+   * pruning only frees memory: once a second per shard and process is enough, rather than a
+   * command more on every raise (every live stream raises itself every 20 s).
+   */
+  const pruned = new Map<string, number>();
   return {
     keyOf,
-    /** Counts the member until `untilMs`, never lowering a later time (ZADD GT); prunes the shard's entries past their time. */
+    /** Counts the member until `untilMs`, never lowering a later time (ZADD GT); prunes the shard's entries past their time, at most once a second per shard and process. */
     async raise(member: string, untilMs: number, now = Date.now()) {
       const key = keyOf(member);
-      await Promise.all([redis.zadd(key, "GT", untilMs, member), redis.zremrangebyscore(key, "-inf", now)]);
+      const adding = redis.zadd(key, "GT", untilMs, member);
+      if (now - (pruned.get(key) ?? -Infinity) < 1000) return void (await adding);
+      pruned.set(key, now);
+      await Promise.all([adding, redis.zremrangebyscore(key, "-inf", now)]);
     },
     /** No longer counts the member. */
     async drop(member: string) {

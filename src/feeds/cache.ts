@@ -21,7 +21,8 @@ import { accountKeys, cacheKeys, quads, registryName, runScript } from "./cache-
  * reading right now). The rule that keeps it safe: the registry is raised (ZADD GT), and the
  * raise acknowledged, before any command that creates a cache or extends its expiry, so a cache
  * never outlives its registry entry. A stale entry costs one no-op script call; entries past
- * their time are pruned as entries of their shard are raised.
+ * their time are pruned as entries of their shard are raised (at most once a second per shard and
+ * process).
  *
  * Every command touches one user's keys (one hash slot), so the cache works on a Redis Cluster as
  * on one node; commands for many users are sent together (auto-pipelined, per node on a cluster).

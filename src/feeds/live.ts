@@ -165,7 +165,7 @@ export function createLiveFeed({ redis, maxPerUser, maxQueue, metrics }: { redis
       signal?.addEventListener("abort", () => void close(), { once: true });
       const register = async () => {
         const now = Date.now();
-        // Registrations of closed or dead connections are pruned as new ones arrive.
+        // Registrations of closed or dead connections are pruned as new ones arrive (at most once a second per process).
         await registry.raise(userId, now + registrationMs, now);
         await claim(userId, connectionId);
       };
