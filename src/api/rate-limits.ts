@@ -8,8 +8,8 @@ import { AppError } from "../errors";
  * fixed windows). Each procedure draws on one budget, per user when signed in, else per client
  * address: sign-ups, writes, follow churn (a follow or unfollow costs a backfill or a removal of up
  * to N items), and reads (drawn in leases: `leased`). Every call of a batch counts. Over budget:
- * TOO_MANY_REQUESTS (429) with Retry-After. While Redis is away each process counts alone (the insurance limiter) rather than
- * refuse or let everything through.
+ * TOO_MANY_REQUESTS (429) with Retry-After. While Redis is away each process counts alone (the
+ * insurance limiter) rather than refuse or let everything through.
  */
 export type Budget = "signup" | "write" | "follow" | "read";
 

@@ -230,11 +230,11 @@ return { complete, table.concat(entries, '\\n'), redis.call('HGET', KEYS[2], '__
 };
 
 /** The scripts that also take the rebuild's lock, as a third key. */
-const withLock = new Set<keyof typeof scripts>(["feedRebuildStart", "feedRebuildFinish"]);
+const lockingScripts = new Set<keyof typeof scripts>(["feedRebuildStart", "feedRebuildFinish"]);
 
 /** The scripts as ioredis client options take them (`createRedis(config, { scripts: cacheScripts })`). */
 export const cacheScripts = Object.fromEntries(
-  Object.entries(scripts).map(([name, lua]) => [name, { lua, numberOfKeys: withLock.has(name as keyof typeof scripts) ? 3 : 2 }]),
+  Object.entries(scripts).map(([name, lua]) => [name, { lua, numberOfKeys: lockingScripts.has(name as keyof typeof scripts) ? 3 : 2 }]),
 );
 
 /** Deletes a lock only if it still holds the caller's token. KEYS[1] the lock, ARGV[1] the token. */

@@ -59,17 +59,15 @@ export function cachedList(kind: {
 
   /** Concurrent misses for one cache share one rebuild, until it is done. */
   function rebuildOnce(id: string) {
-    let running = inflight.get(id);
-    if (!running) {
-      const started = rebuild(id);
-      running = started;
-      inflight.set(id, started);
-      started
-        .then((r) => r?.done)
-        .catch(() => {})
-        .finally(() => inflight.get(id) === started && inflight.delete(id));
-    }
-    return running;
+    const running = inflight.get(id);
+    if (running) return running;
+    const started = rebuild(id);
+    inflight.set(id, started);
+    started
+      .then((r) => r?.done)
+      .catch(() => {})
+      .finally(() => inflight.get(id) === started && inflight.delete(id));
+    return started;
   }
 
   const fromCassandra = async (id: string, n: number, after?: FeedKey) => {
