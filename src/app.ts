@@ -1,4 +1,5 @@
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import type { AnyTRPCProcedure, TRPCError } from "@trpc/server";
 import { type Context as HonoContext, Hono } from "hono";
 import { getConnInfo } from "hono/bun";
 import type { Server } from "bun";
@@ -10,6 +11,7 @@ import type { HealthReport } from "./health";
 import type { Metrics } from "./metrics";
 import { appRouter } from "./api";
 import { type Context, ssePingMs } from "./api/trpc";
+import { serveSubscription } from "./api/sse";
 
 /** What the app is built from: everything in the context but the per-request parts, and the API's limits. */
 export type AppDeps = Omit<Context, "auth" | "idempotencyKey" | "address"> & { config: Pick<Config, "api" | "trustedProxies"> };
@@ -27,6 +29,23 @@ export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
     return c.json(report, report.ok ? 200 : 503);
   });
   if (options.api === false) return app;
+  const context = (c: HonoContext, authorization: string | undefined) =>
+    requestContext(deps, c.req.raw.headers, { authorization, address: clientAddress(c, deps.config.trustedProxies) });
+  const onError = ({ error, path }: { error: TRPCError; path?: string }) => {
+    if (error.code === "INTERNAL_SERVER_ERROR") console.error(`[trpc] ${path ?? "?"} failed:`, error.cause ?? error);
+  };
+  // Subscriptions (GET, server-sent events) are framed by src/api/sse.ts: tRPC's own framing cost
+  // three times the CPU per event. Everything else about them is tRPC's, as for any call.
+  for (const [path, procedure] of Object.entries(appRouter._def.procedures)) {
+    if ((procedure as AnyTRPCProcedure)._def.type !== "subscription") continue;
+    app.get(
+      `/trpc/${path}`,
+      serveSubscription(appRouter, path, {
+        createContext: (c, connectionParams) => (holdOpen(c), context(c, connectionParams?.authorization)),
+        onError,
+      }),
+    );
+  }
   app.all(
     "/trpc/*",
     // Counted as the body streams in, whatever Content-Length says: a huge body is refused before it is read whole.
@@ -43,21 +62,16 @@ export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
         maxBatchSize: limits.maxBatch,
         // EventSource cannot send headers: a subscription, and only a subscription, may pass its
         // token as a connection parameter (anything in a URL ends up in access logs).
-        createContext: ({ req, info }) => {
+        createContext: ({ info }) => {
           if (info.type === "subscription") holdOpen(c);
-          return requestContext(deps, req.headers, {
-            authorization: info.type === "subscription" ? info.connectionParams?.authorization : undefined,
-            address: clientAddress(c, deps.config.trustedProxies),
-          });
+          return context(c, info.type === "subscription" ? info.connectionParams?.authorization : undefined);
         },
         // Over budget: when to come back.
         responseMeta: ({ errors }) => {
           const wait = errors.map((e) => (e.cause instanceof AppError ? e.cause.retryAfterSeconds : undefined)).find((s) => s !== undefined);
           return wait === undefined ? {} : { headers: { "retry-after": String(wait) } };
         },
-        onError: ({ error, path }) => {
-          if (error.code === "INTERNAL_SERVER_ERROR") console.error(`[trpc] ${path ?? "?"} failed:`, error.cause ?? error);
-        },
+        onError,
       }),
   );
   return app;

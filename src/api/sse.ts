@@ -1,0 +1,174 @@
+import type { Context as HonoContext, Next } from "hono";
+import { type AnyTRPCRouter, TRPCError, getTRPCErrorFromUnknown, getTRPCErrorShape, isTrackedEnvelope } from "@trpc/server";
+import { getRequestInfo, isAbortError, sseHeaders } from "@trpc/server/unstable-core-do-not-import";
+
+/*
+ * tRPC subscriptions over server-sent events, written to the socket here rather than by tRPC's
+ * fetch adapter. tRPC resolves everything else as it does for any call: the request (input,
+ * `lastEventId`, connection params) by its own parser, the procedure with its middlewares and
+ * input validation, errors by its formatter. Only the framing is ours, in the exact bytes tRPC's
+ * `sseStreamProducer` writes (tests/api/sse.test.ts compares the two), so tRPC's clients
+ * (`httpSubscriptionLink`) cannot tell. Why: tRPC's producer wraps each event in four
+ * async generators, a ping timer race, a TransformStream and a TextEncoderStream; on Bun that was
+ * three quarters of a delivery's CPU (docs/benchmarks.md, "Live subscribers: SSE framing").
+ * Here an event is one string written to Bun's direct stream, and pings come from one interval
+ * per stream that looks at when it last wrote.
+ */
+
+/** One SSE message as tRPC's producer writes it: event, data and id lines, then a blank line (and one more). */
+function frame(data: string, event?: string, id?: string) {
+  return `${event === undefined ? "" : `event: ${event}\n`}data: ${data}\n${id === undefined ? "" : `id: ${id}\n`}\n\n`;
+}
+
+/**
+ * The messages of one stream, in tRPC v11's protocol: `connected` first (the client's options),
+ * each value as data (a `tracked` one with its id), `ping`, `return` when the procedure's
+ * iterable ends, `serialized-error` when it fails. A value without an id after one with an id
+ * is followed by `restore-id`, so that the browser's EventSource keeps the last id to resume from.
+ */
+export function sseEncoder(serialize: (value: unknown) => unknown, lastEventId: string | null) {
+  let last = lastEventId && !/[\0\n\r]/.test(lastEventId) ? lastEventId : null;
+  return {
+    connected: (client: object) => frame(JSON.stringify(client), "connected"),
+    ping: frame("", "ping"),
+    end: frame("", "return"),
+    error: (shape: unknown) => frame(JSON.stringify(serialize(shape)), "serialized-error"),
+    value(value: unknown) {
+      if (isTrackedEnvelope(value)) {
+        last = value[0];
+        return frame(JSON.stringify(serialize(value[1])), undefined, value[0]);
+      }
+      const data = JSON.stringify(serialize(value));
+      return last === null ? frame(data) : frame(data, undefined, "") + frame("", "restore-id", last);
+    },
+  };
+}
+
+export type SseEncoder = ReturnType<typeof sseEncoder>;
+
+/**
+ * Writes a subscription's whole stream: `connected`, then each value of `iterable` (or the error
+ * that refused it), then `return`, or `serialized-error` should the iterable fail; nothing more
+ * once `signal` aborts (the client is gone). Resolves when the stream is over.
+ */
+export async function pump(opts: {
+  source: { iterable: AsyncIterable<unknown> } | { refused: TRPCError };
+  encoder: SseEncoder;
+  client: object;
+  write: (text: string) => void | Promise<void>;
+  /** The error's shape, as tRPC's error formatter makes it (and where it is reported). */
+  formatError: (error: TRPCError) => unknown;
+  signal: AbortSignal;
+}) {
+  const { encoder, write, signal } = opts;
+  await write(encoder.connected(opts.client));
+  if ("refused" in opts.source) return write(encoder.error(opts.formatError(opts.source.refused)));
+  try {
+    for await (const value of opts.source.iterable) {
+      if (signal.aborted) return;
+      await write(encoder.value(value));
+    }
+    if (!signal.aborted) await write(encoder.end);
+  } catch (cause) {
+    if (isAbortError(cause) || signal.aborted) return;
+    await write(encoder.error(opts.formatError(getTRPCErrorFromUnknown(cause))));
+  }
+}
+
+/**
+ * A Hono handler serving the router's subscription at `path` over SSE; anything it does not
+ * serve as tRPC would (a batch, a request tRPC's parser refuses) goes on to `next`, tRPC's own
+ * handler. `createContext` and `onError` are the ones tRPC's handler is given.
+ */
+export function serveSubscription<TContext extends object>(
+  router: AnyTRPCRouter,
+  path: string,
+  opts: {
+    createContext: (c: HonoContext, connectionParams: Record<string, string | undefined> | null) => TContext;
+    onError: (opts: { error: TRPCError; path: string }) => void;
+  },
+) {
+  const config = router._def._config;
+  const serialize = (value: unknown) => config.transformer.output.serialize(value);
+  const client: object = config.sse?.client ?? {};
+  const ping = config.sse?.ping?.enabled ? (config.sse.ping.intervalMs ?? 1_000) : undefined;
+
+  return async function subscription(c: HonoContext, next: Next) {
+    const req = c.req.raw;
+    const url = new URL(req.url);
+    if (url.searchParams.has("batch")) return next();
+    let info: Awaited<ReturnType<typeof getRequestInfo>>;
+    try {
+      info = await getRequestInfo({ req, path, router, searchParams: url.searchParams, headers: req.headers, url, maxBatchSize: 1 });
+    } catch {
+      return next();
+    }
+    const call = info.calls[0];
+    if (info.type !== "subscription" || !call?.procedure) return next();
+
+    // The call ends when the client goes away (Bun aborts the request's signal) or the body is cancelled.
+    const abort = new AbortController();
+    const gone = () => abort.abort();
+    req.signal.addEventListener("abort", gone, { once: true });
+    let ctx: TContext | undefined;
+    const formatError = (error: TRPCError) => {
+      opts.onError({ error, path });
+      return getTRPCErrorShape({ config, ctx, error, input: call.result(), path, type: "subscription" });
+    };
+    let source: { iterable: AsyncIterable<unknown> } | { refused: TRPCError };
+    try {
+      ctx = opts.createContext(c, info.connectionParams);
+      const data = await call.procedure({ path, getRawInput: call.getRawInput, ctx, type: "subscription", signal: abort.signal, batchIndex: 0 });
+      source = isAsyncIterable(data)
+        ? { iterable: data }
+        : { refused: new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: `Subscription ${path} did not return an AsyncGenerator` }) };
+    } catch (cause) {
+      source = { refused: getTRPCErrorFromUnknown(cause) };
+    }
+    const encoder = sseEncoder(serialize, req.headers.get("last-event-id") ?? url.searchParams.get("lastEventId") ?? url.searchParams.get("Last-Event-Id"));
+
+    const body = new ReadableStream({
+      type: "direct",
+      async pull(controller: ReadableStreamDirectController) {
+        let wroteAt = Date.now();
+        let writing = false;
+        const write = async (text: string) => {
+          if (abort.signal.aborted) return;
+          wroteAt = Date.now();
+          writing = true;
+          try {
+            const written = controller.write(text);
+            const flushed = controller.flush();
+            // A promise is the socket's backpressure: the next event waits for it.
+            if (written instanceof Promise) await written;
+            if (flushed instanceof Promise) await flushed;
+          } finally {
+            writing = false;
+          }
+        };
+        // A quiet stream hears something at least every `ping` ms, as from tRPC's producer: looked
+        // at every third of it, and pinged once two thirds have passed since its last write.
+        const pinger = ping === undefined ? undefined : setInterval(() => {
+          if (!writing && Date.now() - wroteAt >= (2 * ping) / 3) write(encoder.ping).catch(gone);
+        }, ping / 3);
+        try {
+          await pump({ source, encoder, client, write, formatError, signal: abort.signal });
+        } catch {
+          // the socket is gone: nothing more can be written
+        } finally {
+          clearInterval(pinger);
+          req.signal.removeEventListener("abort", gone);
+          abort.abort(); // the procedure's own resources (a live subscription) are released on its signal
+          controller.close();
+        }
+      },
+      cancel: gone,
+    } as Bun.DirectUnderlyingSource);
+    const headers = new Headers([["vary", "trpc-accept, accept"], ...Object.entries(sseHeaders)]);
+    return new Response(body as unknown as ReadableStream, { status: 200, headers });
+  };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
+}
