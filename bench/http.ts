@@ -14,7 +14,8 @@
  *   through the app (Hono and tRPC's fetch adapter); CPU-µs per page of this process, each layer
  *   the difference from the one before.
  * A miss phase also waits for the upkeeps its first reads queued (src/fanout/upkeep.ts) and
- * reports the CPU-ms per page with them. Misses use the `npm run seed` data set when it holds enough users, else users made here who
+ * reports the CPU-ms per page with them. Misses use users whose handles start with `--prefix` and "_" when there are enough (the
+ * `npm run seed` data set's, or an earlier run's with `--prefix h<time>_m`), else users made here who
  * each follow one author of N (FEEDLINE_FEED_LENGTH) posts, so that every feed is full. Every phase reports CPU-ms per page of
  * the API process and each process of the stack (from /proc). `--profile` writes a Bun CPU profile of the
  * API process over the phases run, summarised. Needs the stack up, wrk, and no service running.
@@ -243,10 +244,10 @@ console.log(`\n${table}\n${yardstick}`);
 if (values.profile) for (const summary of bunProfiles(values.profile)) console.log(`\n${head(summary, 60)}`);
 record(
   "Reads over HTTP: cache hits, profile pages and cache misses, with redis-benchmark",
-  `npm run bench:http -- --seconds ${seconds} --connections ${connections} --misses ${misses} --lone ${lone} --phases ${[...phases].join(",")}${values.profile ? ` --profile ${values.profile}` : ""}`,
+  `npm run bench:http -- --seconds ${seconds} --connections ${connections} --misses ${misses} --lone ${lone} --phases ${[...phases].join(",")}${values.prefix === "bench" ? "" : ` --prefix ${values.prefix}`}${values.profile ? ` --profile ${values.profile}` : ""}`,
   table,
   `One \`serve --role api\` process${values.profile ? ", under Bun's CPU profiler (which slows it)" : ""}; wrk and every stack component share the machine. ${yardstick} ` +
-    (phases.has("lone") || phases.has("storm") ? `Misses: ${fromDataset ? `users of the "${values.prefix}" data set (npm run seed), whose caches were deleted first` : `users made for the run, each following one author of ${config.feed.length} posts, caches deleted first`}; ` +
+    (phases.has("lone") || phases.has("storm") ? `Misses: ${fromDataset ? `${misses + lone} users whose handles start with "${values.prefix}_" (the \`npm run seed\` data set's, or those an earlier run made, "h<time>_m_<n>"), caches deleted first` : `users made for the run, each following one author of ${config.feed.length} posts, caches deleted first`}; ` +
     "a miss is served from Cassandra and rebuilds the cache behind it. " : "") +
     "CPU-ms per page from /proc, for the API process and each process of the stack.",
 );
