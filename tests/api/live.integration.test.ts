@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createTRPCClient, httpSubscriptionLink } from "@trpc/client";
 import { EventSource } from "eventsource";
+import { connect } from "node:net";
 import { isTrackedEnvelope } from "@trpc/server";
 import { createApp, requestContext } from "../../src/app";
 import { type AppRouter, createCaller } from "../../src/api";
 import { cacheKeys } from "../../src/feeds/cache-keys";
-import type { LiveEvent } from "../../src/feeds/live";
+import { type LiveEvent, createLiveFeed } from "../../src/feeds/live";
 import { callerFor, openLive, registered, signUp } from "../support/api";
 import { sharedWorker, sharedWorkerLog } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
@@ -136,6 +137,46 @@ describe("feed.onItem", () => {
       });
       for (const s of [...streams, again]) s.close();
     } finally {
+      http.stop(true);
+    }
+  });
+
+  test("over HTTP, a client that stops reading is sent no more than its socket holds; once it reads, it gets that and an error telling it to reconnect", async () => {
+    const fan = await signUp(services(), "stalled");
+    // A small queue per stream, so that a stalled reader overflows it soon.
+    const live = createLiveFeed({ redis: services().redis, maxPerUser: 5, maxQueue: 20 });
+    const http = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createApp({ ...services(), live }).fetch });
+    const socket = connect(http.port!, "127.0.0.1");
+    try {
+      socket.pause(); // reads nothing until resumed: the kernel's buffers fill, then the server's writes wait
+      socket.write(`GET /trpc/feed.onItem HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${fan.token}\r\n\r\n`);
+      await eventually("the stream to register", registered(services(), fan.user.id));
+      // Far more than the loopback socket's buffers hold (a few MiB): 6,000 removals of 2 KB each,
+      // 10 at a time, fewer than the queue holds: only a server that waits for the socket falls behind.
+      const sent = 6_000;
+      for (let i = 0; i < sent; i += 10) {
+        await live.publish([fan.user.id], Array.from({ length: 10 }, (_, j) => ({ type: "remove" as const, id: `${i + j}:${"x".repeat(2_000)}` })));
+        await Bun.sleep(1);
+      }
+      await Bun.sleep(1_000); // the messages reach the subscriber connection
+      let text = "";
+      const ended = new Promise<void>((resolve) => {
+        socket.on("data", (chunk: Buffer) => {
+          text += chunk.toString();
+          if (text.includes("event: serialized-error")) resolve();
+        });
+      });
+      socket.resume();
+      await Promise.race([ended, Bun.sleep(20_000)]);
+      const received = text.split("\"type\":\"remove\"").length - 1;
+      // What the socket held and what the queue kept, not everything published (each event ~2 KB).
+      expect(received).toBeGreaterThan(0);
+      expect(received).toBeLessThan(sent);
+      const error = text.slice(text.indexOf("event: serialized-error"));
+      expect(error).toStartWith("event: serialized-error");
+      expect(error).toContain("events behind its reader; reconnect");
+    } finally {
+      socket.destroy();
       http.stop(true);
     }
   });
