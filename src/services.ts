@@ -53,7 +53,7 @@ export async function createServices(config: Config) {
   const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics, concurrency: config.feed.upkeepConcurrency });
   const lookUp = createLookUp(objects);
   const notifications = createNotificationReader({ store: notificationStore, lookUp, live });
-  const reader = createFeedReader({ feeds, cache: cachePages, accounts: accountPages, length: config.feed.length, fill: config.feed.cacheFill, metrics, enrich: createEnricher(lookUp), onRead: upkeep.read, inactive: { dormancy, catchUp, lookUp } });
+  const reader = createFeedReader({ feeds, cache: cachePages, accounts: accountPages, length: config.feed.length, fill: config.feed.cacheFill, metrics, lookUp, enrich: createEnricher(lookUp), onRead: upkeep.read, inactive: { dormancy, catchUp } });
   const cursors = createCursors(secrets[0]!);
 
   const extraChecks: Record<string, () => Promise<void>> = {};

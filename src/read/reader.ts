@@ -31,6 +31,8 @@ export function createFeedReader(deps: {
   /** How many of the newest items a rebuild loads (at most `length`; default `length`). */
   fill?: number;
   metrics: Metrics;
+  /** Objects as pages render them (src/read/enrich.ts): the users' handles of profile pages and of pages merged from sources. */
+  lookUp: LookUp;
   enrich: Enrich;
   /** Called on each first page of a home feed (the upkeep, src/fanout/upkeep.ts). */
   onRead?: (userId: string) => void;
@@ -40,8 +42,6 @@ export function createFeedReader(deps: {
     dormancy: Pick<Dormancy, "seen" | "behind">;
     /** Queues the completion of a returning user's feed, behind the pages. */
     catchUp: (userId: string) => void;
-    /** Objects as pages render them (src/read/enrich.ts): the sources' handles. */
-    lookUp: LookUp;
   };
 }) {
   const { feeds, length, metrics, enrich } = deps;
@@ -102,7 +102,7 @@ export function createFeedReader(deps: {
   async function fromSources(userId: string, n: number, after?: FeedKey): Promise<WireItem[]> {
     const sources = [userId, ...(await feeds.following(userId)).map((f) => f.userId)];
     // The sources' handles from the object cache, in one round trip, beside their activities.
-    const handles = deps.inactive!.lookUp(sources.map((id) => ({ type: "user" as const, id })), []);
+    const handles = deps.lookUp(sources.map((id) => ({ type: "user" as const, id })), []);
     const lists: WireItem[][] = [];
     await inParallel(sources, 32, async (source) => {
       const activities = await feeds.activities(source, n, after);
@@ -154,9 +154,15 @@ export function createFeedReader(deps: {
       return own.sources;
     },
 
-    /** Up to `n` of the user's own activities after `after`, from Cassandra, rendered. */
+    /**
+     * Up to `n` of the user's own activities after `after`, from Cassandra, rendered; the user's
+     * handle from the object cache, as every page renders users (read from Cassandra's row when
+     * Redis lacks it): none for a user that does not exist, or not yet.
+     */
     async profile(userId: string, n: number, after?: FeedKey): Promise<Item[]> {
-      const [user, activities] = await Promise.all([feeds.getUser(userId), feeds.activities(userId, n, after)]);
+      const ref = { type: "user" as const, id: userId };
+      const [looked, activities] = await Promise.all([deps.lookUp([ref], []), feeds.activities(userId, n, after)]);
+      const user = looked.get(refKey(ref)) as UserObject | null | undefined;
       if (!user) return [];
       return enrich(activities.map((a) => toWireItem({ ...a, actorHandle: user.handle })));
     },

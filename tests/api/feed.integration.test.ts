@@ -3,6 +3,8 @@ import { deleteNamespace } from "../../src/clients/redis";
 import { cacheKeys } from "../../src/feeds/cache-keys";
 import { createCachePages } from "../../src/feeds/cache-pages";
 import { createFeedReader } from "../../src/read/reader";
+import { createLookUp } from "../../src/read/enrich";
+import { objectKey } from "../../src/feeds/objects";
 import { callerFor, expectAppError, signUp } from "../support/api";
 import { expectConverged, oracle, sharedWorker } from "../support/pipeline";
 import { eventually, useServices } from "../support/stack";
@@ -85,7 +87,7 @@ describe("feed.home", () => {
     const want = await oracle(services(), reader.user.id);
     const cache = createCachePages({ redis: services().redis, length: 4, ttlSeconds: 60 });
     const accounts = createCachePages({ redis: services().redis, length: 4, ttlSeconds: 60, kind: "account" });
-    const short = createFeedReader({ feeds: services().feeds, cache, accounts, length: 4, metrics: services().metrics, enrich: services().reader.enrich });
+    const short = createFeedReader({ feeds: services().feeds, cache, accounts, length: 4, metrics: services().metrics, lookUp: createLookUp(services().objects), enrich: services().reader.enrich });
     await services().redis.del(...cacheKeys(reader.user.id));
     const ids: string[] = [];
     let after: { createdAt: Date; id: string } | undefined;
@@ -144,5 +146,30 @@ describe("feed.user", () => {
     const pages = await allPages((cursor) => anonymous.feed.user({ userId: author.user.id, limit: 5, cursor }));
     expect(pages.flat().map((i) => i.id)).toEqual(want);
     expect(pages.flat().every((i) => i.actor.handle === author.user.handle)).toBe(true);
+  });
+
+  test("the user's handle comes from the object cache, and from Cassandra when Redis lacks it", async () => {
+    const ref = { type: "user" as const, id: author.user.id };
+    await services().redis.del(objectKey(ref));
+    const { items } = await callerFor(services()).feed.user({ userId: author.user.id, limit: 3 });
+    expect(items.length).toBe(3);
+    expect(items.every((i) => i.actor.handle === author.user.handle)).toBe(true);
+    expect(await services().redis.get(objectKey(ref))).toContain(author.user.handle); // filled again
+  });
+
+  test("a renamed user's profile shows the new handle once the stream has applied the rename, as home pages do", async () => {
+    const renamed = await signUp(services(), "renamed");
+    await renamed.as.posts.create({ body: "before the rename" });
+    const handle = `${renamed.user.handle}_2`;
+    await services().sql`update users set handle = ${handle} where id = ${renamed.user.id}`;
+    const items = await eventually("the new handle on the profile", async () => {
+      const page = (await callerFor(services()).feed.user({ userId: renamed.user.id, limit: 5 })).items;
+      return page.length > 0 && page.every((i) => i.actor.handle === handle) ? page : undefined;
+    });
+    expect(items.map((i) => i.verb)).toContain("SHARD");
+  });
+
+  test("a user who does not exist has an empty profile", async () => {
+    expect((await callerFor(services()).feed.user({ userId: "999999999999", limit: 5 })).items).toEqual([]);
   });
 });

@@ -49,7 +49,8 @@ function onCluster() {
   const objects = createObjectCache({ redis, load: feeds.objects, ttlSeconds: 600 });
   const fanout = createFanout({ feeds, cache, live, chunk: config.stream.fanout.chunk });
   const accounts = createCachePages({ redis, length: config.feed.length, ttlSeconds: 600, kind: "account" });
-  const reader = createFeedReader({ feeds, cache: pages, accounts, length: config.feed.length, metrics: services.metrics, enrich: createEnricher(createLookUp(objects)) });
+  const lookUp = createLookUp(objects);
+  const reader = createFeedReader({ feeds, cache: pages, accounts, length: config.feed.length, metrics: services.metrics, lookUp, enrich: createEnricher(lookUp) });
   return { cache, pages, live, objects, fanout, reader };
 }
 
