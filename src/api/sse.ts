@@ -11,8 +11,8 @@ import { getRequestInfo, isAbortError, sseHeaders } from "@trpc/server/unstable-
  * (`httpSubscriptionLink`) cannot tell. Why: tRPC's producer wraps each event in four
  * async generators, a ping timer race, a TransformStream and a TextEncoderStream; on Bun that was
  * three quarters of a delivery's CPU (docs/benchmarks.md, "Live subscribers: SSE framing").
- * Here an event is one string written to Bun's direct stream, and pings come from one interval
- * per stream that looks at when it last wrote.
+ * Here an event is one string written to Bun's direct stream, and pings come from one timer per
+ * subscription path that looks at when each open stream last wrote.
  */
 
 /** One SSE message as tRPC's producer writes it: event, data and id lines, then a blank line (and one more). */
@@ -92,6 +92,7 @@ export function serveSubscription<TContext extends object>(
   const serialize = (value: unknown) => config.transformer.output.serialize(value);
   const client: object = config.sse?.client ?? {};
   const ping = config.sse?.ping?.enabled ? (config.sse.ping.intervalMs ?? 1_000) : undefined;
+  const pings = ping === undefined ? undefined : quietStreams(ping);
 
   return async function subscription(c: HonoContext, next: Next) {
     const req = c.req.raw;
@@ -130,12 +131,15 @@ export function serveSubscription<TContext extends object>(
     const body = new ReadableStream({
       type: "direct",
       async pull(controller: ReadableStreamDirectController) {
-        let wroteAt = Date.now();
-        let writing = false;
+        const stream: QuietStream = {
+          wroteAt: Date.now(),
+          writing: false,
+          ping: () => void write(encoder.ping).catch(gone),
+        };
         const write = async (text: string) => {
           if (abort.signal.aborted) return;
-          wroteAt = Date.now();
-          writing = true;
+          stream.wroteAt = Date.now();
+          stream.writing = true;
           try {
             const written = controller.write(text);
             const flushed = controller.flush();
@@ -143,20 +147,16 @@ export function serveSubscription<TContext extends object>(
             if (written instanceof Promise) await written;
             if (flushed instanceof Promise) await flushed;
           } finally {
-            writing = false;
+            stream.writing = false;
           }
         };
-        // A quiet stream hears something at least every `ping` ms, as from tRPC's producer: looked
-        // at every third of it, and pinged once two thirds have passed since its last write.
-        const pinger = ping === undefined ? undefined : setInterval(() => {
-          if (!writing && Date.now() - wroteAt >= (2 * ping) / 3) write(encoder.ping).catch(gone);
-        }, ping / 3);
+        pings?.add(stream);
         try {
           await pump({ source, encoder, client, write, formatError, signal: abort.signal });
         } catch {
           // the socket is gone: nothing more can be written
         } finally {
-          clearInterval(pinger);
+          pings?.delete(stream);
           req.signal.removeEventListener("abort", gone);
           abort.abort(); // the procedure's own resources (a live subscription) are released on its signal
           controller.close();
@@ -166,6 +166,35 @@ export function serveSubscription<TContext extends object>(
     } as Bun.DirectUnderlyingSource);
     const headers = new Headers([["vary", "trpc-accept, accept"], ...Object.entries(sseHeaders)]);
     return new Response(body as unknown as ReadableStream, { status: 200, headers });
+  };
+}
+
+type QuietStream = { wroteAt: number; writing: boolean; ping: () => void };
+
+/**
+ * The open streams of one subscription path, pinged when quiet: one timer for them all, ticking
+ * while any is open. A stream hears something at least every `pingMs`, as from tRPC's producer,
+ * and a quiet one is pinged about that often (after `pingMs` less a tick of silence).
+ */
+export function quietStreams(pingMs: number) {
+  const tickMs = Math.min(1_000, pingMs / 3);
+  const streams = new Set<QuietStream>();
+  let ticker: ReturnType<typeof setInterval> | undefined;
+  const tick = () => {
+    const now = Date.now();
+    for (const s of streams) if (!s.writing && now - s.wroteAt >= pingMs - tickMs) s.ping();
+  };
+  return {
+    add(stream: QuietStream) {
+      streams.add(stream);
+      ticker ??= setInterval(tick, tickMs);
+    },
+    delete(stream: QuietStream) {
+      streams.delete(stream);
+      if (streams.size > 0) return;
+      clearInterval(ticker);
+      ticker = undefined;
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { TRPCError, tracked } from "@trpc/server";
 import { sseStreamProducer } from "@trpc/server/unstable-core-do-not-import";
-import { pump, sseEncoder } from "../../src/api/sse";
+import { pump, quietStreams, sseEncoder } from "../../src/api/sse";
 
 // src/api/sse.ts frames subscriptions itself: its bytes must be tRPC's own producer's, for every
 // kind of message, or tRPC's clients would read them differently.
@@ -84,5 +84,22 @@ describe("subscriptions over SSE", () => {
     expect(text).not.toContain("id: c2");
     expect(text).not.toContain("event: return");
     expect(closed).toBe(true);
+  });
+
+  test("a quiet stream is pinged, one that is writing is not, and none once it is gone", async () => {
+    const pings = quietStreams(90); // ticks every 30 ms; pings after 60 ms of silence
+    const quiet = { wroteAt: Date.now(), writing: false, pinged: 0, ping: () => void (quiet.pinged++, (quiet.wroteAt = Date.now())) };
+    const busy = { wroteAt: 0, writing: true, pinged: 0, ping: () => void busy.pinged++ };
+    pings.add(quiet);
+    pings.add(busy);
+    await Bun.sleep(400);
+    expect(quiet.pinged).toBeGreaterThanOrEqual(2);
+    expect(quiet.pinged).toBeLessThanOrEqual(7); // about every 60-90 ms, not every tick
+    expect(busy.pinged).toBe(0);
+    pings.delete(quiet);
+    pings.delete(busy);
+    const after = quiet.pinged;
+    await Bun.sleep(200);
+    expect(quiet.pinged).toBe(after);
   });
 });
