@@ -77,8 +77,8 @@ export async function pump(opts: {
 
 /**
  * A Hono handler serving the router's subscription at `path` over SSE; anything it does not
- * serve as tRPC would (a batch, a request tRPC's parser refuses) goes on to `next`, tRPC's own
- * handler. `createContext` and `onError` are the ones tRPC's handler is given.
+ * serve as tRPC would (a HEAD, a batch, a request tRPC's parser refuses) goes on to `next`, tRPC's
+ * own handler. `createContext` and `onError` are the ones tRPC's handler is given.
  */
 export function serveSubscription<TContext extends object>(
   router: AnyTRPCRouter,
@@ -97,7 +97,8 @@ export function serveSubscription<TContext extends object>(
   return async function subscription(c: HonoContext, next: Next) {
     const req = c.req.raw;
     const url = new URL(req.url);
-    if (url.searchParams.has("batch")) return next();
+    // Hono hands HEAD to GET handlers too: a HEAD opens no stream (tRPC refuses it, as any method but GET).
+    if (req.method !== "GET" || url.searchParams.has("batch")) return next();
     let info: Awaited<ReturnType<typeof getRequestInfo>>;
     try {
       info = await getRequestInfo({ req, path, router, searchParams: url.searchParams, headers: req.headers, url, maxBatchSize: 1 });

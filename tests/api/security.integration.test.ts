@@ -268,6 +268,25 @@ describe("live streams", () => {
     for (const s of open) await s.abort();
   });
 
+  test("a HEAD, a batch or input that is not JSON on a subscription is answered as tRPC answers it, and opens no stream", async () => {
+    const alice = await signUp(services, "nostream");
+    const headers = { authorization: `Bearer ${alice.token}`, accept: "text/event-stream" };
+    const head = await app.request("/trpc/feed.onItem", { method: "HEAD", headers });
+    expect(head.status).toBe(204); // tRPC's fetch adapter answers any HEAD so, with no body
+    expect(head.headers.get("content-type")).toBeNull();
+    const batch = await app.request(`/trpc/feed.onItem?batch=1&input=${encodeURIComponent("{}")}`, { headers });
+    expect(batch.status).toBe(400);
+    expect(await batch.text()).toContain("Cannot batch subscription calls");
+    // Input is parsed by the procedure's call, as in tRPC's handler: the stream opens, says why, and ends.
+    const garbage = await app.request("/trpc/feed.onItem?input=%7Bnot-json", { headers });
+    const body = await Promise.race([garbage.text(), Bun.sleep(10_000).then(() => "(still open)")]);
+    expect(body).toStartWith("event: connected");
+    expect(body).toContain("event: serialized-error");
+    expect(body).toContain('"appCode":"INVALID_INPUT"');
+    await Bun.sleep(200);
+    expect(await services.redis.zscore(services.live.registry.keyOf(alice.user.id), alice.user.id)).toBeNull();
+  });
+
   test("registrations of streams that are gone are pruned from their shard of feed:live as new ones open", async () => {
     const alice = await signUp(services, "prune");
     // A gone stream's registration in the shard alice's registration goes to.
