@@ -84,4 +84,22 @@ describe("the compiled binary", () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain("no user has the handle definitely_not_a_user");
   });
+
+  test("serves a live stream over server-sent events", async () => {
+    const signUp = await fetch(`http://127.0.0.1:${port}/trpc/users.create`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ handle: `sse_${crypto.randomUUID().slice(0, 8)}` }),
+    });
+    const { token } = ((await signUp.json()) as { result: { data: { token: string } } }).result.data;
+    const abort = new AbortController();
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/trpc/feed.onItem`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+      expect(res.headers.get("content-type")).toBe("text/event-stream");
+      const { value } = await res.body!.getReader().read();
+      expect(new TextDecoder().decode(value)).toStartWith("event: connected\ndata: {}\n");
+    } finally {
+      abort.abort();
+    }
+  });
 });
