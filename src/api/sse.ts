@@ -97,7 +97,7 @@ export function serveSubscription<TContext extends object>(
   return async function subscription(c: HonoContext, next: Next) {
     const req = c.req.raw;
     const url = new URL(req.url);
-    // Hono hands HEAD to GET handlers too: a HEAD opens no stream (tRPC refuses it, as any method but GET).
+    // Hono hands HEAD to GET handlers too: a HEAD opens no stream (tRPC answers it, 204 and no body).
     if (req.method !== "GET" || url.searchParams.has("batch")) return next();
     let info: Awaited<ReturnType<typeof getRequestInfo>>;
     try {
