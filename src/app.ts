@@ -14,7 +14,7 @@ import { type Context, ssePingMs } from "./api/trpc";
 import { serveSubscription } from "./api/sse";
 
 /** What the app is built from: everything in the context but the per-request parts, and the API's limits. */
-export type AppDeps = Omit<Context, "auth" | "idempotencyKey" | "address"> & { config: Pick<Config, "api" | "trustedProxies"> };
+export type AppDeps = Omit<Context, "auth" | "idempotencyKey" | "address"> & { config: Pick<Config, "api" | "trustedProxies" | "live"> };
 
 /**
  * The public HTTP surface: /healthz for load balancers (up or down per component, cached 2 s) and
@@ -43,6 +43,7 @@ export function createApp(deps: AppDeps, options: { api?: boolean } = {}) {
       serveSubscription(appRouter, path, {
         createContext: (c, connectionParams) => (holdOpen(c), context(c, connectionParams?.authorization)),
         onError,
+        stallMs: deps.config.live.stallSeconds * 1000,
       }),
     );
   }

@@ -30,6 +30,7 @@ const variables = {
   FEEDLINE_API_MAX_BATCH: positiveInt.max(100).default(10),
   FEEDLINE_LIVE_MAX_PER_USER: positiveInt.default(5),
   FEEDLINE_LIVE_MAX_QUEUE: positiveInt.default(1000),
+  FEEDLINE_LIVE_STALL_SECONDS: positiveInt.default(30),
 
   FEEDLINE_PG_HOST: host.default("127.0.0.1"),
   FEEDLINE_PG_PORT: port.default(25432),
@@ -138,7 +139,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     /** How many reverse proxies in front of the API append to X-Forwarded-For (0: the socket's address is the client's). */
     trustedProxies: e.FEEDLINE_TRUSTED_PROXIES,
     /** Per user, across processes: open live streams; per stream: events buffered for a slow reader. */
-    live: { maxPerUser: e.FEEDLINE_LIVE_MAX_PER_USER, maxQueue: e.FEEDLINE_LIVE_MAX_QUEUE },
+    live: { maxPerUser: e.FEEDLINE_LIVE_MAX_PER_USER, maxQueue: e.FEEDLINE_LIVE_MAX_QUEUE, stallSeconds: e.FEEDLINE_LIVE_STALL_SECONDS },
     auth: {
       /** The signing secret first, then the previous ones still accepted; empty when none is set (see tokenSecrets). */
       secrets: e.FEEDLINE_TOKEN_SECRET ? [e.FEEDLINE_TOKEN_SECRET, ...e.FEEDLINE_TOKEN_PREVIOUS_SECRETS] : [],

@@ -86,6 +86,12 @@ export function serveSubscription<TContext extends object>(
   opts: {
     createContext: (c: HonoContext, connectionParams: Record<string, string | undefined> | null) => TContext;
     onError: (opts: { error: TRPCError; path: string }) => void;
+    /**
+     * How long a write may wait for the client to read: past it, the connection is dropped and the
+     * procedure's resources go with it (a reader that stopped reading would otherwise hold its
+     * socket's buffers, and its place among the user's streams, for as long as it stays connected).
+     */
+    stallMs?: number;
   },
 ) {
   const config = router._def._config;
@@ -137,6 +143,17 @@ export function serveSubscription<TContext extends object>(
           writing: false,
           ping: () => void write(encoder.ping).catch(gone),
         };
+        let stalled: Error | undefined;
+        const drained = async (pending: Promise<number>) => {
+          if (opts.stallMs === undefined) return void (await pending);
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const late = new Promise<"late">((resolve) => (timer = setTimeout(resolve, opts.stallMs, "late")));
+          const outcome = await Promise.race([pending, late]).finally(() => clearTimeout(timer));
+          if (outcome !== "late") return;
+          stalled = new Error(`${path}: the client read nothing for ${opts.stallMs! / 1000} s; its stream is closed`);
+          gone(); // ends the stream quietly: nothing more is written to it
+          throw stalled;
+        };
         const write = async (text: string) => {
           if (abort.signal.aborted) return;
           stream.wroteAt = Date.now();
@@ -144,9 +161,9 @@ export function serveSubscription<TContext extends object>(
           try {
             const written = controller.write(text);
             const flushed = controller.flush();
-            // A promise is the socket's backpressure: the next event waits for it.
-            if (written instanceof Promise) await written;
-            if (flushed instanceof Promise) await flushed;
+            // A promise is the socket's backpressure: the next event waits for it, for up to stallMs.
+            if (written instanceof Promise) await drained(written);
+            if (flushed instanceof Promise) await drained(flushed);
           } finally {
             stream.writing = false;
           }
@@ -155,12 +172,13 @@ export function serveSubscription<TContext extends object>(
         try {
           await pump({ source, encoder, client, write, formatError, signal: abort.signal });
         } catch {
-          // the socket is gone: nothing more can be written
+          // the socket is gone, or stalled: nothing more can be written
         } finally {
           pings?.delete(stream);
           req.signal.removeEventListener("abort", gone);
           abort.abort(); // the procedure's own resources (a live subscription) are released on its signal
-          controller.close();
+          // Closing with an error drops the connection; a plain close would wait for the stalled client to read what is buffered.
+          controller.close(stalled);
         }
       },
       cancel: gone,

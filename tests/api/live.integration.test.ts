@@ -181,6 +181,35 @@ describe("feed.onItem", () => {
     }
   });
 
+  test("over HTTP, a client that reads nothing for FEEDLINE_LIVE_STALL_SECONDS is disconnected, and its place is freed", async () => {
+    const fan = await signUp(services(), "stuck");
+    const config = { ...services().config, live: { ...services().config.live, stallSeconds: 2 } };
+    const http = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: createApp({ ...services(), config }).fetch });
+    const socket = connect(http.port!, "127.0.0.1");
+    try {
+      let closed = false;
+      socket.on("close", () => (closed = true));
+      socket.on("error", () => {}); // a reset is how the server drops it
+      socket.pause();
+      socket.write(`GET /trpc/feed.onItem HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer ${fan.token}\r\n\r\n`);
+      await eventually("the stream to register", registered(services(), fan.user.id));
+      // More than the socket's buffers hold, so that a write waits.
+      for (let i = 0; i < 6_000; i += 10) {
+        await services().live.publish([fan.user.id], Array.from({ length: 10 }, (_, j) => ({ type: "remove" as const, id: `${i + j}:${"x".repeat(2_000)}` })));
+        await Bun.sleep(1);
+      }
+      // The stream is ended: its place among the user's streams is given back (its registration lapses by itself).
+      const places = `feed:live:{${fan.user.id}}:conns`;
+      expect(await services().redis.zcard(places)).toBe(1);
+      await eventually("the stalled stream to be dropped", async () => ((await services().redis.zcard(places)) === 0 ? true : undefined), 15_000);
+      socket.resume();
+      await eventually("the connection to close", () => (closed ? true : undefined));
+    } finally {
+      socket.destroy();
+      http.stop(true);
+    }
+  });
+
   test("a reconnect with the last event id gets exactly the 10 items written while it was away, oldest first", async () => {
     const [author, fan] = [await signUp(services(), "resume"), await signUp(services(), "resume")];
     await fan.as.follows.follow({ userId: author.user.id });
