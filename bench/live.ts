@@ -7,7 +7,8 @@
  * (default: as many as subscribers) the author has that many followers, of whom the subscribers
  * are spread evenly. Reported:
  * - how fast the streams open, and the API's memory per open stream (its RSS before and after, from /proc);
- * - the API's CPU while they are idle (registrations and pings only), as a share of a core;
+ * - the API's CPU while they are idle (registrations and pings only: measured once the upkeeps
+ *   their first reads queued are done), as a share of a core;
  * - then `--posts` posts by the author, `--gap` s apart: the time from each post's INSERT
  *   committing to its arrival on each stream (p50, p99, max over every stream and post), the
  *   deliveries missing after 30 s, and CPU-ms per post for each process;
@@ -113,6 +114,16 @@ try {
   console.log(`  ${subscribers} streams open in ${openSeconds.toFixed(1)} s (${Math.round(subscribers / openSeconds)}/s); API RSS ${(rssBefore / 2 ** 20).toFixed(0)} → ${(rssOpen / 2 ** 20).toFixed(0)} MiB, ${(perStream / 1024).toFixed(1)} KiB per stream`);
 
   // ---- idle: what holding them costs ------------------------------------------------------------
+  // Each stream's first read queued its feed's upkeep (src/fanout/upkeep.ts): holding is measured once they are done.
+  const settling = statusLine();
+  for (const started = Date.now(); ; ) {
+    const pending = (await api.metrics()).sum("feedline_upkeep_pending");
+    if (pending === 0) break;
+    if (Date.now() - started > 900_000) throw new Error(`${pending} upkeeps still pending after 15 minutes`);
+    settling.update(`waiting for the upkeeps the streams' first reads queued: ${pending} left`);
+    await Bun.sleep(1000);
+  }
+  settling.done();
   const idleLine = statusLine();
   idleLine.update(`holding ${subscribers} idle streams for ${idleSeconds} s`);
   const idleBefore = cpuSeconds(pids);
@@ -171,7 +182,7 @@ record(
   `npm run bench:live -- --subscribers ${subscribers}${followerCount !== subscribers ? ` --followers ${followerCount}` : ""} --posts ${postCount} --gap ${gapMs / 1000} --idle ${idleSeconds} --concurrency ${concurrency}${values.profile ? ` --profile ${values.profile}` : ""}`,
   table,
   `${values.profile ? "Under Bun's CPU profiler (which slows the API and the workers). " : ""}${followerCount} users follow one author; ${subscribers === followerCount ? "each holds" : `${subscribers} of them, spread evenly, hold`} one feed.onItem stream (server-sent events over a plain socket) to one \`serve --role api\` process; the workers run in another. ` +
-    `Memory per stream: the API's RSS after opening them all, less before, over the streams. Idle: the API's CPU over ${idleSeconds} s with the streams open and nothing posted. ` +
+    `Memory per stream: the API's RSS after opening them all, less before, over the streams. Idle: the API's CPU over ${idleSeconds} s with the streams open and nothing posted, once the upkeeps their first reads queued were done. ` +
     `Latency: from each post's INSERT committing to its arrival on each stream, over every stream and post. CPU-ms per post for every process, the fan-out to ${followerCount} feeds included.`,
 );
 await services.close();
