@@ -1,6 +1,6 @@
 import type { Context as HonoContext, Next } from "hono";
 import { type AnyTRPCRouter, TRPCError, getTRPCErrorFromUnknown, getTRPCErrorShape, isTrackedEnvelope } from "@trpc/server";
-import { getRequestInfo, isAbortError, sseHeaders } from "@trpc/server/unstable-core-do-not-import";
+import { getLastEventId, getRequestInfo, isAbortError, isAsyncIterable, sseHeaders } from "@trpc/server/unstable-core-do-not-import";
 
 /*
  * tRPC subscriptions over server-sent events, written to the socket here rather than by tRPC's
@@ -133,7 +133,7 @@ export function serveSubscription<TContext extends object>(
     } catch (cause) {
       source = { refused: getTRPCErrorFromUnknown(cause) };
     }
-    const encoder = sseEncoder(serialize, req.headers.get("last-event-id") ?? url.searchParams.get("lastEventId") ?? url.searchParams.get("Last-Event-Id"));
+    const encoder = sseEncoder(serialize, getLastEventId({ headers: req.headers, searchParams: url.searchParams }));
 
     const body = new ReadableStream({
       type: "direct",
@@ -215,8 +215,4 @@ export function quietStreams(pingMs: number) {
       ticker = undefined;
     },
   };
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === "object" && value !== null && Symbol.asyncIterator in value;
 }
