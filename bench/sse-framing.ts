@@ -92,7 +92,11 @@ async function run(transport: Transport, streams: number, events: number) {
   const server = Bun.spawn([process.execPath, import.meta.path, "--serve", transport, "--port", `${port}`], { stdout: "pipe", stderr: "inherit" });
   try {
     const reader = server.stdout.getReader();
-    while (!new TextDecoder().decode((await reader.read()).value).includes("ready"));
+    for (let out = ""; !out.includes("ready"); ) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`${transport}: the server exited before it was ready (exit code ${await server.exited})`);
+      out += new TextDecoder().decode(value);
+    }
     const got = Array.from({ length: events }, () => 0);
     const opening = progressBar(`${transport}: opening streams`, streams);
     for (let i = 0; i < streams; i += 100) {
