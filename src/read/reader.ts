@@ -156,8 +156,8 @@ export function createFeedReader(deps: {
 
     /**
      * Up to `n` of the user's own activities after `after`, from Cassandra, rendered; the user's
-     * handle from the object cache, as every page renders users (read from Cassandra's row when
-     * Redis lacks it): none for a user that does not exist, or not yet.
+     * handle from the object cache, as pages merged from sources take their actors' handles (read
+     * from Cassandra's row when Redis lacks it): none for a user that does not exist, or not yet.
      */
     async profile(userId: string, n: number, after?: FeedKey): Promise<Item[]> {
       const ref = { type: "user" as const, id: userId };
