@@ -1,7 +1,7 @@
 import type { CassandraClient } from "../clients/cassandra";
 import type { FeedKey, Stored } from "../model/feed";
 import { allRows, type ByReplica, inBatches } from "./batches";
-import { keyOf, micros } from "./rows";
+import { feedRowTs, keyOf, micros } from "./rows";
 
 /** A recorded cut: the feed may miss `source`'s items below `at` (source '*': every source's, trimmed). */
 export type Cut = { source: string; at: FeedKey; generation: number; ts: number };
@@ -19,7 +19,7 @@ export function createFeedCuts({ db, byReplica }: { db: CassandraClient; byRepli
     cuts: "SELECT source_id, created_at, activity_id, generation, WRITETIME(generation) AS ts FROM feed_cuts WHERE user_id = ?",
     upkept: "SELECT upkept FROM feed_upkeep WHERE user_id = ?",
     markUpkept: "INSERT INTO feed_upkeep (user_id, upkept) VALUES (?, ?)",
-    below: "SELECT created_at, activity_id, WRITETIME(verb) AS ts FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?)",
+    below: "SELECT created_at, activity_id, WRITETIME(item) AS item_ts, WRITETIME(verb) AS ts FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?)",
     deleteRow: "DELETE FROM home_feed USING TIMESTAMP ? WHERE user_id = ? AND created_at = ? AND activity_id = ?",
   };
 
@@ -43,7 +43,7 @@ export function createFeedCuts({ db, byReplica }: { db: CassandraClient; byRepli
     },
     markUpkept: (userId: string, at: Date) => db.execute(q.markUpkept, [userId, at]),
     /** Every row below a position, with its write time. */
-    below: (userId: string, at: FeedKey) => allRows(db, q.below, [userId, at.createdAt, at.id], (r): Stored<FeedKey> => ({ ...keyOf(r), ts: micros(r.ts) })),
+    below: (userId: string, at: FeedKey) => allRows(db, q.below, [userId, at.createdAt, at.id], (r): Stored<FeedKey> => ({ ...keyOf(r), ts: feedRowTs(r) })),
     /** Deletes these rows, each at its own write time: a row written again since stays. */
     deleteRows: (userId: string, rows: Stored<FeedKey>[]) =>
       inBatches(db, rows, (r) => ({ query: q.deleteRow, params: [r.ts, userId, r.createdAt, r.id] })),

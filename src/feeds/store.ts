@@ -4,7 +4,7 @@ import type { FeedItem, FeedKey, ObjectRef, PostObject, Stored } from "../model/
 import { allRows, createReplicaBatches, inBatches } from "./batches";
 import type { Loaded } from "./objects";
 import { createFeedCuts } from "./cuts";
-import { activityColumns, itemColumns, keyOf, micros, toActivityRow, toFeedItem } from "./rows";
+import { activityColumns, itemCell, itemColumns, keyOf, micros, toActivityRow, toFeedItem } from "./rows";
 
 /**
  * The feed store, in Cassandra: the state the stream workers derive from the change stream
@@ -49,17 +49,16 @@ export function createFeedStore(deps: {
     activities: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? LIMIT ?`,
     activitiesAfter: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
     activityKeysOf: "SELECT created_at, activity_id FROM activities_by_actor WHERE actor_id = ?",
-    writeItem: `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, object_author_id, post_id, excerpt)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+    // One cell per row (migration 006): a row's cost in Cassandra, and the driver's, grows with its cells.
+    writeItem: "INSERT INTO home_feed (user_id, created_at, activity_id, item) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
     removeItem: "DELETE FROM home_feed USING TIMESTAMP ? WHERE user_id = ? AND created_at = ? AND activity_id = ?",
     feed: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? LIMIT ?`,
     feedAfter: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
     feedKeys: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? LIMIT ?",
     feedKeysFrom: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? AND (created_at, activity_id) >= (?, ?) LIMIT ?",
   };
-  const itemParams = (userId: string, i: FeedItem, ts: number) => [
-    userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.object.authorId, i.postId, i.excerpt, ts,
-  ];
+  /** A home_feed row's bind values; `cell`: the item's `itemCell`, made once per item however many feeds it goes to. */
+  const itemParams = (userId: string, i: FeedItem, ts: number, cell = itemCell(i)) => [userId, i.createdAt, i.id, cell, ts];
 
   const activityStatement = (a: Activity, ts: number) => ({
     query: q.putActivity,
@@ -174,15 +173,17 @@ export function createFeedStore(deps: {
      * actor's own feed) goes in the batch that holds the actor's feed row, saving a request per
      * activity. Both are idempotent at `ts` and a crash replays both, so their order does not matter.
      */
-    putItem: (userIds: string[], item: FeedItem, ts: number, beforeBatch?: () => void, options?: { withActivity?: boolean }) =>
-      byReplica(
+    putItem(userIds: string[], item: FeedItem, ts: number, beforeBatch?: () => void, options?: { withActivity?: boolean }) {
+      const cell = itemCell(item);
+      return byReplica(
         userIds,
         (u) => [
-          { query: q.writeItem, params: itemParams(u, item, ts) },
+          { query: q.writeItem, params: itemParams(u, item, ts, cell) },
           ...(options?.withActivity && u === item.actorId ? [activityStatement(item, ts)] : []),
         ],
         beforeBatch,
-      ),
+      );
+    },
     /** One item out of many feeds. */
     deleteItem: (userIds: string[], key: FeedKey, ts: number, beforeBatch?: () => void) =>
       byReplica(userIds, (u) => ({ query: q.removeItem, params: [ts, u, key.createdAt, key.id] }), beforeBatch),

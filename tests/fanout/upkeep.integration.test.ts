@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 
 const rowsOf = async (userId: string) =>
-  (await services().cassandra.execute("SELECT created_at, activity_id, WRITETIME(verb) AS ts, TTL(verb) AS ttl FROM home_feed WHERE user_id = ?", [userId], { fetchSize: 5000, autoPage: true })).rows;
+  (await services().cassandra.execute("SELECT created_at, activity_id, WRITETIME(item) AS ts, TTL(item) AS ttl FROM home_feed WHERE user_id = ?", [userId], { fetchSize: 5000, autoPage: true })).rows;
 
 describe("trimming past 2N", () => {
   test("trims the rows past 2N, and a removal that reaches into them brings them back", async () => {

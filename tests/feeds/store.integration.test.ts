@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Services } from "../../src/services";
+import type { FeedItem } from "../../src/model/feed";
+import { openServices } from "../support/stack";
+
+// home_feed rows hold their item in one cell (`item`, migration 006); rows written before it hold
+// the same fields in separate columns. Readers take whichever form was written last.
+
+let services: Services;
+const userId = `test-${crypto.randomUUID()}`;
+
+beforeAll(async () => {
+  services = await openServices();
+});
+
+afterAll(async () => {
+  await services.cassandra.execute("DELETE FROM home_feed WHERE user_id = ?", [userId]);
+  await services.close();
+});
+
+const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+const item = (n: number, handle: string): FeedItem => ({
+  id: `like:7:${n}`,
+  verb: "LIKE",
+  actorId: "7",
+  actorHandle: handle,
+  object: { type: "post", id: String(n), authorId: "9" },
+  postId: String(n),
+  excerpt: null,
+  createdAt: at(n),
+});
+
+/** A row as a process before migration 006 wrote it: each field in its own column. */
+const writeOldForm = (i: FeedItem, ts: number) =>
+  services.cassandra.execute(
+    `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, object_author_id, post_id, excerpt)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+    [userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.object.authorId, i.postId, i.excerpt, ts],
+  );
+
+describe("home_feed rows in one cell", () => {
+  test("a row in either form reads back as the item written last, and is trimmed whole at its write time", async () => {
+    const feeds = services.feeds;
+    await writeOldForm(item(1, "old"), 1_000);
+    await feeds.putItems(userId, [{ ...item(2, "new"), ts: 1_000 }]);
+    expect(await feeds.feed(userId, 10)).toEqual([
+      { ...item(2, "new"), ts: 1_000 },
+      { ...item(1, "old"), ts: 1_000 },
+    ]);
+    const [cells] = (await services.cassandra.execute("SELECT item, verb FROM home_feed WHERE user_id = ? AND created_at = ? AND activity_id = ?", [userId, at(2), item(2, "").id])).rows;
+    expect(cells!.verb).toBeNull(); // written as one cell only
+    expect(JSON.parse(cells!.item)).toMatchObject({ id: "like:7:2", actor: { id: "7", handle: "new" } });
+
+    // Written again in the other form, later: the later one is read.
+    await feeds.putItems(userId, [{ ...item(1, "renamed"), ts: 2_000 }]);
+    await writeOldForm(item(2, "older-process"), 3_000);
+    expect((await feeds.feed(userId, 10)).map((i) => [i.actorHandle, i.ts])).toEqual([
+      ["older-process", 3_000],
+      ["renamed", 2_000],
+    ]);
+
+    // The upkeep's trim deletes a row at its write time: the later of the two forms', so nothing of it is left.
+    const below = await feeds.below(userId, { createdAt: at(3), id: "" });
+    expect(below.map((r) => r.ts)).toEqual([3_000, 2_000]);
+    await feeds.deleteRows(userId, below);
+    expect(await feeds.feed(userId, 10)).toEqual([]);
+    expect((await services.cassandra.execute("SELECT * FROM home_feed WHERE user_id = ?", [userId])).rows).toEqual([]);
+  });
+});
