@@ -59,8 +59,8 @@ const bad = (d: FeedDiff) => d.missing + d.extra + d.doubled + d.misordered > 0;
 /** The rows Cassandra holds for items a feed served twice, with their write times: what a failure needs to be understood. */
 async function storedRows(services: Services, feed: "home" | "profile", userId: string, ids: string[]) {
   if (ids.length === 0) return "";
-  const [table, key, cell] = feed === "home" ? ["home_feed", "user_id", "item"] : ["activities_by_actor", "actor_id", "verb"];
-  const rows = await services.cassandra.execute(`SELECT created_at, activity_id, WRITETIME(${cell}) AS ts FROM ${table} WHERE ${key} = ?`, [userId]);
+  const [table, key] = feed === "home" ? ["home_feed", "user_id"] : ["activities_by_actor", "actor_id"];
+  const rows = await services.cassandra.execute(`SELECT created_at, activity_id, WRITETIME(item) AS ts FROM ${table} WHERE ${key} = ?`, [userId]);
   const held = rows.rows.filter((r) => ids.includes(r.activity_id as string)).map((r) => `${r.activity_id} at ${(r.created_at as Date).toISOString()} (write time ${r.ts})`);
   return `  ${table} holds: ${held.join("; ")}\n`;
 }

@@ -1,7 +1,7 @@
 import type { CassandraClient } from "../clients/cassandra";
 import type { FeedKey, Stored } from "../model/feed";
 import { allRows, type ByReplica, inBatches } from "./batches";
-import { feedRowTs, keyOf, micros } from "./rows";
+import { rowTs, keyOf, micros } from "./rows";
 
 /** A recorded cut: the feed may miss `source`'s items below `at` (source '*': every source's, trimmed). */
 export type Cut = { source: string; at: FeedKey; generation: number; ts: number };
@@ -43,7 +43,7 @@ export function createFeedCuts({ db, byReplica }: { db: CassandraClient; byRepli
     },
     markUpkept: (userId: string, at: Date) => db.execute(q.markUpkept, [userId, at]),
     /** Every row below a position, with its write time. */
-    below: (userId: string, at: FeedKey) => allRows(db, q.below, [userId, at.createdAt, at.id], (r): Stored<FeedKey> => ({ ...keyOf(r), ts: feedRowTs(r) })),
+    below: (userId: string, at: FeedKey) => allRows(db, q.below, [userId, at.createdAt, at.id], (r): Stored<FeedKey> => ({ ...keyOf(r), ts: rowTs(r) })),
     /** Deletes these rows, each at its own write time: a row written again since stays. */
     deleteRows: (userId: string, rows: Stored<FeedKey>[]) =>
       inBatches(db, rows, (r) => ({ query: q.deleteRow, params: [r.ts, userId, r.createdAt, r.id] })),

@@ -7,48 +7,73 @@ import { type FeedItem, type FeedKey, type Stored, type WireItem, toWireItem } f
  * positions, each row's write time, read from the driver's rows.
  */
 
-export const activityColumns = "created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt, WRITETIME(verb) AS ts";
+/**
+ * A row's fields. Since migrations 006 and 007, home_feed and activities_by_actor rows hold them in
+ * one cell, `item` (Cassandra's work per row, and the driver's, grows with the row's cells); the
+ * columns that held them one by one stay for rows written before, or by a process not yet
+ * upgraded. A row is read in the form written last.
+ */
+const fieldColumns = "created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt, WRITETIME(verb) AS ts";
+
+/** An activities_by_actor row's columns: both forms, with their write times. */
+export const activityColumns = `item, WRITETIME(item) AS item_ts, ${fieldColumns}`;
+
+/** A home_feed row's columns: both forms, with their write times (the actor's columns are the separate form's). */
+export const itemColumns = `${activityColumns}, actor_id, actor_handle`;
+
+/** A row's write time, from any read that selects `item_ts` and `ts`: the later of its two forms'. */
+export const rowTs = (r: cassandra.types.Row) => Math.max(r.item_ts ? micros(r.item_ts) : 0, r.ts ? micros(r.ts) : 0);
+
+/** What activities_by_actor's `item` cell holds: the activity's fields but its keys and actor. */
+type ActivityCell = Pick<Activity, "verb" | "object" | "postId" | "excerpt">;
+
+/** An activity as activities_by_actor's `item` cell holds it. */
+export const activityCell = (a: Activity) => JSON.stringify({ verb: a.verb, object: a.object, postId: a.postId, excerpt: a.excerpt } satisfies ActivityCell);
 
 /**
- * A home_feed row's columns: `item`, the whole item in one cell (migration 006), and the columns
- * that held its fields one by one before it, which rows written earlier still hold.
+ * A feed item as home_feed's `item` cell holds it: the JSON pages serve before rendering, as the
+ * Redis cache holds it (its verb, object, postId and excerpt where an activity's cell has them).
  */
-export const itemColumns = `item, WRITETIME(item) AS item_ts, ${activityColumns}, actor_id, actor_handle`;
-
-/** A home_feed row's write time, with `itemColumns` or any read that selects `item_ts` and `ts`: the later of its two forms'. */
-export const feedRowTs = (r: cassandra.types.Row) => Math.max(r.item_ts ? micros(r.item_ts) : 0, r.ts ? micros(r.ts) : 0);
-
-/** A feed item as home_feed's `item` cell holds it: the JSON pages serve before rendering. */
 export const itemCell = (item: FeedItem) => JSON.stringify(toWireItem(item));
+
+/** The row's `item` cell, parsed, when that is the form written last; undefined when it is the separate columns'. */
+function cellOf<C>(r: cassandra.types.Row): { cell: C; ts: number } | undefined {
+  if (r.item === null || r.item === undefined) return undefined;
+  const ts = micros(r.item_ts);
+  if (r.ts && micros(r.ts) > ts) return undefined;
+  return { cell: JSON.parse(r.item) as C, ts };
+}
 
 /** A write time as the driver returns it (a bigint, as a Long), as a number. */
 export const micros = (value: unknown) => (value as cassandra.types.Long).toNumber();
 
 export const keyOf = (r: cassandra.types.Row): FeedKey => ({ createdAt: r.created_at, id: r.activity_id });
 
+/** An activities_by_actor row (or a home_feed row's activity) read with `activityColumns`. */
 export function toActivityRow(r: cassandra.types.Row, actorId: string): Stored<Activity> {
+  const read = cellOf<ActivityCell>(r);
+  const [ts, f] = read
+    ? [read.ts, read.cell]
+    : [micros(r.ts), { verb: r.verb, object: { type: r.object_type, id: r.object_id, authorId: r.object_author_id }, postId: r.post_id, excerpt: r.excerpt }];
   return {
-    ts: micros(r.ts),
+    ts,
     id: r.activity_id,
-    verb: r.verb,
+    verb: f.verb,
     actorId,
     createdAt: r.created_at,
-    object: { type: r.object_type, id: r.object_id, authorId: r.object_author_id ?? null },
-    postId: r.post_id,
-    excerpt: r.excerpt,
+    object: { type: f.object.type, id: f.object.id, authorId: f.object.authorId ?? null },
+    postId: f.postId,
+    excerpt: f.excerpt,
   };
 }
 
-/**
- * A home_feed row read with `itemColumns`: from its `item` cell, unless the row's separate columns
- * were written later (a process not yet upgraded wrote the row again), or it has none.
- */
+/** A home_feed row read with `itemColumns`. */
 export function toFeedItem(r: cassandra.types.Row): Stored<FeedItem> {
-  const itemTs = r.item_ts ? micros(r.item_ts) : -1;
-  if (r.item === null || r.item === undefined || (r.ts && micros(r.ts) > itemTs)) return { ...toActivityRow(r, r.actor_id), actorHandle: r.actor_handle };
-  const w = JSON.parse(r.item) as WireItem;
+  const read = cellOf<WireItem>(r);
+  if (!read) return { ...toActivityRow(r, r.actor_id), actorHandle: r.actor_handle };
+  const w = read.cell;
   return {
-    ts: itemTs,
+    ts: read.ts,
     id: r.activity_id,
     verb: w.verb,
     actorId: w.actor.id,

@@ -4,7 +4,7 @@ import type { FeedItem, FeedKey, ObjectRef, PostObject, Stored } from "../model/
 import { allRows, createReplicaBatches, inBatches } from "./batches";
 import type { Loaded } from "./objects";
 import { createFeedCuts } from "./cuts";
-import { activityColumns, itemCell, itemColumns, keyOf, micros, toActivityRow, toFeedItem } from "./rows";
+import { activityCell, activityColumns, itemCell, itemColumns, keyOf, micros, toActivityRow, toFeedItem } from "./rows";
 
 /**
  * The feed store, in Cassandra: the state the stream workers derive from the change stream
@@ -43,8 +43,8 @@ export function createFeedStore(deps: {
     putSource: "INSERT INTO feed_sources (user_id, source_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?",
     deleteSource: "DELETE FROM feed_sources USING TIMESTAMP ? WHERE user_id = ? AND source_id = ?",
     sources: "SELECT source_id, WRITETIME(since) AS ts FROM feed_sources WHERE user_id = ?",
-    putActivity: `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+    // One cell per row (migration 007), as home_feed's below.
+    putActivity: "INSERT INTO activities_by_actor (actor_id, created_at, activity_id, item) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
     deleteActivity: "DELETE FROM activities_by_actor USING TIMESTAMP ? WHERE actor_id = ? AND created_at = ? AND activity_id = ?",
     activities: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? LIMIT ?`,
     activitiesAfter: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
@@ -62,7 +62,7 @@ export function createFeedStore(deps: {
 
   const activityStatement = (a: Activity, ts: number) => ({
     query: q.putActivity,
-    params: [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.object.authorId, a.postId, a.excerpt, ts],
+    params: [a.actorId, a.createdAt, a.id, activityCell(a), ts],
   });
 
   // Every write takes `ts`, its write time (src/model/write-time.ts): the event's position, not a clock.

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Services } from "../../src/services";
 import type { FeedItem } from "../../src/model/feed";
+import type { Activity } from "../../src/model/activity";
 import { openServices } from "../support/stack";
 
-// home_feed rows hold their item in one cell (`item`, migration 006); rows written before it hold
-// the same fields in separate columns. Readers take whichever form was written last.
+// home_feed and activities_by_actor rows hold their fields in one cell (`item`, migrations 006 and
+// 007); rows written before hold them in separate columns. Readers take whichever form was written last.
 
 let services: Services;
 const userId = `test-${crypto.randomUUID()}`;
@@ -15,6 +16,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await services.cassandra.execute("DELETE FROM home_feed WHERE user_id = ?", [userId]);
+  await services.cassandra.execute("DELETE FROM activities_by_actor WHERE actor_id = ?", [userId]);
   await services.close();
 });
 
@@ -38,7 +40,7 @@ const writeOldForm = (i: FeedItem, ts: number) =>
     [userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.object.authorId, i.postId, i.excerpt, ts],
   );
 
-describe("home_feed rows in one cell", () => {
+describe("feed rows in one cell", () => {
   test("a row in either form reads back as the item written last, and is trimmed whole at its write time", async () => {
     const feeds = services.feeds;
     await writeOldForm(item(1, "old"), 1_000);
@@ -65,5 +67,40 @@ describe("home_feed rows in one cell", () => {
     await feeds.deleteRows(userId, below);
     expect(await feeds.feed(userId, 10)).toEqual([]);
     expect((await services.cassandra.execute("SELECT * FROM home_feed WHERE user_id = ?", [userId])).rows).toEqual([]);
+  });
+
+  test("an activity in either form reads back as the one written last", async () => {
+    const feeds = services.feeds;
+    const activity = (n: number, excerpt: string): Activity => ({
+      id: `shard:${n}`,
+      verb: "SHARD",
+      actorId: userId,
+      object: { type: "post", id: String(n), authorId: userId },
+      postId: String(n),
+      excerpt,
+      createdAt: at(n),
+    });
+    /** A row as a process before migration 007 wrote it. */
+    const writeOldForm = (a: Activity, ts: number) =>
+      services.cassandra.execute(
+        `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
+        [userId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.object.authorId, a.postId, a.excerpt, ts],
+      );
+    await writeOldForm(activity(1, "old"), 1_000);
+    await feeds.putActivity(activity(2, "new"), 1_000);
+    expect(await feeds.activities(userId, 10)).toEqual([
+      { ...activity(2, "new"), ts: 1_000 },
+      { ...activity(1, "old"), ts: 1_000 },
+    ]);
+    const [cells] = (await services.cassandra.execute("SELECT item, verb FROM activities_by_actor WHERE actor_id = ? AND created_at = ? AND activity_id = ?", [userId, at(2), "shard:2"])).rows;
+    expect(cells!.verb).toBeNull(); // written as one cell only
+
+    await writeOldForm(activity(2, "older-process"), 2_000);
+    await feeds.putActivity(activity(1, "rewritten"), 3_000);
+    expect(await feeds.activities(userId, 10)).toEqual([
+      { ...activity(2, "older-process"), ts: 2_000 },
+      { ...activity(1, "rewritten"), ts: 3_000 },
+    ]);
   });
 });

@@ -41,7 +41,7 @@ describe("snapshot rows", () => {
       await wipe("users", ["user_id"], "handle", id);
       await wipe("followers", ["user_id", "follower_id"], "since", id);
       await wipe("following", ["follower_id", "followee_id"], "since", id);
-      await wipe("activities_by_actor", ["actor_id", "created_at", "activity_id"], "verb", id);
+      await wipe("activities_by_actor", ["actor_id", "created_at", "activity_id"], "item", id);
       await wipe("home_feed", ["user_id", "created_at", "activity_id"], "item", id);
       await services().redis.del(...services().feedCache.keys(id));
     }
