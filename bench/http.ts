@@ -1,12 +1,14 @@
 /**
  * Reads over HTTP with wrk, against one `serve --role api` process, with redis-benchmark in the
  * same run as the yardstick:
- *   npm run bench:http -- [--seconds 10] [--connections 32] [--misses 2000] [--lone 200]
+ *   npm run bench:http -- [--seconds 10] [--connections 32] [--misses 2000] [--lone 200] [--warm 300]
  *                         [--phases hits,user,lone,storm] [--profile <dir>]
  * - hits: `feed.home` (limit 20) of a reader whose cache is warm (500 items), wrk -t2 -c32;
  *   redis-benchmark ZREVRANGE 0 19 WITHSCORES of that cache in the same run, and the ratio.
  * - user: `feed.user` (limit 20) of an author with 500 activities, read from Cassandra.
- * - lone: cache misses one at a time (wrk -t1 -c1), each a different user whose cache is gone.
+ * - lone: cache misses one at a time (wrk -t1 -c1), each a different user whose cache is gone,
+ *   in two rows: the API process's first `--warm` misses (its JIT still compiling the miss path:
+ *   users of the storm's set, whose caches the storm deletes again), then `--lone` more.
  * - storm: `--misses` distinct users at once (wrk -t2 -c32), each a miss.
  * - layers: where a cache hit's CPU goes, in this process rather than over HTTP: the same page
  *   `--layers` times (32 at a time) as the procedure's own work (reader and cursor), as a tRPC
@@ -39,6 +41,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "32" },
     misses: { type: "string", default: "2000" },
     lone: { type: "string", default: "200" },
+    warm: { type: "string", default: "300" },
     phases: { type: "string", default: "hits,user,lone,storm,layers" },
     layers: { type: "string", default: "20000" },
     profile: { type: "string" },
@@ -49,6 +52,7 @@ const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const misses = Number(values.misses);
 const lone = Number(values.lone);
+const warm = Number(values.warm);
 const phases = new Set(values.phases!.split(","));
 const known = ["hits", "user", "lone", "storm", "layers"];
 const unknown = [...phases].filter((p) => !known.includes(p));
@@ -170,10 +174,12 @@ try {
     const { r, cpu } = await measured(() => wrk(userUrl, { threads: 2, connections, seconds }));
     row("feed.user (Cassandra)", `wrk -t2 -c${connections} -d${seconds}s`, r, cpu);
   }
-  for (const [phase, users, threads, lanes] of [
-    ["lone", loneUsers, 1, 1],
-    ["storm", stormUsers, 2, connections],
+  for (const [phase, label, users, threads, lanes] of [
+    ["lone", `feed.home lone misses, the API process's first ${warm}`, stormUsers.slice(0, warm), 1, 1],
+    ["lone", `feed.home lone misses, the next ${lone}`, loneUsers, 1, 1],
+    ["storm", `feed.home miss storm (${stormUsers.length} users)`, stormUsers, 2, connections],
   ] as const) {
+    if (users.length === 0) continue;
     if (!phases.has(phase)) continue;
     await dropCaches(users);
     const script = tokenScript(phase, users.map((u) => services.tokens.mint(u)), threads);
@@ -196,7 +202,7 @@ try {
     const drainStarted = performance.now();
     while ((await api.metrics()).sum("feedline_upkeep_pending") > 0 && performance.now() - drainStarted < 600_000) await Bun.sleep(250);
     const withUpkeep = cpuPerUnit(cpuBefore, cpuSeconds(pids), r.requests, "page");
-    row(phase === "lone" ? "feed.home lone misses" : `feed.home miss storm (${users.length} users)`, `wrk -t${threads} -c${lanes}, one request per user`, r, cpu, {
+    row(label, `wrk -t${threads} -c${lanes}, one request per user`, r, cpu, {
       "upkeep after, s": ((performance.now() - drainStarted) / 1000).toFixed(1),
       "CPU-ms/page with upkeep": withUpkeep.totalMs.toFixed(2),
     });
@@ -244,7 +250,7 @@ console.log(`\n${table}\n${yardstick}`);
 if (values.profile) for (const summary of bunProfiles(values.profile)) console.log(`\n${head(summary, 60)}`);
 record(
   "Reads over HTTP: cache hits, profile pages and cache misses, with redis-benchmark",
-  `npm run bench:http -- --seconds ${seconds} --connections ${connections} --misses ${misses} --lone ${lone} --phases ${[...phases].join(",")}${values.prefix === "bench" ? "" : ` --prefix ${values.prefix}`}${values.profile ? ` --profile ${values.profile}` : ""}`,
+  `npm run bench:http -- --seconds ${seconds} --connections ${connections} --misses ${misses} --lone ${lone} --warm ${warm} --phases ${[...phases].join(",")}${values.prefix === "bench" ? "" : ` --prefix ${values.prefix}`}${values.profile ? ` --profile ${values.profile}` : ""}`,
   table,
   `One \`serve --role api\` process${values.profile ? ", under Bun's CPU profiler (which slows it)" : ""}; wrk and every stack component share the machine. ${yardstick} ` +
     (phases.has("lone") || phases.has("storm") ? `Misses: ${fromDataset ? `${misses + lone} users whose handles start with "${values.prefix}_" (the \`npm run seed\` data set's, or those an earlier run made, "h<time>_m_<n>"), caches deleted first` : `users made for the run, each following one author of ${config.feed.length} posts, caches deleted first`}; ` +
