@@ -18,7 +18,8 @@
  * A miss phase also waits for the upkeeps its first reads queued (src/fanout/upkeep.ts) and
  * reports the CPU-ms per page with them. Misses use users whose handles start with `--prefix` and "_" when there are enough (the
  * `npm run seed` data set's, or an earlier run's with `--prefix h<time>_m`), else users made here who
- * each follow one author of N (FEEDLINE_FEED_LENGTH) posts, so that every feed is full. Every phase reports CPU-ms per page of
+ * each follow one author of N (FEEDLINE_FEED_LENGTH) posts, so that every feed is full (made only
+ * for the miss phases; a `--prefix` given with too few users is an error, not new users). Every phase reports CPU-ms per page of
  * the API process and each process of the stack (from /proc). `--profile` writes a Bun CPU profile of the
  * API process over the phases run, summarised. Needs the stack up, wrk, and no service running.
  */
@@ -71,13 +72,19 @@ const posts = (author: string, n: number) =>
   sql`insert into posts (author_id, body, created_at)
       select ${author}, 'post ' || g || ' of a benchmark author, long enough to look like a real one', now() - make_interval(secs => g)
       from generate_series(1, ${n}) g`;
-const [author, reader, missAuthor] = await newUsers(3, "x");
-await posts(author!, 500);
-await sql`insert into follows (follower_id, followee_id) values (${reader!}, ${author!})`;
 const like = `${values.prefix}\\_%`;
 let missUsers = (await sql`select id::text as id from users where handle like ${like} order by random() limit ${misses + lone}`).map((r) => r.id as string);
 const fromDataset = missUsers.length === misses + lone;
-if (!fromDataset) {
+// Users asked for by name but too few of them: making new ones instead means a full feed each
+// (N fan-out writes per user, about a million for the default phases), which is never what was meant.
+const missPhases = phases.has("lone") || phases.has("storm");
+if (!fromDataset && values.prefix !== "bench" && missPhases) {
+  throw new Error(`only ${missUsers.length} users' handles start with "${values.prefix}_", and --misses ${misses} --lone ${lone} needs ${misses + lone}: ask for fewer, or leave out --prefix to make new users`);
+}
+const [author, reader, missAuthor] = await newUsers(3, "x");
+await posts(author!, 500);
+await sql`insert into follows (follower_id, followee_id) values (${reader!}, ${author!})`;
+if (!fromDataset && missPhases) {
   await posts(missAuthor!, config.feed.length); // a full feed for each of its followers, as a data-set user's
   missUsers = await newUsers(misses + lone, "m");
   await sql`insert into follows (follower_id, followee_id) select unnest(${missUsers}::bigint[]), ${missAuthor!}`;
