@@ -60,6 +60,7 @@ const variables = {
   FEEDLINE_CASSANDRA_DC: z.string().min(1).default("datacenter1"),
   FEEDLINE_CASSANDRA_KEYSPACE: z.string().regex(/^[a-z][a-z0-9_]*$/).default("feedline"),
   FEEDLINE_CASSANDRA_REPLICATION: positiveInt.default(1),
+  FEEDLINE_CASSANDRA_ROW_FORM: z.enum(["cell", "columns"]).default("cell"), // how feed rows are written (`rowForm`, src/feeds/store.ts)
 
   FEEDLINE_TOKEN_SECRET: secret.optional(),
   FEEDLINE_TOKEN_PREVIOUS_SECRETS: z
@@ -182,11 +183,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       port: e.FEEDLINE_REGISTRY_PORT,
     },
     cassandra: {
-      host: e.FEEDLINE_CASSANDRA_HOST,
-      port: e.FEEDLINE_CASSANDRA_PORT,
+      host: e.FEEDLINE_CASSANDRA_HOST, port: e.FEEDLINE_CASSANDRA_PORT,
       localDataCenter: e.FEEDLINE_CASSANDRA_DC,
       keyspace: e.FEEDLINE_CASSANDRA_KEYSPACE,
       replicationFactor: e.FEEDLINE_CASSANDRA_REPLICATION,
+      rowForm: e.FEEDLINE_CASSANDRA_ROW_FORM,
     },
     /** How long idempotency keys are honoured: a sign-up's briefly (a replay mints a token), others for a day. */
     idempotency: { signupSeconds: e.FEEDLINE_SIGNUP_KEY_TTL_SECONDS, otherSeconds: e.FEEDLINE_IDEMPOTENCY_TTL_HOURS * 3600 },

@@ -42,7 +42,7 @@ export async function createServices(config: Config) {
   const accountPages = createCachePages({ redis, length: config.feed.length, ttlSeconds: config.feed.cacheTtlSeconds, kind: "account" });
   const metrics = createMetrics();
   const live = createLiveFeed({ redis, ...config.live, metrics });
-  const feeds = createFeedStore({ cassandra, fanout: config.stream.fanout });
+  const feeds = createFeedStore({ cassandra, fanout: config.stream.fanout, rowForm: config.cassandra.rowForm });
   const objects = createObjectCache({ redis, load: feeds.objects, ttlSeconds: config.feed.cacheTtlSeconds });
   const notificationStore = createNotificationStore({ cassandra });
   const notifier = createNotifier({ store: notificationStore, live, windowMs: config.notifications.windowMs });

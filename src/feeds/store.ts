@@ -17,6 +17,12 @@ export function createFeedStore(deps: {
   cassandra: CassandraClient;
   /** Rows per fan-out batch and batches in flight per fan-out. */
   fanout: { batch: number; concurrency: number };
+  /**
+   * How home_feed and activities_by_actor rows are written: one `item` cell (the default), or the
+   * separate columns, which a build from before migrations 006 and 007 reads: for a rolling upgrade
+   * from one, until every process reads both (docs/operations.md). Reads take both forms either way.
+   */
+  rowForm?: "cell" | "columns";
 }) {
   const { cassandra: db } = deps;
   const byReplica = createReplicaBatches(db, deps.fanout);
@@ -43,27 +49,35 @@ export function createFeedStore(deps: {
     putSource: "INSERT INTO feed_sources (user_id, source_id, since) VALUES (?, ?, ?) USING TIMESTAMP ?",
     deleteSource: "DELETE FROM feed_sources USING TIMESTAMP ? WHERE user_id = ? AND source_id = ?",
     sources: "SELECT source_id, WRITETIME(since) AS ts FROM feed_sources WHERE user_id = ?",
-    // One cell per row (migration 007), as home_feed's below.
+    // One cell per row (migration 007), as home_feed's below; or the separate columns (`rowForm`).
     putActivity: "INSERT INTO activities_by_actor (actor_id, created_at, activity_id, item) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
+    putActivityColumns: `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
     deleteActivity: "DELETE FROM activities_by_actor USING TIMESTAMP ? WHERE actor_id = ? AND created_at = ? AND activity_id = ?",
     activities: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? LIMIT ?`,
     activitiesAfter: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
     activityKeysOf: "SELECT created_at, activity_id FROM activities_by_actor WHERE actor_id = ?",
     // One cell per row (migration 006): a row's cost in Cassandra, and the driver's, grows with its cells.
     writeItem: "INSERT INTO home_feed (user_id, created_at, activity_id, item) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
+    writeItemColumns: `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, object_author_id, post_id, excerpt)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
     removeItem: "DELETE FROM home_feed USING TIMESTAMP ? WHERE user_id = ? AND created_at = ? AND activity_id = ?",
     feed: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? LIMIT ?`,
     feedAfter: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
     feedKeys: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? LIMIT ?",
     feedKeysFrom: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? AND (created_at, activity_id) >= (?, ?) LIMIT ?",
   };
-  /** A home_feed row's bind values; `cell`: the item's `itemCell`, made once per item however many feeds it goes to. */
-  const itemParams = (userId: string, i: FeedItem, ts: number, cell = itemCell(i)) => [userId, i.createdAt, i.id, cell, ts];
+  const inColumns = deps.rowForm === "columns";
+  /** A home_feed row's statement; `cell`: the item's `itemCell`, made once per item however many feeds it goes to. */
+  const itemStatement = (userId: string, i: FeedItem, ts: number, cell?: string) =>
+    inColumns
+      ? { query: q.writeItemColumns, params: [userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.object.authorId, i.postId, i.excerpt, ts] }
+      : { query: q.writeItem, params: [userId, i.createdAt, i.id, cell ?? itemCell(i), ts] };
 
-  const activityStatement = (a: Activity, ts: number) => ({
-    query: q.putActivity,
-    params: [a.actorId, a.createdAt, a.id, activityCell(a), ts],
-  });
+  const activityStatement = (a: Activity, ts: number) =>
+    inColumns
+      ? { query: q.putActivityColumns, params: [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.object.authorId, a.postId, a.excerpt, ts] }
+      : { query: q.putActivity, params: [a.actorId, a.createdAt, a.id, activityCell(a), ts] };
 
   // Every write takes `ts`, its write time (src/model/write-time.ts): the event's position, not a clock.
   return {
@@ -174,11 +188,11 @@ export function createFeedStore(deps: {
      * activity. Both are idempotent at `ts` and a crash replays both, so their order does not matter.
      */
     putItem(userIds: string[], item: FeedItem, ts: number, beforeBatch?: () => void, options?: { withActivity?: boolean }) {
-      const cell = itemCell(item);
+      const cell = inColumns ? undefined : itemCell(item);
       return byReplica(
         userIds,
         (u) => [
-          { query: q.writeItem, params: itemParams(u, item, ts, cell) },
+          itemStatement(u, item, ts, cell),
           ...(options?.withActivity && u === item.actorId ? [activityStatement(item, ts)] : []),
         ],
         beforeBatch,
@@ -189,7 +203,7 @@ export function createFeedStore(deps: {
       byReplica(userIds, (u) => ({ query: q.removeItem, params: [ts, u, key.createdAt, key.id] }), beforeBatch),
     /** Many items into one feed, each with its own write time (backfill, completion). */
     putItems: (userId: string, items: Stored<FeedItem>[], beforeBatch?: () => void) =>
-      inBatches(db, items, (item) => ({ query: q.writeItem, params: itemParams(userId, item, item.ts) }), beforeBatch),
+      inBatches(db, items, (item) => itemStatement(userId, item, item.ts), beforeBatch),
     /** Many items out of one feed (an unfollow). */
     deleteItems: (userId: string, keys: FeedKey[], ts: number, beforeBatch?: () => void) =>
       inBatches(db, keys, (k) => ({ query: q.removeItem, params: [ts, userId, k.createdAt, k.id] }), beforeBatch),

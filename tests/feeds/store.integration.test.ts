@@ -3,6 +3,7 @@ import type { Services } from "../../src/services";
 import type { FeedItem } from "../../src/model/feed";
 import type { Activity } from "../../src/model/activity";
 import { openServices } from "../support/stack";
+import { createFeedStore } from "../../src/feeds/store";
 
 // home_feed and activities_by_actor rows hold their fields in one cell (`item`, migrations 006 and
 // 007); rows written before hold them in separate columns. Readers take whichever form was written last.
@@ -102,5 +103,29 @@ describe("feed rows in one cell", () => {
       { ...activity(2, "older-process"), ts: 2_000 },
       { ...activity(1, "rewritten"), ts: 3_000 },
     ]);
+  });
+
+  test("FEEDLINE_CASSANDRA_ROW_FORM=columns writes the form an earlier build reads, and it reads back the same", async () => {
+    const columns = createFeedStore({ cassandra: services.cassandra, fanout: services.config.stream.fanout, rowForm: "columns" });
+    const other = `${userId}-columns`;
+    try {
+      await columns.putItem([other], item(5, "fanned"), 5_000);
+      await columns.putItems(other, [{ ...item(6, "backfilled"), ts: 6_000 }]);
+      await columns.putActivity({ ...item(7, ""), actorId: other }, 7_000);
+      const rows = (await services.cassandra.execute("SELECT item, verb, actor_handle FROM home_feed WHERE user_id = ?", [other])).rows;
+      expect(rows.map((r) => [r.item, r.verb, r.actor_handle])).toEqual([
+        [null, "LIKE", "backfilled"],
+        [null, "LIKE", "fanned"],
+      ]);
+      const [activity] = (await services.cassandra.execute("SELECT item, verb FROM activities_by_actor WHERE actor_id = ?", [other])).rows;
+      expect([activity!.item, activity!.verb]).toEqual([null, "LIKE"]);
+      expect(await services.feeds.feed(other, 10)).toEqual([
+        { ...item(6, "backfilled"), ts: 6_000 },
+        { ...item(5, "fanned"), ts: 5_000 },
+      ]);
+    } finally {
+      await services.cassandra.execute("DELETE FROM home_feed WHERE user_id = ?", [other]);
+      await services.cassandra.execute("DELETE FROM activities_by_actor WHERE actor_id = ?", [other]);
+    }
   });
 });
