@@ -1,25 +1,15 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Services } from "../../src/services";
+import { describe, expect, test } from "bun:test";
 import type { FeedItem } from "../../src/model/feed";
 import type { Activity } from "../../src/model/activity";
-import { openServices } from "../support/stack";
+import { useServices } from "../support/stack";
 import { createFeedStore } from "../../src/feeds/store";
 
 // home_feed and activities_by_actor rows hold their fields in one cell (`item`, migrations 006 and
 // 007); rows written before hold them in separate columns. Readers take whichever form was written last.
+// Each test writes under users of its own; the run's keyspace is dropped after it.
 
-let services: Services;
+const services = useServices();
 const userId = `test-${crypto.randomUUID()}`;
-
-beforeAll(async () => {
-  services = await openServices();
-});
-
-afterAll(async () => {
-  await services.cassandra.execute("DELETE FROM home_feed WHERE user_id = ?", [userId]);
-  await services.cassandra.execute("DELETE FROM activities_by_actor WHERE actor_id = ?", [userId]);
-  await services.close();
-});
 
 const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
 const item = (n: number, handle: string): FeedItem => ({
@@ -35,7 +25,7 @@ const item = (n: number, handle: string): FeedItem => ({
 
 /** A row as a process before migration 006 wrote it: each field in its own column. */
 const writeOldForm = (i: FeedItem, ts: number) =>
-  services.cassandra.execute(
+  services().cassandra.execute(
     `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, object_author_id, post_id, excerpt)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
     [userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.object.authorId, i.postId, i.excerpt, ts],
@@ -43,14 +33,14 @@ const writeOldForm = (i: FeedItem, ts: number) =>
 
 describe("feed rows in one cell", () => {
   test("a row in either form reads back as the item written last, and is trimmed whole at its write time", async () => {
-    const feeds = services.feeds;
+    const feeds = services().feeds;
     await writeOldForm(item(1, "old"), 1_000);
     await feeds.putItems(userId, [{ ...item(2, "new"), ts: 1_000 }]);
     expect(await feeds.feed(userId, 10)).toEqual([
       { ...item(2, "new"), ts: 1_000 },
       { ...item(1, "old"), ts: 1_000 },
     ]);
-    const [cells] = (await services.cassandra.execute("SELECT item, verb FROM home_feed WHERE user_id = ? AND created_at = ? AND activity_id = ?", [userId, at(2), item(2, "").id])).rows;
+    const [cells] = (await services().cassandra.execute("SELECT item, verb FROM home_feed WHERE user_id = ? AND created_at = ? AND activity_id = ?", [userId, at(2), item(2, "").id])).rows;
     expect(cells!.verb).toBeNull(); // written as one cell only
     expect(JSON.parse(cells!.item)).toMatchObject({ id: "like:7:2", actor: { id: "7", handle: "new" } });
 
@@ -67,11 +57,11 @@ describe("feed rows in one cell", () => {
     expect(below.map((r) => r.ts)).toEqual([3_000, 2_000]);
     await feeds.deleteRows(userId, below);
     expect(await feeds.feed(userId, 10)).toEqual([]);
-    expect((await services.cassandra.execute("SELECT * FROM home_feed WHERE user_id = ?", [userId])).rows).toEqual([]);
+    expect((await services().cassandra.execute("SELECT * FROM home_feed WHERE user_id = ?", [userId])).rows).toEqual([]);
   });
 
   test("an activity in either form reads back as the one written last", async () => {
-    const feeds = services.feeds;
+    const feeds = services().feeds;
     const activity = (n: number, excerpt: string): Activity => ({
       id: `shard:${n}`,
       verb: "SHARD",
@@ -83,7 +73,7 @@ describe("feed rows in one cell", () => {
     });
     /** A row as a process before migration 007 wrote it. */
     const writeOldForm = (a: Activity, ts: number) =>
-      services.cassandra.execute(
+      services().cassandra.execute(
         `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
         [userId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.object.authorId, a.postId, a.excerpt, ts],
@@ -94,7 +84,7 @@ describe("feed rows in one cell", () => {
       { ...activity(2, "new"), ts: 1_000 },
       { ...activity(1, "old"), ts: 1_000 },
     ]);
-    const [cells] = (await services.cassandra.execute("SELECT item, verb FROM activities_by_actor WHERE actor_id = ? AND created_at = ? AND activity_id = ?", [userId, at(2), "shard:2"])).rows;
+    const [cells] = (await services().cassandra.execute("SELECT item, verb FROM activities_by_actor WHERE actor_id = ? AND created_at = ? AND activity_id = ?", [userId, at(2), "shard:2"])).rows;
     expect(cells!.verb).toBeNull(); // written as one cell only
 
     await writeOldForm(activity(2, "older-process"), 2_000);
@@ -106,26 +96,21 @@ describe("feed rows in one cell", () => {
   });
 
   test("FEEDLINE_CASSANDRA_ROW_FORM=columns writes the form an earlier build reads, and it reads back the same", async () => {
-    const columns = createFeedStore({ cassandra: services.cassandra, fanout: services.config.stream.fanout, rowForm: "columns" });
+    const columns = createFeedStore({ cassandra: services().cassandra, fanout: services().config.stream.fanout, rowForm: "columns" });
     const other = `${userId}-columns`;
-    try {
-      await columns.putItem([other], item(5, "fanned"), 5_000);
-      await columns.putItems(other, [{ ...item(6, "backfilled"), ts: 6_000 }]);
-      await columns.putActivity({ ...item(7, ""), actorId: other }, 7_000);
-      const rows = (await services.cassandra.execute("SELECT item, verb, actor_handle FROM home_feed WHERE user_id = ?", [other])).rows;
-      expect(rows.map((r) => [r.item, r.verb, r.actor_handle])).toEqual([
-        [null, "LIKE", "backfilled"],
-        [null, "LIKE", "fanned"],
-      ]);
-      const [activity] = (await services.cassandra.execute("SELECT item, verb FROM activities_by_actor WHERE actor_id = ?", [other])).rows;
-      expect([activity!.item, activity!.verb]).toEqual([null, "LIKE"]);
-      expect(await services.feeds.feed(other, 10)).toEqual([
-        { ...item(6, "backfilled"), ts: 6_000 },
-        { ...item(5, "fanned"), ts: 5_000 },
-      ]);
-    } finally {
-      await services.cassandra.execute("DELETE FROM home_feed WHERE user_id = ?", [other]);
-      await services.cassandra.execute("DELETE FROM activities_by_actor WHERE actor_id = ?", [other]);
-    }
+    await columns.putItem([other], item(5, "fanned"), 5_000);
+    await columns.putItems(other, [{ ...item(6, "backfilled"), ts: 6_000 }]);
+    await columns.putActivity({ ...item(7, ""), actorId: other }, 7_000);
+    const rows = (await services().cassandra.execute("SELECT item, verb, actor_handle FROM home_feed WHERE user_id = ?", [other])).rows;
+    expect(rows.map((r) => [r.item, r.verb, r.actor_handle])).toEqual([
+      [null, "LIKE", "backfilled"],
+      [null, "LIKE", "fanned"],
+    ]);
+    const [activity] = (await services().cassandra.execute("SELECT item, verb FROM activities_by_actor WHERE actor_id = ?", [other])).rows;
+    expect([activity!.item, activity!.verb]).toEqual([null, "LIKE"]);
+    expect(await services().feeds.feed(other, 10)).toEqual([
+      { ...item(6, "backfilled"), ts: 6_000 },
+      { ...item(5, "fanned"), ts: 5_000 },
+    ]);
   });
 });
