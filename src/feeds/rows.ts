@@ -49,38 +49,35 @@ export const micros = (value: unknown) => (value as cassandra.types.Long).toNumb
 
 export const keyOf = (r: cassandra.types.Row): FeedKey => ({ createdAt: r.created_at, id: r.activity_id });
 
-/** An activities_by_actor row (or a home_feed row's activity) read with `activityColumns`. */
+/** A row's activity from its fields, in either form (`authorId` is null where the row has none). */
+const activityOf = (r: cassandra.types.Row, ts: number, f: ActivityCell, actorId: string): Stored<Activity> => ({
+  ts,
+  id: r.activity_id,
+  verb: f.verb,
+  actorId,
+  createdAt: r.created_at,
+  object: { type: f.object.type, id: f.object.id, authorId: f.object.authorId ?? null },
+  postId: f.postId,
+  excerpt: f.excerpt,
+});
+
+/** A row's fields as the separate columns hold them. */
+const columnsOf = (r: cassandra.types.Row): ActivityCell => ({
+  verb: r.verb,
+  object: { type: r.object_type, id: r.object_id, authorId: r.object_author_id },
+  postId: r.post_id,
+  excerpt: r.excerpt,
+});
+
+/** An activities_by_actor row read with `activityColumns`. */
 export function toActivityRow(r: cassandra.types.Row, actorId: string): Stored<Activity> {
   const read = cellOf<ActivityCell>(r);
-  const [ts, f] = read
-    ? [read.ts, read.cell]
-    : [micros(r.ts), { verb: r.verb, object: { type: r.object_type, id: r.object_id, authorId: r.object_author_id }, postId: r.post_id, excerpt: r.excerpt }];
-  return {
-    ts,
-    id: r.activity_id,
-    verb: f.verb,
-    actorId,
-    createdAt: r.created_at,
-    object: { type: f.object.type, id: f.object.id, authorId: f.object.authorId ?? null },
-    postId: f.postId,
-    excerpt: f.excerpt,
-  };
+  return read ? activityOf(r, read.ts, read.cell, actorId) : activityOf(r, micros(r.ts), columnsOf(r), actorId);
 }
 
-/** A home_feed row read with `itemColumns`. */
+/** A home_feed row read with `itemColumns`: its cell holds the actor too, the separate form has its own columns. */
 export function toFeedItem(r: cassandra.types.Row): Stored<FeedItem> {
   const read = cellOf<WireItem>(r);
-  if (!read) return { ...toActivityRow(r, r.actor_id), actorHandle: r.actor_handle };
-  const w = read.cell;
-  return {
-    ts: read.ts,
-    id: r.activity_id,
-    verb: w.verb,
-    actorId: w.actor.id,
-    actorHandle: w.actor.handle,
-    createdAt: r.created_at,
-    object: { type: w.object.type, id: w.object.id, authorId: w.object.authorId ?? null },
-    postId: w.postId,
-    excerpt: w.excerpt,
-  };
+  if (!read) return { ...activityOf(r, micros(r.ts), columnsOf(r), r.actor_id), actorHandle: r.actor_handle };
+  return { ...activityOf(r, read.ts, read.cell, read.cell.actor.id), actorHandle: read.cell.actor.handle };
 }
