@@ -40,8 +40,8 @@ export function runScript(target: unknown, name: keyof typeof scripts, keys: [st
   return script.call(target, ...keys, ...args);
 }
 
-/** (score, id, write time, json) per item, as the scripts take them. */
-export const quads = (items: Stored<FeedItem>[]) => items.flatMap((i) => [i.createdAt.getTime(), i.id, i.ts, JSON.stringify(toWireItem(i))]);
+/** (score, id, entry) per item, as the scripts take them: the entry as the hash holds it, "<write time> <json>". */
+export const triples = (items: Stored<FeedItem>[]) => items.flatMap((i) => [i.createdAt.getTime(), i.id, `${i.ts} ${JSON.stringify(toWireItem(i))}`]);
 
 /** Runs a pipeline; throws the first command's error, else returns the replies. */
 export async function execOrThrow(pipeline: { exec(): Promise<[Error | null, unknown][] | null> }) {

@@ -1,6 +1,6 @@
 import { createRegistry, type RedisClient } from "../clients/redis";
 import type { FeedItem, FeedKey, Stored, WireItem } from "../model/feed";
-import { accountKeys, cacheKeys, quads, rebuildLock, register, registryName, runScript } from "./cache-keys";
+import { accountKeys, cacheKeys, triples, rebuildLock, register, registryName, runScript } from "./cache-keys";
 import { unlockLua } from "./cache-scripts";
 import type { Source } from "./store";
 
@@ -86,7 +86,7 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
     async finishRebuild(userId: string, token: string, items: Stored<FeedItem>[], complete: boolean, sources: Source[] = []) {
       await raiseIfDue(userId);
       const pulled = sources.flatMap((s) => [s.userId, s.ts]);
-      return (await runScript(redis, "feedRebuildFinish", withLock(userId), length, ttlSeconds, complete ? 1 : 0, token, sources.length, ...pulled, ...quads(items))) === 1;
+      return (await runScript(redis, "feedRebuildFinish", withLock(userId), length, ttlSeconds, complete ? 1 : 0, token, sources.length, ...pulled, ...triples(items))) === 1;
     },
     /** Releases the rebuild's lock if it still holds `token` (a rebuild that failed before it could finish). */
     async unlock(userId: string, token: string) {

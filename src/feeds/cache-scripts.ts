@@ -61,18 +61,45 @@ end
 `;
 
 /**
- * Shared Lua: adds the (score, id, write time, json) quads of ARGV from index `from`, each only
- * if the hash has nothing for its id written at the same time or later (the later write wins, as
- * in Cassandra), and, when `tail` is given, only if it is not older than the tail.
+ * Shared Lua: adds the (score, id, entry) triples of ARGV from index `from` (`triples` in
+ * cache-keys.ts: the entry as the hash holds it, its write time first), each only if the hash has
+ * nothing for its id written at the same time or later (the later write wins, as in Cassandra;
+ * between triples of one call too), and, when `tail` is given, only if it is not older than the
+ * tail. In commands of up to 500 items each (one HMGET, ZADD and HSET), not three per item: a
+ * rebuild's 51 items took 153 calls. The client joins each entry: joining them here made a new
+ * Lua string per item, a sixth of a rebuild's script time.
  */
 const merge = `${stamp}${below}
 local function merge(from, tail)
-  for i = from, #ARGV, 4 do
-    local score, id, ts = tonumber(ARGV[i]), ARGV[i + 1], tonumber(ARGV[i + 2])
-    local known = stamp(redis.call('HGET', KEYS[2], id))
-    if (known == nil or known < ts) and (tail == nil or not below(score, id, tail[1], tail[2])) then
-      redis.call('ZADD', KEYS[1], score, id)
-      redis.call('HSET', KEYS[2], id, ARGV[i + 2] .. ' ' .. ARGV[i + 3])
+  for start = from, #ARGV, 1500 do
+    local last = math.min(start + 1499, #ARGV)
+    local ids = {}
+    for i = start, last, 3 do ids[#ids + 1] = ARGV[i + 1] end
+    local stored = redis.call('HMGET', KEYS[2], unpack(ids))
+    local known, order, chosen = {}, {}, {}
+    for j, id in ipairs(ids) do
+      if known[id] == nil then known[id] = stamp(stored[j]) or false end
+    end
+    for i = start, last, 3 do
+      local score, id, ts = tonumber(ARGV[i]), ARGV[i + 1], stamp(ARGV[i + 2])
+      local k = known[id]
+      if (not k or k < ts) and (tail == nil or not below(score, id, tail[1], tail[2])) then
+        known[id] = ts
+        if not chosen[id] then order[#order + 1] = id end
+        chosen[id] = i
+      end
+    end
+    if #order > 0 then
+      local zadd, hset = {}, {}
+      for _, id in ipairs(order) do
+        local i = chosen[id]
+        zadd[#zadd + 1] = ARGV[i]
+        zadd[#zadd + 1] = id
+        hset[#hset + 1] = id
+        hset[#hset + 1] = ARGV[i + 2]
+      end
+      redis.call('ZADD', KEYS[1], unpack(zadd))
+      redis.call('HSET', KEYS[2], unpack(hset))
     end
   end
 end
@@ -100,7 +127,7 @@ end
 
 export const scripts = {
   /**
-   * ARGV: max length, then quads. Only where the cache exists. A cache that is not complete
+   * ARGV: max length, then triples. Only where the cache exists. A cache that is not complete
    * holds an unbroken run of the newest items down to its tail, and readers go on from
    * Cassandra after the tail: an item older than the tail is left out (it is in Cassandra, where
    * the reader will find it in its place), or the run would have a gap before it.
@@ -158,7 +185,7 @@ return 1
 `,
   /**
    * ARGV: max length, ttl, complete (1|0), token, the number k of pulled accounts, k (account id,
-   * write time) pairs, then quads. Merges what was read from Cassandra, where a writer has not
+   * write time) pairs, then triples. Merges what was read from Cassandra, where a writer has not
    * written later. When the read was not the whole feed, whatever a writer added below its last
    * item is dropped: the cache must end in an unbroken run (see feedAdd). Returns 0, merging
    * nothing, when the cache is not being built by this token. Either way the token's lock
@@ -170,8 +197,8 @@ if redis.call('HGET', KEYS[2], '__state') ~= 'building' or redis.call('HGET', KE
 local first = 6 + 2 * tonumber(ARGV[5])
 for i = 6, first - 1, 2 do source(ARGV[i], tonumber(ARGV[i + 1]), true) end
 merge(first, nil)
-if ARGV[3] == '0' and #ARGV >= first + 3 then
-  local lastScore, lastId = tonumber(ARGV[#ARGV - 3]), ARGV[#ARGV - 2]
+if ARGV[3] == '0' and #ARGV >= first + 2 then
+  local lastScore, lastId = tonumber(ARGV[#ARGV - 2]), ARGV[#ARGV - 1]
   local candidates = redis.call('ZRANGE', KEYS[1], '-inf', lastScore, 'BYSCORE', 'WITHSCORES')
   for j = 1, #candidates, 2 do
     local id = candidates[j]

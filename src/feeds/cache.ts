@@ -1,6 +1,6 @@
 import { createRegistry, type RedisClient } from "../clients/redis";
 import type { FeedItem, Stored } from "../model/feed";
-import { accountKeys, cacheKeys, quads, registryName, runScript } from "./cache-keys";
+import { accountKeys, cacheKeys, triples, registryName, runScript } from "./cache-keys";
 
 /**
  * The Redis cache of home feeds. Per user:
@@ -42,13 +42,13 @@ export function createFeedCache({ redis, length }: { redis: RedisClient; length:
     async add(userIds: string[], item: FeedItem, ts: number) {
       const cached = await withCache(userIds);
       if (cached.length === 0) return;
-      const args = quads([{ ...item, ts }]);
+      const args = triples([{ ...item, ts }]);
       await Promise.all(cached.map((u) => runScript(redis, "feedAdd", home(u), length, ...args)));
     },
 
     /** Worker: adds several items, each with its own write time, to one user's cache, if it exists. */
     async addMany(userId: string, items: Stored<FeedItem>[]) {
-      if (items.length > 0) await runScript(redis, "feedAdd", home(userId), length, ...quads(items));
+      if (items.length > 0) await runScript(redis, "feedAdd", home(userId), length, ...triples(items));
     },
 
     /** Worker: removes an item from each cache that exists, leaving a marker with the removal's write time. */
@@ -70,7 +70,7 @@ export function createFeedCache({ redis, length }: { redis: RedisClient; length:
 
     /** Worker: a pulled account's cache of its own activities (read by its followers' pages), where it exists. */
     account: {
-      add: async (userId: string, items: Stored<FeedItem>[]) => void (items.length > 0 && (await runScript(redis, "feedAdd", accountKeys(userId), length, ...quads(items)))),
+      add: async (userId: string, items: Stored<FeedItem>[]) => void (items.length > 0 && (await runScript(redis, "feedAdd", accountKeys(userId), length, ...triples(items)))),
       remove: async (userId: string, activityIds: string[], ts: number) =>
         void (activityIds.length > 0 && (await runScript(redis, "feedRemove", accountKeys(userId), ts, ...activityIds))),
       drop: async (userId: string) => void (await redis.del(...accountKeys(userId))),

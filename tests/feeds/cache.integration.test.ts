@@ -73,6 +73,26 @@ describe("write times in the cache", () => {
   });
 });
 
+describe("many items in one script call", () => {
+  test("each id keeps its latest write, in whichever of the script's commands it came, and a tie keeps the first", async () => {
+    const u = await emptyCache();
+    const many = Array.from({ length: 1200 }, (_, k) => item(`p${2200 - k}`, at(10))); // newest first, as a rebuild sends them
+    const again = (id: string, ts: number, excerpt: string) => ({ ...item(id, ts), excerpt });
+    // The script merges 500 items per command: these repeat ids of its first command in its last, one of them twice.
+    many.push(again("p2200", at(20), "later"), again("p2199", at(5), "earlier"), again("p2198", at(30), "latest"), again("p2198", at(25), "between"), again("p2197", at(10), "tie"));
+    await services.feedCache.addMany(u, many);
+    const page = (await services.cachePages.page(u, 4))!.items;
+    expect(page.map((i) => [i.id, i.excerpt])).toEqual([
+      ["p2200", "later"],
+      ["p2199", "p2199"],
+      ["p2198", "latest"],
+      ["p2197", "p2197"],
+    ]);
+    const length = services.reader.length;
+    expect(await services.redis.zcard(services.feedCache.keys(u)[0])).toBe(Math.min(1200, length));
+  });
+});
+
 describe("rebuild fencing", () => {
   test("of two interleaved rebuilds only the later one finishes; the earlier merges nothing", async () => {
     const u = user();
