@@ -23,8 +23,8 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
    * `register` puts the entry 60 s past the cache's expiry, so a cache created or slid within 30 s
    * of a raise expires before the entry still: it need not be raised again (saving a command on
    * most pages, and on a rebuild's finish, whose start has just raised it). A call within the 30 s waits
-   * for that raise to land, so no command of this process creates or slides a cache ahead of its
-   * registration. Raises only ever increase the entry (ZADD GT), whichever process makes them. A
+   * for that raise to land, so no page of this process slides a cache ahead of its registration (a
+   * rebuild's start sends its raise with its script: see startRebuild). Raises only ever increase the entry (ZADD GT), whichever process makes them. A
    * raise that fails is forgotten, and made again by the next call. `always`: raised whatever was
    * raised lately, for a command that creates a cache: Redis may have lost the entry (a restart)
    * since this process raised it, and a cache created unregistered would miss every write made
@@ -43,6 +43,10 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
     });
     raised.set(userId, { at: now, raising });
     return raising;
+  }
+  /** Releases the rebuild's lock if it still holds `token` (a rebuild that failed before it could finish). */
+  async function unlock(userId: string, token: string) {
+    await redis.eval(unlockLua, 1, rebuildLock(keys(userId)), token);
   }
   return {
     /**
@@ -75,8 +79,19 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
      * rebuild takes the cache over and the stalled one merges nothing.
      */
     async startRebuild(userId: string, token: string, lockMs: number) {
-      await raiseIfDue(userId, true);
-      return (await runScript(redis, "feedRebuildStart", withLock(userId), ttlSeconds, token, lockMs)) === 1;
+      // The raise and the script leave together (one write, one round trip): the registration need
+      // only land before the rebuild reads Cassandra. A writer that did not see it wrote Cassandra
+      // before it landed, so before that read, which then holds the write.
+      const raising = raiseIfDue(userId, true);
+      const starting = runScript(redis, "feedRebuildStart", withLock(userId), ttlSeconds, token, lockMs);
+      try {
+        await raising;
+      } catch (err) {
+        // Unregistered, the cache must not be built: give the lock back if the script took it.
+        if ((await starting.catch(() => 0)) === 1) await unlock(userId, token).catch(() => {});
+        throw err;
+      }
+      return (await starting) === 1;
     },
     /**
      * Returns false when another rebuild has started since this one (its token replaced this one's):
@@ -88,10 +103,7 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
       const pulled = sources.flatMap((s) => [s.userId, s.ts]);
       return (await runScript(redis, "feedRebuildFinish", withLock(userId), length, ttlSeconds, complete ? 1 : 0, token, sources.length, ...pulled, ...triples(items))) === 1;
     },
-    /** Releases the rebuild's lock if it still holds `token` (a rebuild that failed before it could finish). */
-    async unlock(userId: string, token: string) {
-      await redis.eval(unlockLua, 1, rebuildLock(keys(userId)), token);
-    },
+    unlock,
   };
 }
 

@@ -134,6 +134,20 @@ describe("the rebuild's lock", () => {
     await services.cachePages.unlock(u, "second");
     expect(await services.redis.exists(lock)).toBe(0);
   });
+
+  test("a rebuild whose registration fails is refused and gives its lock back, whatever its script did", async () => {
+    const u = user();
+    const registry = services.feedCache.registry.keyOf(u);
+    await services.redis.set(registry, "not a sorted set"); // the raise's ZADD fails; the rebuild's script, sent with it, does not
+    try {
+      await expect(services.cachePages.startRebuild(u, "first", 10_000)).rejects.toThrow(/WRONGTYPE/);
+    } finally {
+      await services.redis.del(registry);
+    }
+    expect(await services.redis.exists(rebuildLock(services.feedCache.keys(u)))).toBe(0);
+    expect(await services.cachePages.page(u, 10)).toBeNull(); // never served: it is still being built
+    expect(await services.cachePages.startRebuild(u, "second", 10_000)).toBe(true); // the next miss can rebuild at once
+  });
 });
 
 describe("eviction is all or nothing per feed", () => {
