@@ -22,7 +22,7 @@ import { createCatchUp } from "./fanout/inactive";
 import { createLiveFeed } from "./feeds/live";
 import { createKafka } from "./clients/kafka";
 import { createPostgres } from "./clients/postgres";
-import { createRedis } from "./clients/redis";
+import { createRedis, createRegistry } from "./clients/redis";
 import { createUpkeep } from "./fanout/upkeep";
 
 /** Builds every client once; main.ts and the tests share this wiring. */
@@ -50,7 +50,7 @@ export async function createServices(config: Config) {
   const dormancy = createDormancy({ redis, windowMs: config.feed.inactiveMs });
   const catchUp = createCatchUp({ feeds, fanout, objects, notifier, feedLength: config.feed.length, hybrid: config.stream.hybrid, dormancy }, dormancy, metrics);
   const rates = createRateLimits({ redis, rates: config.rates });
-  const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics, concurrency: config.feed.upkeepConcurrency });
+  const upkeep = createUpkeep({ feeds, length: config.feed.length, metrics, concurrency: config.feed.upkeepConcurrency, marks: createRegistry(redis, "feed:upkept") });
   const lookUp = createLookUp(objects);
   const notifications = createNotificationReader({ store: notificationStore, lookUp, live });
   const reader = createFeedReader({ feeds, cache: cachePages, accounts: accountPages, length: config.feed.length, fill: config.feed.cacheFill, metrics, lookUp, enrich: createEnricher(lookUp), onRead: upkeep.read, inactive: { dormancy, catchUp } });

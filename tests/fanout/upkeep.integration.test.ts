@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, test } from "bun:test";
 import { trimmed } from "../../src/fanout/complete";
+import { createRegistry } from "../../src/clients/redis";
 import { generationOf } from "../../src/model/write-time";
 import { expectServedIsOracle, servedHome, signUp } from "../support/api";
 import { feedIds, sharedWorker } from "../support/pipeline";
@@ -55,7 +56,15 @@ describe("the upkeep's bookkeeping", () => {
     expect(await services().feeds.feed(userId, 10)).toEqual([]);
     const kept = await services().feeds.upkept(userId);
     expect(kept).not.toBeNull();
+    const marks = createRegistry(services().redis, "feed:upkept");
+    const markOf = async () => Number(await services().redis.zscore(marks.keyOf(userId), userId));
+    expect(await markOf()).toBe(kept!.getTime() + 86_400_000); // Redis says so too, until the day ends
     await services().upkeep.upkeep(userId);
     expect((await services().feeds.upkept(userId))!.getTime()).toBe(kept!.getTime());
+    // Redis lost the mark (a flush): Cassandra's time still holds, and is marked again.
+    await services().redis.zrem(marks.keyOf(userId), userId);
+    await services().upkeep.upkeep(userId);
+    expect((await services().feeds.upkept(userId))!.getTime()).toBe(kept!.getTime());
+    expect(await markOf()).toBe(kept!.getTime() + 86_400_000);
   });
 });

@@ -87,4 +87,40 @@ describe("the upkeep's queue", () => {
     await upkeep.drained();
     expect(fake.state.marked).toEqual(["a"]);
   });
+
+  test("a feed Redis marks as kept is not asked of Cassandra; one Cassandra says was kept is marked until its day ends", async () => {
+    const day = 86_400_000;
+    const now = Date.now();
+    const asked: string[] = [];
+    const kept = new Map<string, number>([["b", now - 3_600_000]]);
+    const store = {
+      upkept: async (userId: string) => (asked.push(userId), kept.has(userId) ? new Date(kept.get(userId)!) : null),
+      feedKeys: async () => [],
+      below: async () => [],
+      markUpkept: async (userId: string, at: Date) => void kept.set(userId, at.getTime()),
+    } as unknown as FeedStore;
+    const marks = new Map<string, number>([["a", now + day / 2]]);
+    const registry = {
+      raise: async (userId: string, untilMs: number) => void marks.set(userId, Math.max(marks.get(userId) ?? 0, untilMs)),
+      registered: async (userIds: string[]) => userIds.filter((u) => (marks.get(u) ?? 0) > Date.now()),
+    };
+    const upkeep = createUpkeep({ feeds: store, length: 500, metrics: createMetrics(), marks: registry });
+    for (const u of ["a", "b", "c"]) upkeep.read(u);
+    await upkeep.drained();
+    expect(asked).toEqual(["b", "c"]); // a: marked in Redis
+    expect(marks.get("b")).toBe(now - 3_600_000 + day); // due when Cassandra's day for it ends, not a day from now
+    expect(marks.get("c")).toBe(kept.get("c")! + day); // kept now
+  });
+
+  test("without Redis the upkeep asks Cassandra, and a mark that fails is no failure", async () => {
+    const fake = fakeStore();
+    const away = async () => {
+      throw new Error("Redis is away");
+    };
+    const upkeep = createUpkeep({ feeds: fake.store, length: 500, metrics: createMetrics(), marks: { raise: away, registered: away } });
+    fake.open();
+    upkeep.read("a");
+    await upkeep.drained();
+    expect(fake.state.marked).toEqual(["a"]);
+  });
 });
