@@ -1,5 +1,5 @@
 import type { RedisClient, Registry } from "../clients/redis";
-import { type FeedItem, type Stored, toWireItem } from "../model/feed";
+import type { CachedItem } from "../model/feed";
 import type { scripts } from "./cache-scripts";
 
 /** What the cache's writer (cache.ts) and reader (cache-pages.ts) share: keys, the registry, how scripts are called. */
@@ -41,7 +41,7 @@ export function runScript(target: unknown, name: keyof typeof scripts, keys: [st
 }
 
 /** (score, id, entry) per item, as the scripts take them: the entry as the hash holds it, "<write time> <json>". */
-export const triples = (items: Stored<FeedItem>[]) => items.flatMap((i) => [i.createdAt.getTime(), i.id, `${i.ts} ${JSON.stringify(toWireItem(i))}`]);
+export const triples = (items: CachedItem[]) => items.flatMap((i) => [i.createdAt.getTime(), i.id, `${i.ts} ${i.json}`]);
 
 /** Runs a pipeline; throws the first command's error, else returns the replies. */
 export async function execOrThrow(pipeline: { exec(): Promise<[Error | null, unknown][] | null> }) {

@@ -1,5 +1,5 @@
 import { createRegistry, type RedisClient } from "../clients/redis";
-import type { FeedItem, FeedKey, Stored, WireItem } from "../model/feed";
+import type { CachedItem, FeedKey, WireItem } from "../model/feed";
 import { accountKeys, cacheKeys, triples, rebuildLock, register, registryName, runScript } from "./cache-keys";
 import { unlockLua } from "./cache-scripts";
 import type { Source } from "./store";
@@ -98,7 +98,7 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
      * nothing was merged. Releases the lock if this rebuild still holds it.
      * `sources`: the pulled accounts the feed merges in, as Cassandra had them (feed_sources).
      */
-    async finishRebuild(userId: string, token: string, items: Stored<FeedItem>[], complete: boolean, sources: Source[] = []) {
+    async finishRebuild(userId: string, token: string, items: CachedItem[], complete: boolean, sources: Source[] = []) {
       await raiseIfDue(userId);
       const pulled = sources.flatMap((s) => [s.userId, s.ts]);
       return (await runScript(redis, "feedRebuildFinish", withLock(userId), length, ttlSeconds, complete ? 1 : 0, token, sources.length, ...pulled, ...triples(items))) === 1;

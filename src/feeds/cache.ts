@@ -1,5 +1,5 @@
 import { createRegistry, type RedisClient } from "../clients/redis";
-import type { FeedItem, Stored } from "../model/feed";
+import { type FeedItem, type Stored, cachedItemOf } from "../model/feed";
 import { accountKeys, cacheKeys, triples, registryName, runScript } from "./cache-keys";
 
 /**
@@ -42,13 +42,13 @@ export function createFeedCache({ redis, length }: { redis: RedisClient; length:
     async add(userIds: string[], item: FeedItem, ts: number) {
       const cached = await withCache(userIds);
       if (cached.length === 0) return;
-      const args = triples([{ ...item, ts }]);
+      const args = triples([cachedItemOf({ ...item, ts })]);
       await Promise.all(cached.map((u) => runScript(redis, "feedAdd", home(u), length, ...args)));
     },
 
     /** Worker: adds several items, each with its own write time, to one user's cache, if it exists. */
     async addMany(userId: string, items: Stored<FeedItem>[]) {
-      if (items.length > 0) await runScript(redis, "feedAdd", home(userId), length, ...triples(items));
+      if (items.length > 0) await runScript(redis, "feedAdd", home(userId), length, ...triples(items.map(cachedItemOf)));
     },
 
     /** Worker: removes an item from each cache that exists, leaving a marker with the removal's write time. */
@@ -70,7 +70,7 @@ export function createFeedCache({ redis, length }: { redis: RedisClient; length:
 
     /** Worker: a pulled account's cache of its own activities (read by its followers' pages), where it exists. */
     account: {
-      add: async (userId: string, items: Stored<FeedItem>[]) => void (items.length > 0 && (await runScript(redis, "feedAdd", accountKeys(userId), length, ...triples(items)))),
+      add: async (userId: string, items: Stored<FeedItem>[]) => void (items.length > 0 && (await runScript(redis, "feedAdd", accountKeys(userId), length, ...triples(items.map(cachedItemOf))))),
       remove: async (userId: string, activityIds: string[], ts: number) =>
         void (activityIds.length > 0 && (await runScript(redis, "feedRemove", accountKeys(userId), ts, ...activityIds))),
       drop: async (userId: string) => void (await redis.del(...accountKeys(userId))),

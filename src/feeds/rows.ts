@@ -1,6 +1,6 @@
 import type cassandra from "cassandra-driver";
 import type { Activity } from "../model/activity";
-import { type FeedItem, type FeedKey, type Stored, type WireItem, toWireItem } from "../model/feed";
+import { type CachedItem, type FeedItem, type FeedKey, type Stored, type WireItem, cachedItemOf, toWireItem } from "../model/feed";
 
 /**
  * What the Cassandra feed tables hold, as the stores read it back: feed items and their
@@ -80,4 +80,14 @@ export function toFeedItem(r: cassandra.types.Row): Stored<FeedItem> {
   const read = cellOf<WireItem>(r);
   if (!read) return { ...activityOf(r, micros(r.ts), columnsOf(r), r.actor_id), actorHandle: r.actor_handle };
   return { ...activityOf(r, read.ts, read.cell, read.cell.actor.id), actorHandle: read.cell.actor.handle };
+}
+
+/**
+ * A home_feed row read with `itemColumns`, as the cache takes it: a one-cell row's text is the
+ * cache's JSON as it stands (`itemCell` wrote it), not made again from the parsed item.
+ */
+export function toCachedItem(r: cassandra.types.Row): CachedItem {
+  const read = cellOf<WireItem>(r);
+  if (!read) return cachedItemOf(toFeedItem(r));
+  return { createdAt: r.created_at, id: r.activity_id, ts: read.ts, wire: read.cell, json: r.item };
 }

@@ -1,10 +1,10 @@
 import type { CassandraClient } from "../clients/cassandra";
 import type { Activity } from "../model/activity";
-import type { FeedItem, FeedKey, ObjectRef, PostObject, Stored } from "../model/feed";
+import type { CachedItem, FeedItem, FeedKey, ObjectRef, PostObject, Stored } from "../model/feed";
 import { allRows, createReplicaBatches, inBatches } from "./batches";
 import type { Loaded } from "./objects";
 import { createFeedCuts } from "./cuts";
-import { activityCell, activityColumns, itemCell, itemColumns, keyOf, micros, toActivityRow, toFeedItem } from "./rows";
+import { activityCell, activityColumns, itemCell, itemColumns, keyOf, micros, toActivityRow, toCachedItem, toFeedItem } from "./rows";
 
 /**
  * The feed store, in Cassandra: the state the stream workers derive from the change stream
@@ -78,6 +78,11 @@ export function createFeedStore(deps: {
     inColumns
       ? { query: q.putActivityColumns, params: [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.object.authorId, a.postId, a.excerpt, ts] }
       : { query: q.putActivity, params: [a.actorId, a.createdAt, a.id, activityCell(a), ts] };
+
+  const feedRows = async (userId: string, limit: number, after?: FeedKey) => {
+    const [query, params] = after ? [q.feedAfter, [userId, after.createdAt, after.id, limit]] : [q.feed, [userId, limit]];
+    return (await db.execute(query, params, { fetchSize: Math.min(limit, 5000), autoPage: true })).rows;
+  };
 
   // Every write takes `ts`, its write time (src/model/write-time.ts): the event's position, not a clock.
   return {
@@ -209,11 +214,9 @@ export function createFeedStore(deps: {
       inBatches(db, keys, (k) => ({ query: q.removeItem, params: [ts, userId, k.createdAt, k.id] }), beforeBatch),
 
     /** A user's home feed from Cassandra, newest first, from the start or after a position; each item with its write time. */
-    async feed(userId: string, limit: number, after?: FeedKey): Promise<Stored<FeedItem>[]> {
-      const [query, params] = after ? [q.feedAfter, [userId, after.createdAt, after.id, limit]] : [q.feed, [userId, limit]];
-      const rs = await db.execute(query, params, { fetchSize: Math.min(limit, 5000), autoPage: true });
-      return rs.rows.map(toFeedItem);
-    },
+    feed: async (userId: string, limit: number, after?: FeedKey): Promise<Stored<FeedItem>[]> => (await feedRows(userId, limit, after)).map(toFeedItem),
+    /** The same, as the cache takes the items (the reader's rebuilds and pages). */
+    cachedFeed: async (userId: string, limit: number, after?: FeedKey): Promise<CachedItem[]> => (await feedRows(userId, limit, after)).map(toCachedItem),
     /** The positions of the first `limit` items of a user's home feed, or of those at or above `from`. */
     async feedKeys(userId: string, limit: number, from?: FeedKey): Promise<FeedKey[]> {
       const [query, params] = from ? [q.feedKeysFrom, [userId, from.createdAt, from.id, limit]] : [q.feedKeys, [userId, limit]];

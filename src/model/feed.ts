@@ -38,6 +38,18 @@ export function toWireItem(item: FeedItem) {
 
 export type WireItem = ReturnType<typeof toWireItem>;
 
+/**
+ * An item as the cache takes it (the triples of cache-keys.ts): where it sits, its write time, and
+ * its wire form, as an object (for a page) and as the JSON the cache stores. A home_feed row in
+ * one cell holds that JSON already (rows.ts); anything else is made with `cachedItemOf`.
+ */
+export type CachedItem = FeedKey & { ts: number; wire: WireItem; json: string };
+
+export function cachedItemOf(item: Stored<FeedItem>): CachedItem {
+  const wire = toWireItem(item);
+  return { createdAt: item.createdAt, id: item.id, ts: item.ts, wire, json: JSON.stringify(wire) };
+}
+
 /** Where a served item sits in its feed. */
 export const positionOf = (item: Pick<WireItem, "createdAt" | "id">): FeedKey => ({ createdAt: new Date(item.createdAt), id: item.id });
 

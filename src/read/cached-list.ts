@@ -1,7 +1,7 @@
 import type { CachePages } from "../feeds/cache-pages";
 import type { Source } from "../feeds/store";
 import { outageOf } from "../clients/outage";
-import { type FeedItem, type FeedKey, type Stored, type WireItem, positionOf, toWireItem } from "../model/feed";
+import { type CachedItem, type FeedKey, type WireItem, positionOf } from "../model/feed";
 
 /**
  * Pages of one kind of cached list (home feeds, pulled accounts): from Redis, rebuilt from
@@ -12,7 +12,7 @@ export function cachedList(kind: {
   /** How many of the newest items a rebuild loads. */
   fill: number;
   cache: CachePages;
-  load: (id: string, n: number, after?: FeedKey) => Promise<{ items: Stored<FeedItem>[]; sources: Source[] }>;
+  load: (id: string, n: number, after?: FeedKey) => Promise<{ items: CachedItem[]; sources: Source[] }>;
   onRebuild?: () => void;
   onRead?: (source: "cache" | "cassandra" | "cache+cassandra") => void;
   /** Asked on a miss: when true, the list is not to be read from Cassandra now (`behind` in the answer). */
@@ -72,7 +72,7 @@ export function cachedList(kind: {
 
   const fromCassandra = async (id: string, n: number, after?: FeedKey) => {
     const read = await load(id, n, after);
-    return { items: read.items.map(toWireItem), sources: read.sources.map((s) => s.userId) };
+    return { items: read.items.map((i) => i.wire), sources: read.sources.map((s) => s.userId) };
   };
 
   /**
@@ -91,7 +91,7 @@ export function cachedList(kind: {
         if (!after && n <= fill + 1) {
           // Answered once read: the merge into Redis goes on behind the page.
           const read = (await rebuildOnce(id).catch(warnRebuild(id)))?.read;
-          if (read) return { items: read.items.slice(0, n).map(toWireItem), sources: read.sources.map((s) => s.userId) };
+          if (read) return { items: read.items.slice(0, n).map((i) => i.wire), sources: read.sources.map((s) => s.userId) };
         } else {
           rebuildOnce(id).catch(warnRebuild(id));
         }

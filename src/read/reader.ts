@@ -1,7 +1,7 @@
 import type { Metrics } from "../metrics";
 import type { CachePages } from "../feeds/cache-pages";
 import type { FeedStore } from "../feeds/store";
-import { type FeedKey, type Item, type UserObject, type WireItem, refKey, toWireItem } from "../model/feed";
+import { type FeedKey, type Item, type UserObject, type WireItem, cachedItemOf, refKey, toWireItem } from "../model/feed";
 import type { Enrich, LookUp } from "./enrich";
 import { comesAfter, mergePages } from "./merge";
 import { cachedList } from "./cached-list";
@@ -55,7 +55,7 @@ export function createFeedReader(deps: {
     fill,
     cache: deps.cache,
     load: async (userId, n, after) => {
-      const [items, sources] = await Promise.all([feeds.feed(userId, n, after), feeds.sources(userId)]);
+      const [items, sources] = await Promise.all([feeds.cachedFeed(userId, n, after), feeds.sources(userId)]);
       return { items, sources };
     },
     onRebuild: () => rebuilds.inc(),
@@ -70,7 +70,7 @@ export function createFeedReader(deps: {
     load: async (userId, n, after) => {
       const [user, activities] = await Promise.all([feeds.getUser(userId), feeds.activities(userId, n, after)]);
       // Its activities wait for its user row (as a push would): none shows before the handle is known.
-      return { items: user ? activities.map((a) => ({ ...a, actorHandle: user.handle })) : [], sources: [] };
+      return { items: user ? activities.map((a) => cachedItemOf({ ...a, actorHandle: user.handle })) : [], sources: [] };
     },
   });
 

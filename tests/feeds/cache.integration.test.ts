@@ -3,7 +3,7 @@ import type { Services } from "../../src/services";
 import { writeTimeOf } from "../../src/model/write-time";
 import { openServices } from "../support/stack";
 import { rebuildLock } from "../../src/feeds/cache-keys";
-import { type FeedItem, type Stored } from "../../src/model/feed";
+import { type FeedItem, type Stored, cachedItemOf } from "../../src/model/feed";
 
 // The cache follows the rule Cassandra does: every add and removal carries its write time (the
 // event's position), and the later one wins, whatever order they arrive in.
@@ -68,7 +68,7 @@ describe("write times in the cache", () => {
     const u = await emptyCache();
     await services.feedCache.removeMany(u, ["p2"], at(20));
     await services.cachePages.startRebuild(u, "second", 10_000);
-    expect(await services.cachePages.finishRebuild(u, "second", [item("p2", at(10)), item("p1", at(5))], true)).toBe(true);
+    expect(await services.cachePages.finishRebuild(u, "second", [item("p2", at(10)), item("p1", at(5))].map(cachedItemOf), true)).toBe(true);
     expect(await ids(u)).toEqual(["p1"]);
   });
 });
@@ -100,9 +100,9 @@ describe("rebuild fencing", () => {
     await services.redis.del(rebuildLock(services.feedCache.keys(u))); // the first one's lock expired meanwhile
     expect(await services.cachePages.startRebuild(u, "second", 10_000)).toBe(true);
     await services.feedCache.removeMany(u, ["p3"], at(40));
-    expect(await services.cachePages.finishRebuild(u, "first", [item("p3", at(30))], true)).toBe(false);
+    expect(await services.cachePages.finishRebuild(u, "first", [cachedItemOf(item("p3", at(30)))], true)).toBe(false);
     expect(await services.cachePages.page(u, 10)).toBeNull(); // still being built
-    expect(await services.cachePages.finishRebuild(u, "second", [item("p1", at(30))], true)).toBe(true);
+    expect(await services.cachePages.finishRebuild(u, "second", [cachedItemOf(item("p1", at(30)))], true)).toBe(true);
     expect(await ids(u)).toEqual(["p1"]);
   });
 });
@@ -116,7 +116,7 @@ describe("the rebuild's lock", () => {
     expect(await services.redis.pttl(lock)).toBeGreaterThan(5_000);
     expect(await services.cachePages.startRebuild(u, "second", 10_000)).toBe(false); // refused, and nothing changed
     expect(await services.redis.hget(services.feedCache.keys(u)[1], "__build")).toBe("first");
-    expect(await services.cachePages.finishRebuild(u, "first", [item("p1", at(1))], true)).toBe(true);
+    expect(await services.cachePages.finishRebuild(u, "first", [cachedItemOf(item("p1", at(1)))], true)).toBe(true);
     expect(await services.redis.exists(lock)).toBe(0);
     expect(await ids(u)).toEqual(["p1"]);
   });
@@ -127,7 +127,7 @@ describe("the rebuild's lock", () => {
     await services.cachePages.startRebuild(u, "first", 10_000);
     await services.redis.del(lock); // expired
     await services.cachePages.startRebuild(u, "second", 10_000);
-    expect(await services.cachePages.finishRebuild(u, "first", [item("p1", at(1))], true)).toBe(false);
+    expect(await services.cachePages.finishRebuild(u, "first", [cachedItemOf(item("p1", at(1)))], true)).toBe(false);
     expect(await services.redis.get(lock)).toBe("second");
     await services.cachePages.unlock(u, "first"); // not its lock: nothing happens
     expect(await services.redis.get(lock)).toBe("second");
@@ -154,7 +154,7 @@ describe("eviction is all or nothing per feed", () => {
   test("a cache that lost its sorted set is a miss, not a complete empty feed, and a writer does not revive half of it", async () => {
     const u = user();
     await services.cachePages.startRebuild(u, "t", 10_000);
-    await services.cachePages.finishRebuild(u, "t", [item("p1", at(1)), item("p2", at(2))], true);
+    await services.cachePages.finishRebuild(u, "t", [item("p1", at(1)), item("p2", at(2))].map(cachedItemOf), true);
     const [zset, hash] = services.feedCache.keys(u);
     await services.redis.del(zset); // as an eviction would
     await services.feedCache.addMany(u, [item("p3", at(3))]);
@@ -180,7 +180,7 @@ describe("eviction is all or nothing per feed", () => {
       while (built.length < cap && !(built.length % 20 === 0 && built.length > 0 && (await someOfOursEvicted()))) {
         const u = user();
         await cachePages.startRebuild(u, "t", 10_000);
-        await cachePages.finishRebuild(u, "t", Array.from({ length: 20 }, (_, i) => ({ ...item(`p${i + 1}`, at(i)), excerpt: body })), true);
+        await cachePages.finishRebuild(u, "t", Array.from({ length: 20 }, (_, i) => cachedItemOf({ ...item(`p${i + 1}`, at(i)), excerpt: body })), true);
         built.push(u);
       }
       expect(await someOfOursEvicted()).toBe(true);
