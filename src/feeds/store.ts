@@ -4,7 +4,7 @@ import type { CachedItem, FeedItem, FeedKey, ObjectRef, PostObject, Stored } fro
 import { allRows, createReplicaBatches, inBatches } from "./batches";
 import type { Loaded } from "./objects";
 import { createFeedCuts } from "./cuts";
-import { activityCell, activityColumns, itemCell, itemColumns, keyOf, micros, toActivityRow, toCachedItem, toFeedItem } from "./rows";
+import { activityCell, activityColumns, createPageRows, itemCell, itemColumns, keyOf, micros, toActivityRow, toCachedItem, toFeedItem } from "./rows";
 
 /**
  * The feed store, in Cassandra: the state the stream workers derive from the change stream
@@ -54,16 +54,12 @@ export function createFeedStore(deps: {
     putActivityColumns: `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
     deleteActivity: "DELETE FROM activities_by_actor USING TIMESTAMP ? WHERE actor_id = ? AND created_at = ? AND activity_id = ?",
-    activities: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? LIMIT ?`,
-    activitiesAfter: `SELECT ${activityColumns} FROM activities_by_actor WHERE actor_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
     activityKeysOf: "SELECT created_at, activity_id FROM activities_by_actor WHERE actor_id = ?",
     // One cell per row (migration 006): a row's cost in Cassandra, and the driver's, grows with its cells.
     writeItem: "INSERT INTO home_feed (user_id, created_at, activity_id, item) VALUES (?, ?, ?, ?) USING TIMESTAMP ?",
     writeItemColumns: `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, object_author_id, post_id, excerpt)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
     removeItem: "DELETE FROM home_feed USING TIMESTAMP ? WHERE user_id = ? AND created_at = ? AND activity_id = ?",
-    feed: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? LIMIT ?`,
-    feedAfter: `SELECT ${itemColumns} FROM home_feed WHERE user_id = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
     feedKeys: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? LIMIT ?",
     feedKeysFrom: "SELECT created_at, activity_id FROM home_feed WHERE user_id = ? AND (created_at, activity_id) >= (?, ?) LIMIT ?",
   };
@@ -79,10 +75,9 @@ export function createFeedStore(deps: {
       ? { query: q.putActivityColumns, params: [a.actorId, a.createdAt, a.id, a.verb, a.object.type, a.object.id, a.object.authorId, a.postId, a.excerpt, ts] }
       : { query: q.putActivity, params: [a.actorId, a.createdAt, a.id, activityCell(a), ts] };
 
-  const feedRows = async (userId: string, limit: number, after?: FeedKey) => {
-    const [query, params] = after ? [q.feedAfter, [userId, after.createdAt, after.id, limit]] : [q.feed, [userId, limit]];
-    return (await db.execute(query, params, { fetchSize: Math.min(limit, 5000), autoPage: true })).rows;
-  };
+  // Pages of feeds and activities: in one cell, or in both forms where a row needs them (rows.ts).
+  const feedRows = createPageRows(db, "home_feed", "user_id", itemColumns, inColumns);
+  const activityRows = createPageRows(db, "activities_by_actor", "actor_id", activityColumns, inColumns);
 
   // Every write takes `ts`, its write time (src/model/write-time.ts): the event's position, not a clock.
   return {
@@ -178,11 +173,7 @@ export function createFeedStore(deps: {
      * retention is by length, so a quiet account's year-old post is still among its newest
      * (docs/contract.md). Each carries `ts`, the write time of its row.
      */
-    async activities(actorId: string, limit: number, after?: FeedKey): Promise<Stored<Activity>[]> {
-      const [query, params] = after ? [q.activitiesAfter, [actorId, after.createdAt, after.id, limit]] : [q.activities, [actorId, limit]];
-      const rs = await db.execute(query, params, { fetchSize: Math.min(limit, 5000), autoPage: true });
-      return rs.rows.map((r) => toActivityRow(r, actorId));
-    },
+    activities: async (actorId: string, limit: number, after?: FeedKey): Promise<Stored<Activity>[]> => (await activityRows(actorId, limit, after)).map((r) => toActivityRow(r, actorId)),
     /** The keys of every activity of a user, however many and however old (what an unfollow removes). */
     activityKeysOf: (actorId: string) => allRows(db, q.activityKeysOf, [actorId], keyOf),
 
