@@ -120,7 +120,6 @@ export function toFeedItem(r: cassandra.types.Row): Stored<FeedItem> {
  * cache's JSON as it stands (`itemCell` wrote it), not made again from the parsed item.
  */
 export function toCachedItem(r: cassandra.types.Row): CachedItem {
-  const read = cellOf<WireItem>(r);
-  if (!read) return cachedItemOf(toFeedItem(r));
-  return { createdAt: r.created_at, id: r.activity_id, ts: read.ts, wire: read.cell, json: r.item };
+  if (needsColumns(r)) return cachedItemOf(toFeedItem(r));
+  return { createdAt: r.created_at, id: r.activity_id, ts: micros(r.item_ts), json: r.item };
 }

@@ -40,10 +40,14 @@ export type WireItem = ReturnType<typeof toWireItem>;
 
 /**
  * An item as the cache takes it (the triples of cache-keys.ts): where it sits, its write time, and
- * its wire form, as an object (for a page) and as the JSON the cache stores. A home_feed row in
- * one cell holds that JSON already (rows.ts); anything else is made with `cachedItemOf`.
+ * its wire form as the JSON the cache stores, and as an object where one was at hand (`wireOf`).
+ * A home_feed row in one cell holds that JSON already (rows.ts), and is parsed only for the items
+ * a page shows, not for the rest a rebuild loads; anything else is made with `cachedItemOf`.
  */
-export type CachedItem = FeedKey & { ts: number; wire: WireItem; json: string };
+export type CachedItem = FeedKey & { ts: number; json: string; wire?: WireItem };
+
+/** The item's wire form, as an object. */
+export const wireOf = (item: CachedItem): WireItem => item.wire ?? (JSON.parse(item.json) as WireItem);
 
 export function cachedItemOf(item: Stored<FeedItem>): CachedItem {
   const wire = toWireItem(item);

@@ -1,7 +1,7 @@
 import type { CachePages } from "../feeds/cache-pages";
 import type { Source } from "../feeds/store";
 import { outageOf } from "../clients/outage";
-import { type CachedItem, type FeedKey, type WireItem, positionOf } from "../model/feed";
+import { type CachedItem, type FeedKey, type WireItem, positionOf, wireOf } from "../model/feed";
 
 /**
  * Pages of one kind of cached list (home feeds, pulled accounts): from Redis, rebuilt from
@@ -72,7 +72,7 @@ export function cachedList(kind: {
 
   const fromCassandra = async (id: string, n: number, after?: FeedKey) => {
     const read = await load(id, n, after);
-    return { items: read.items.map((i) => i.wire), sources: read.sources.map((s) => s.userId) };
+    return { items: read.items.map(wireOf), sources: read.sources.map((s) => s.userId) };
   };
 
   /**
@@ -91,7 +91,7 @@ export function cachedList(kind: {
         if (!after && n <= fill + 1) {
           // Answered once read: the merge into Redis goes on behind the page.
           const read = (await rebuildOnce(id).catch(warnRebuild(id)))?.read;
-          if (read) return { items: read.items.slice(0, n).map((i) => i.wire), sources: read.sources.map((s) => s.userId) };
+          if (read) return { items: read.items.slice(0, n).map(wireOf), sources: read.sources.map((s) => s.userId) };
         } else {
           rebuildOnce(id).catch(warnRebuild(id));
         }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { type FeedItem, toWireItem } from "../../src/model/feed";
+import { type FeedItem, toWireItem, wireOf } from "../../src/model/feed";
 import type { Activity } from "../../src/model/activity";
 import { useServices } from "../support/stack";
 import { createFeedStore } from "../../src/feeds/store";
@@ -53,8 +53,8 @@ describe("feed rows in one cell", () => {
     ]);
     // As the cache takes them (a rebuild): the same items, and each one's JSON the cache's text, a one-cell row's own.
     const cached = await feeds.cachedFeed(userId, 10);
-    expect(cached.map((c) => [c.wire, c.ts])).toEqual((await feeds.feed(userId, 10)).map((i) => [toWireItem(i), i.ts]));
-    expect(cached.map((c) => JSON.parse(c.json))).toEqual(cached.map((c) => c.wire));
+    expect(cached.map((c) => [wireOf(c), c.ts])).toEqual((await feeds.feed(userId, 10)).map((i) => [toWireItem(i), i.ts]));
+    expect(cached.map((c) => JSON.parse(c.json))).toEqual(cached.map(wireOf));
 
     // The upkeep's trim deletes a row at its write time: the later of the two forms', so nothing of it is left.
     const below = await feeds.below(userId, { createdAt: at(3), id: "" });
