@@ -22,10 +22,11 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
    * Users whose registry entry this process raised less than 30 s ago: when, and the raise.
    * `register` puts the entry 60 s past the cache's expiry, so a cache created or slid within 30 s
    * of a raise expires before the entry still: it need not be raised again (saving a command on
-   * most pages, and on a rebuild's finish, whose start has just raised it). A call within the 30 s waits
-   * for that raise to land, so no page of this process slides a cache ahead of its registration (a
-   * rebuild's start sends its raise with its script: see startRebuild). Raises only ever increase the entry (ZADD GT), whichever process makes them. A
-   * raise that fails is forgotten, and made again by the next call. `always`: raised whatever was
+   * most pages, and on a rebuild's finish, whose start has just raised it). A call within the 30 s
+   * waits for that raise to land, so no page of this process slides a cache ahead of its
+   * registration (a rebuild's start sends its raise with its script: see startRebuild). Raises
+   * only ever increase the entry (ZADD GT), whichever process makes them. A raise that fails is
+   * forgotten, and made again by the next call. `always`: raised whatever was
    * raised lately, for a command that creates a cache: Redis may have lost the entry (a restart)
    * since this process raised it, and a cache created unregistered would miss every write made
    * while it lives.
@@ -82,16 +83,14 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
       // The raise and the script leave together (one write, one round trip): the registration need
       // only land before the rebuild reads Cassandra. A writer that did not see it wrote Cassandra
       // before it landed, so before that read, which then holds the write.
-      const raising = raiseIfDue(userId, true);
-      const starting = runScript(redis, "feedRebuildStart", withLock(userId), ttlSeconds, token, lockMs);
-      try {
-        await raising;
-      } catch (err) {
+      const [registration, start] = await Promise.allSettled([raiseIfDue(userId, true), runScript(redis, "feedRebuildStart", withLock(userId), ttlSeconds, token, lockMs)]);
+      if (registration.status === "rejected") {
         // Unregistered, the cache must not be built: give the lock back if the script took it.
-        if ((await starting.catch(() => 0)) === 1) await unlock(userId, token).catch(() => {});
-        throw err;
+        if (start.status === "fulfilled" && start.value === 1) await unlock(userId, token).catch(() => {});
+        throw registration.reason;
       }
-      return (await starting) === 1;
+      if (start.status === "rejected") throw start.reason;
+      return start.value === 1;
     },
     /**
      * Returns false when another rebuild has started since this one (its token replaced this one's):
