@@ -56,11 +56,22 @@ function cellOf<C>(r: cassandra.types.Row): { cell: C; ts: number } | undefined 
  * Reads the newest rows of one partition of home_feed or activities_by_actor (`key`: its
  * partition key), from the start or after a position. First in one cell alone: the form every row
  * this build wrote has, for about 30% less work in the driver than both forms and 10% less in
- * Cassandra (51 rows, measured). Read again with both forms (`both`) only when some row needs them (written
- * before migrations 006 and 007, or in the separate columns later); at once with `inColumns` (the
- * rolling upgrade's `columns` row form, when most rows are in them).
+ * Cassandra (51 rows, measured). Read again with both forms (`both`) only when some row needs them
+ * (written before migrations 006 and 007, or in the separate columns later), and those rows are
+ * then written again in one cell (`rewrite`, behind the read) at the write time of their columns:
+ * the same item, so the page's next read is one read. Nothing written later is undone (its write
+ * time is later), and a row deleted at that time stays deleted (a tombstone wins a tie). With
+ * `inColumns` (the rolling upgrade's `columns` row form, when most rows are in them) a page is
+ * read in both forms at once, and nothing is rewritten.
  */
-export function createPageRows(db: CassandraClient, table: "home_feed" | "activities_by_actor", key: string, both: string, inColumns: boolean) {
+export function createPageRows(
+  db: CassandraClient,
+  table: "home_feed" | "activities_by_actor",
+  key: string,
+  both: string,
+  inColumns: boolean,
+  rewrite: (id: string, rows: cassandra.types.Row[]) => Promise<unknown>,
+) {
   const select = (columns: string) => ({
     first: `SELECT ${columns} FROM ${table} WHERE ${key} = ? LIMIT ?`,
     after: `SELECT ${columns} FROM ${table} WHERE ${key} = ? AND (created_at, activity_id) < (?, ?) LIMIT ?`,
@@ -69,11 +80,13 @@ export function createPageRows(db: CassandraClient, table: "home_feed" | "activi
   return async (id: string, limit: number, after?: FeedKey) => {
     const [which, params] = after ? (["after", [id, after.createdAt, after.id, limit]] as const) : (["first", [id, limit]] as const);
     const options = { fetchSize: Math.min(limit, 5000), autoPage: true };
-    if (!inColumns) {
-      const rows = (await db.execute(cells[which], params, options)).rows;
-      if (!rows.some(needsColumns)) return rows;
-    }
-    return (await db.execute(full[which], params, options)).rows;
+    if (inColumns) return (await db.execute(full[which], params, options)).rows;
+    const rows = (await db.execute(cells[which], params, options)).rows;
+    if (!rows.some(needsColumns)) return rows;
+    const read = (await db.execute(full[which], params, options)).rows;
+    const old = read.filter(needsColumns);
+    if (old.length > 0) rewrite(id, old).catch((err) => console.warn(`[feed] writing ${old.length} rows of ${table} ${id} in one cell: ${err instanceof Error ? err.message : err}`));
+    return read;
   };
 }
 

@@ -76,8 +76,15 @@ export function createFeedStore(deps: {
       : { query: q.putActivity, params: [a.actorId, a.createdAt, a.id, activityCell(a), ts] };
 
   // Pages of feeds and activities: in one cell, or in both forms where a row needs them (rows.ts).
-  const feedRows = createPageRows(db, "home_feed", "user_id", itemColumns, inColumns);
-  const activityRows = createPageRows(db, "activities_by_actor", "actor_id", activityColumns, inColumns);
+  const feedRows = createPageRows(db, "home_feed", "user_id", itemColumns, inColumns, (userId, rows) =>
+    inBatches(db, rows.map(toFeedItem), (i) => itemStatement(userId, i, i.ts)),
+  );
+  const activityRows = createPageRows(db, "activities_by_actor", "actor_id", activityColumns, inColumns, (actorId, rows) =>
+    inBatches(db, rows, (r) => {
+      const a = toActivityRow(r, actorId);
+      return activityStatement(a, a.ts);
+    }),
+  );
 
   // Every write takes `ts`, its write time (src/model/write-time.ts): the event's position, not a clock.
   return {

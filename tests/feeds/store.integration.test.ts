@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { type FeedItem, toWireItem, wireOf } from "../../src/model/feed";
+import { type FeedItem, type Stored, toWireItem, wireOf } from "../../src/model/feed";
 import type { Activity } from "../../src/model/activity";
-import { useServices } from "../support/stack";
+import { eventually, useServices } from "../support/stack";
 import { createFeedStore } from "../../src/feeds/store";
 
 // home_feed and activities_by_actor rows hold their fields in one cell (`item`, migrations 006 and
@@ -24,11 +24,11 @@ const item = (n: number, handle: string): FeedItem => ({
 });
 
 /** A row as a process before migration 006 wrote it: each field in its own column. */
-const writeOldForm = (i: FeedItem, ts: number) =>
+const writeOldForm = (i: FeedItem, ts: number, user = userId) =>
   services().cassandra.execute(
     `INSERT INTO home_feed (user_id, created_at, activity_id, verb, actor_id, actor_handle, object_type, object_id, object_author_id, post_id, excerpt)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) USING TIMESTAMP ?`,
-    [userId, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.object.authorId, i.postId, i.excerpt, ts],
+    [user, i.createdAt, i.id, i.verb, i.actorId, i.actorHandle, i.object.type, i.object.id, i.object.authorId, i.postId, i.excerpt, ts],
   );
 
 describe("feed rows in one cell", () => {
@@ -116,5 +116,38 @@ describe("feed rows in one cell", () => {
       { ...item(6, "backfilled"), ts: 6_000 },
       { ...item(5, "fanned"), ts: 5_000 },
     ]);
+  });
+
+  test("rows of an earlier build, once read, are written again in one cell at their own write time", async () => {
+    const feeds = services().feeds;
+    const reader = `${userId}-rewrite`;
+    await writeOldForm(item(8, "old"), 8_000, reader);
+    await feeds.putItems(reader, [{ ...item(9, "new"), ts: 9_000 }]);
+    const expected = [
+      { ...item(9, "new"), ts: 9_000 },
+      { ...item(8, "old"), ts: 8_000 },
+    ];
+    expect(await feeds.feed(reader, 10)).toEqual(expected);
+    const row = async () =>
+      (await services().cassandra.execute("SELECT item, WRITETIME(item) AS item_ts, WRITETIME(verb) AS ts FROM home_feed WHERE user_id = ? AND created_at = ? AND activity_id = ?", [reader, at(8), item(8, "").id])).first();
+    await eventually("the earlier build's row written in one cell", async () => ((await row())?.item ? true : undefined));
+    const rewritten = (await row())!;
+    expect([Number(rewritten.item_ts), Number(rewritten.ts)]).toEqual([8_000, 8_000]); // its own write time: anything written later still wins
+    expect(JSON.parse(rewritten.item)).toEqual(toWireItem(item(8, "old")));
+    expect(await feeds.feed(reader, 10)).toEqual(expected);
+
+    // An activity the same way.
+    const actor = `${userId}-rewrite-actor`;
+    await services().cassandra.execute(
+      `INSERT INTO activities_by_actor (actor_id, created_at, activity_id, verb, object_type, object_id, object_author_id, post_id, excerpt)
+       VALUES (?, ?, ?, 'SHARD', 'post', '10', ?, '10', 'ten') USING TIMESTAMP 10000`,
+      [actor, at(10), "shard:10", actor],
+    );
+    const activity: Stored<Activity> = { id: "shard:10", verb: "SHARD", actorId: actor, object: { type: "post", id: "10", authorId: actor }, postId: "10", excerpt: "ten", createdAt: at(10), ts: 10_000 };
+    expect(await feeds.activities(actor, 10)).toEqual([activity]);
+    const activityRow = async () => (await services().cassandra.execute("SELECT item, WRITETIME(item) AS item_ts FROM activities_by_actor WHERE actor_id = ?", [actor])).first();
+    await eventually("the earlier build's activity written in one cell", async () => ((await activityRow())?.item ? true : undefined));
+    expect(Number((await activityRow())!.item_ts)).toBe(10_000);
+    expect(await feeds.activities(actor, 10)).toEqual([activity]);
   });
 });
