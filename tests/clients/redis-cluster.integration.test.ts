@@ -3,7 +3,8 @@ import type { Cluster } from "ioredis";
 import { createStackContext } from "../../deploy/stack/context";
 import { redisClusterComponent } from "../../deploy/stack/components/redis-cluster";
 import { createRateLimits } from "../../src/api/rate-limits";
-import { createRedis, deleteNamespace, type RedisClient } from "../../src/clients/redis";
+import { createRedis, createRegistry, deleteNamespace, type RedisClient } from "../../src/clients/redis";
+import { createUpkeep } from "../../src/fanout/upkeep";
 import { createFanout } from "../../src/fanout/fanout";
 import { createFeedCache } from "../../src/feeds/cache";
 import { createCachePages } from "../../src/feeds/cache-pages";
@@ -94,6 +95,19 @@ describe("on a Redis Cluster", () => {
     // The registry's shards are spread over the nodes too.
     const shardNodes = new Set(users.map((u) => (redis as Cluster).slots[clusterKeySlot(`c${run}:${cache.registry.keyOf(u)}`)]?.[0]));
     expect(shardNodes.size).toBeGreaterThan(1);
+  });
+
+  test("the upkeep's marks are kept on every node, and a feed marked is not kept again", async () => {
+    const marks = createRegistry(redis, "feed:upkept");
+    const upkeep = createUpkeep({ feeds: services.feeds, length: services.config.feed.length, metrics: services.metrics, marks });
+    const users = usersOnEveryNode(2);
+    for (const u of users) await upkeep.upkeep(u);
+    expect(await marks.registered(users)).toEqual(users);
+    const kept = await Promise.all(users.map((u) => services.feeds.upkept(u)));
+    await services.cassandra.execute("DELETE FROM feed_upkeep WHERE user_id IN ?", [users]); // were Cassandra asked, it would keep them again
+    for (const u of users) await upkeep.upkeep(u);
+    expect(await Promise.all(users.map((u) => services.feeds.upkept(u)))).toEqual(users.map(() => null));
+    expect(kept.every((k) => k !== null)).toBe(true);
   });
 
   test("a live subscriber hears of an item whichever node its channel and registration live on, through sharded pub/sub", async () => {
