@@ -22,14 +22,15 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
    * Users whose registry entry this process raised less than 30 s ago: when, and the raise.
    * `register` puts the entry 60 s past the cache's expiry, so a cache created or slid within 30 s
    * of a raise expires before the entry still: it need not be raised again (saving a command on
-   * most pages, and on a rebuild's finish, whose start has just raised it). A call within the 30 s
-   * waits for that raise to land, so no page of this process slides a cache ahead of its
-   * registration (a rebuild's start sends its raise with its script: see startRebuild). Raises
-   * only ever increase the entry (ZADD GT), whichever process makes them. A raise that fails is
-   * forgotten, and made again by the next call. `always`: raised whatever was
-   * raised lately, for a command that creates a cache: Redis may have lost the entry (a restart)
-   * since this process raised it, and a cache created unregistered would miss every write made
-   * while it lives.
+   * most pages, and on a rebuild's finish, whose start has just raised it). So every cache's entry
+   * outlives the cache by 30 s at least, whichever process slid it last: a page sends a raise that
+   * is due with its script, in one round trip, and the entry of the cache's last raise covers it
+   * until the new one lands; a page whose raise fails drops the cache it slid. A rebuild's start
+   * does the same (startRebuild). Raises only ever increase the entry (ZADD GT), whichever process
+   * makes them. A raise that fails is forgotten, and made again by the next call. `always`: raised
+   * whatever was raised lately, for a command that creates a cache: Redis may have lost the entry
+   * (a restart) since this process raised it, and a cache created unregistered would miss every
+   * write made while it lives.
    */
   const raised = new Map<string, { at: number; raising: Promise<void> }>();
   function raiseIfDue(userId: string, always = false): Promise<void> | undefined {
@@ -51,16 +52,25 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
   }
   return {
     /**
-     * Reader: one page in one round trip (two when the registry entry is due a raise), or null when the cache is missing or still being
-     * built. Slides the idle expiry. `complete` says whether the set holds the whole feed (so
+     * Reader: one page in one round trip (with the registry entry's raise when one is due), or null
+     * when the cache is missing or still being built. Slides the idle expiry. `complete` says whether the set holds the whole feed (so
      * running out of items means the end, not a trip to Cassandra); `sources`, the pulled
      * accounts the feed merges in (hybrid fan-out).
      */
     async page(userId: string, limit: number, after?: FeedKey) {
       const args = [ttlSeconds, limit, after ? after.createdAt.getTime() : "", after?.id ?? ""];
-      // The page slides the expiry, so the registry entry is raised first, when due.
-      await raiseIfDue(userId);
-      const reply = (await runScript(redis, "feedPage", keys(userId), ...args)) as null | [complete: number, items: string, sources: string, version: string];
+      // The page slides the cache's expiry, and a raise that is due leaves with it (one round
+      // trip): until the raise lands, the entry of the cache's last raise still covers it.
+      const [registration, read] = await Promise.allSettled([raiseIfDue(userId), runScript(redis, "feedPage", keys(userId), ...args)]);
+      if (registration.status === "rejected") {
+        // A cache this page slid would outlive its entry, and writers would pass it by: drop it.
+        if (read.status === "fulfilled" && read.value) {
+          await redis.del(...keys(userId)).catch((err) => console.warn(`[feed] the cache of ${userId} outlives its registration, and dropping it failed: ${err instanceof Error ? err.message : err}`));
+        }
+        throw registration.reason;
+      }
+      if (read.status === "rejected") throw read.reason;
+      const reply = read.value as null | [complete: number, items: string, sources: string, version: string];
       if (!reply) return null;
       return { items: itemsOf(reply[1]), complete: reply[0] === 1, sources: reply[2] ? reply[2].split(",") : [], version: reply[3] };
     },

@@ -3,6 +3,7 @@ import type { Services } from "../../src/services";
 import { writeTimeOf } from "../../src/model/write-time";
 import { openServices } from "../support/stack";
 import { rebuildLock } from "../../src/feeds/cache-keys";
+import { createCachePages } from "../../src/feeds/cache-pages";
 import { type FeedItem, type Stored, cachedItemOf } from "../../src/model/feed";
 
 // The cache follows the rule Cassandra does: every add and removal carries its write time (the
@@ -147,6 +148,24 @@ describe("the rebuild's lock", () => {
     expect(await services.redis.exists(rebuildLock(services.feedCache.keys(u)))).toBe(0);
     expect(await services.cachePages.page(u, 10)).toBeNull(); // never served: it is still being built
     expect(await services.cachePages.startRebuild(u, "second", 10_000)).toBe(true); // the next miss can rebuild at once
+  });
+});
+
+describe("registration", () => {
+  test("a page whose registry raise fails drops the cache it slid, which would outlive its entry", async () => {
+    const u = await emptyCache();
+    // Another process's first page of this user: its raise is due, and leaves with the page's script.
+    const other = createCachePages({ redis: services.redis, length: services.reader.length, ttlSeconds: services.config.feed.cacheTtlSeconds });
+    const registry = services.feedCache.registry.keyOf(u);
+    await services.redis.del(registry);
+    await services.redis.set(registry, "not a sorted set"); // the raise's ZADD fails; the page's script does not
+    try {
+      await expect(other.page(u, 10)).rejects.toThrow(/WRONGTYPE/);
+    } finally {
+      await services.redis.del(registry);
+    }
+    expect(await services.redis.exists(...services.feedCache.keys(u))).toBe(0);
+    expect(await other.page(u, 10)).toBeNull(); // a miss, rebuilt from Cassandra: not a cache that writers pass by
   });
 });
 
