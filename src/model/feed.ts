@@ -49,6 +49,7 @@ export type CachedItem = FeedKey & { ts: number; json: string; wire?: WireItem }
 /** The item's wire form, as an object. */
 export const wireOf = (item: CachedItem): WireItem => item.wire ?? (JSON.parse(item.json) as WireItem);
 
+/** An item built in the process (a fan-out's, a pulled account's, a row in the separate columns) as the cache takes it. */
 export function cachedItemOf(item: Stored<FeedItem>): CachedItem {
   const wire = toWireItem(item);
   return { createdAt: item.createdAt, id: item.id, ts: item.ts, wire, json: JSON.stringify(wire) };
