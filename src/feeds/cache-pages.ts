@@ -46,6 +46,20 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
     raised.set(userId, { at: now, raising });
     return raising;
   }
+  /**
+   * Runs a script on the user's cache with the registry's raise, when due (or `always`), in one
+   * round trip. Should the raise fail, `undo` takes back what the script did (from its reply), and
+   * the raise's error is thrown: a cache must not live unregistered.
+   */
+  async function withRaise<T>(userId: string, always: boolean, script: () => Promise<T>, undo: (reply: T) => Promise<void>): Promise<T> {
+    const [registration, reply] = await Promise.allSettled([raiseIfDue(userId, always), script()]);
+    if (registration.status === "rejected") {
+      if (reply.status === "fulfilled") await undo(reply.value);
+      throw registration.reason;
+    }
+    if (reply.status === "rejected") throw reply.reason;
+    return reply.value;
+  }
   /** Releases the rebuild's lock if it still holds `token` (a rebuild that failed before it could finish). */
   async function unlock(userId: string, token: string) {
     await redis.eval(unlockLua, 1, rebuildLock(keys(userId)), token);
@@ -53,24 +67,18 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
   return {
     /**
      * Reader: one page in one round trip (with the registry entry's raise when one is due), or null
-     * when the cache is missing or still being built. Slides the idle expiry. `complete` says whether the set holds the whole feed (so
-     * running out of items means the end, not a trip to Cassandra); `sources`, the pulled
-     * accounts the feed merges in (hybrid fan-out).
+     * when the cache is missing or still being built. Slides the idle expiry. `complete` says
+     * whether the set holds the whole feed (so running out of items means the end, not a trip to
+     * Cassandra); `sources`, the pulled accounts the feed merges in (hybrid fan-out).
      */
     async page(userId: string, limit: number, after?: FeedKey) {
       const args = [ttlSeconds, limit, after ? after.createdAt.getTime() : "", after?.id ?? ""];
-      // The page slides the cache's expiry, and a raise that is due leaves with it (one round
-      // trip): until the raise lands, the entry of the cache's last raise still covers it.
-      const [registration, read] = await Promise.allSettled([raiseIfDue(userId), runScript(redis, "feedPage", keys(userId), ...args)]);
-      if (registration.status === "rejected") {
-        // A cache this page slid would outlive its entry, and writers would pass it by: drop it.
-        if (read.status === "fulfilled" && read.value) {
-          await redis.del(...keys(userId)).catch((err) => console.warn(`[feed] the cache of ${userId} outlives its registration, and dropping it failed: ${err instanceof Error ? err.message : err}`));
-        }
-        throw registration.reason;
-      }
-      if (read.status === "rejected") throw read.reason;
-      const reply = read.value as null | [complete: number, items: string, sources: string, version: string];
+      // The page slides the cache's expiry: until a due raise lands, the entry of the cache's last
+      // raise still covers it. Should the raise fail, a cache the page slid would outlive its
+      // entry, and writers would pass it by: it is dropped.
+      const reply = (await withRaise(userId, false, () => runScript(redis, "feedPage", keys(userId), ...args), async (slid) => {
+        if (slid) await redis.del(...keys(userId)).catch((err) => console.warn(`[feed] the cache of ${userId} outlives its registration, and dropping it failed: ${err instanceof Error ? err.message : err}`));
+      })) as null | [complete: number, items: string, sources: string, version: string];
       if (!reply) return null;
       return { items: itemsOf(reply[1]), complete: reply[0] === 1, sources: reply[2] ? reply[2].split(",") : [], version: reply[3] };
     },
@@ -90,17 +98,13 @@ export function createCachePages({ redis, length, ttlSeconds, kind = "home" }: {
      * rebuild takes the cache over and the stalled one merges nothing.
      */
     async startRebuild(userId: string, token: string, lockMs: number) {
-      // The raise and the script leave together (one write, one round trip): the registration need
-      // only land before the rebuild reads Cassandra. A writer that did not see it wrote Cassandra
-      // before it landed, so before that read, which then holds the write.
-      const [registration, start] = await Promise.allSettled([raiseIfDue(userId, true), runScript(redis, "feedRebuildStart", withLock(userId), ttlSeconds, token, lockMs)]);
-      if (registration.status === "rejected") {
-        // Unregistered, the cache must not be built: give the lock back if the script took it.
-        if (start.status === "fulfilled" && start.value === 1) await unlock(userId, token).catch(() => {});
-        throw registration.reason;
-      }
-      if (start.status === "rejected") throw start.reason;
-      return start.value === 1;
+      // The registration need only land before the rebuild reads Cassandra: a writer that did not
+      // see it wrote Cassandra before it landed, so before that read, which then holds the write.
+      // Should the raise fail, the cache must not be built: the lock goes back if the script took it.
+      const started = await withRaise(userId, true, () => runScript(redis, "feedRebuildStart", withLock(userId), ttlSeconds, token, lockMs), async (took) => {
+        if (took === 1) await unlock(userId, token).catch(() => {});
+      });
+      return started === 1;
     },
     /**
      * Returns false when another rebuild has started since this one (its token replaced this one's):

@@ -47,6 +47,17 @@ async function emptyCache() {
 }
 const ids = async (u: string) => (await services.cachePages.page(u, 100))!.items.map((i) => i.id);
 
+/** Runs `fn` while the registry's raises for `u` fail (its key holds a string: ZADD answers WRONGTYPE), and the cache's scripts sent with them do not. */
+async function whileRaisesFail(u: string, fn: () => unknown) {
+  const registry = services.feedCache.registry.keyOf(u);
+  await services.redis.set(registry, "not a sorted set");
+  try {
+    await fn();
+  } finally {
+    await services.redis.del(registry);
+  }
+}
+
 describe("write times in the cache", () => {
   test("a late add older than a removal stays out (a stale member waking up after the delete)", async () => {
     const u = await emptyCache();
@@ -138,13 +149,7 @@ describe("the rebuild's lock", () => {
 
   test("a rebuild whose registration fails is refused and gives its lock back, whatever its script did", async () => {
     const u = user();
-    const registry = services.feedCache.registry.keyOf(u);
-    await services.redis.set(registry, "not a sorted set"); // the raise's ZADD fails; the rebuild's script, sent with it, does not
-    try {
-      await expect(services.cachePages.startRebuild(u, "first", 10_000)).rejects.toThrow(/WRONGTYPE/);
-    } finally {
-      await services.redis.del(registry);
-    }
+    await whileRaisesFail(u, () => expect(services.cachePages.startRebuild(u, "first", 10_000)).rejects.toThrow(/WRONGTYPE/));
     expect(await services.redis.exists(rebuildLock(services.feedCache.keys(u)))).toBe(0);
     expect(await services.cachePages.page(u, 10)).toBeNull(); // never served: it is still being built
     expect(await services.cachePages.startRebuild(u, "second", 10_000)).toBe(true); // the next miss can rebuild at once
@@ -156,14 +161,7 @@ describe("registration", () => {
     const u = await emptyCache();
     // Another process's first page of this user: its raise is due, and leaves with the page's script.
     const other = createCachePages({ redis: services.redis, length: services.reader.length, ttlSeconds: services.config.feed.cacheTtlSeconds });
-    const registry = services.feedCache.registry.keyOf(u);
-    await services.redis.del(registry);
-    await services.redis.set(registry, "not a sorted set"); // the raise's ZADD fails; the page's script does not
-    try {
-      await expect(other.page(u, 10)).rejects.toThrow(/WRONGTYPE/);
-    } finally {
-      await services.redis.del(registry);
-    }
+    await whileRaisesFail(u, () => expect(other.page(u, 10)).rejects.toThrow(/WRONGTYPE/));
     expect(await services.redis.exists(...services.feedCache.keys(u))).toBe(0);
     expect(await other.page(u, 10)).toBeNull(); // a miss, rebuilt from Cassandra: not a cache that writers pass by
   });
