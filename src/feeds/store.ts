@@ -80,10 +80,7 @@ export function createFeedStore(deps: {
     inBatches(db, rows.map(toFeedItem), (i) => itemStatement(userId, i, i.ts)),
   );
   const activityRows = createPageRows(db, "activities_by_actor", "actor_id", activityColumns, inColumns, (actorId, rows) =>
-    inBatches(db, rows, (r) => {
-      const a = toActivityRow(r, actorId);
-      return activityStatement(a, a.ts);
-    }),
+    inBatches(db, rows.map((r) => toActivityRow(r, actorId)), (a) => activityStatement(a, a.ts)),
   );
 
   // Every write takes `ts`, its write time (src/model/write-time.ts): the event's position, not a clock.
